@@ -1,0 +1,50 @@
+"""mongoshard: declare shard keys on mongoengine models, provision, apply and report.
+
+The public API is re-exported here and imported on first use, so that
+``mongoshard --help`` does not pay for pymongo and mongoengine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ShardSpec": "declaration",
+    "Zone": "declaration",
+    "sharded": "declaration",
+    "discover": "declaration",
+    "spec_for": "declaration",
+    "DeclarationError": "declaration",
+    "hashed_value": "hashing",
+    "RoutingTable": "routing",
+    "Targeting": "routing",
+    "Chunk": "routing",
+    "RoutingError": "routing",
+    "ClusterSource": "sources",
+    "ConfigDatabaseSource": "sources",
+    "SnapshotSource": "sources",
+    "PredictedSource": "sources",
+    "write_snapshot": "sources",
+    "MongoshardError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .declaration import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
+    from .errors import MongoshardError
+    from .hashing import hashed_value
+    from .routing import Chunk, RoutingError, RoutingTable, Targeting
+    from .sources import ClusterSource, ConfigDatabaseSource, PredictedSource, SnapshotSource, write_snapshot
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mongoshard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

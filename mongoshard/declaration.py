@@ -1,0 +1,418 @@
+"""Shard keys declared on mongoengine Documents, validated into frozen ``ShardSpec``s.
+
+Two spellings, one meaning.  In ``meta``::
+
+    meta = {
+        "shard_key": ("user_id", "caught_at"),   # mongoengine's own option
+        "shard_hashed": "user_id",               # hash this key field (else ranged)
+        "shard_unique": False,                   # unique shard key index (ranged only)
+        "shard_presplit": 8,                     # hashed: initial chunks; ranged: split points
+        "shard_zones": [Zone("EU", min={...}, max={...}, shards=("shard1",))],
+        "shard_database": "game",                # overrides the db_alias' database
+    }
+
+or ``@sharded(key=..., hashed=..., presplit=..., zones=..., unique=...)``,
+which writes that same meta so that mongoengine keeps adding the key fields to
+the filters of save, update and delete.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
+
+from .errors import MongoshardError
+from .splitting import ZoneRange
+
+__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "discover", "load_model", "DeclarationError", "META_OPTIONS"]
+
+HASHED = "hashed"
+META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
+DocumentClass = TypeVar("DocumentClass", bound=type)
+
+
+class DeclarationError(MongoshardError):
+    """A shard key declaration that MongoDB would reject or that cannot be resolved."""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone: a key range pinned to a set of shards.
+
+    ``min`` and ``max`` map key fields (model names when declared, database
+    names in a ``ShardSpec``) to values; missing trailing fields mean MinKey.
+    """
+
+    name: str
+    min: Mapping[str, Any]
+    max: Mapping[str, Any]
+    shards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """How one collection is sharded.  Key fields are database field names, in key order."""
+
+    database: str
+    collection: str
+    key: tuple[tuple[str, int | str], ...]
+    unique: bool = False
+    initial_chunks: int | None = None
+    split_points: tuple[Mapping[str, Any], ...] = ()
+    zones: tuple[Zone, ...] = ()
+    models: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.database}.{self.collection}"
+
+    @property
+    def key_pattern(self) -> dict[str, int | str]:
+        return dict(self.key)
+
+    @property
+    def hashed_field(self) -> str | None:
+        return next((name for name, kind in self.key if kind == HASHED), None)
+
+    @property
+    def strategy(self) -> str:
+        return HASHED if self.hashed_field else "ranged"
+
+    def zone_ranges(self) -> list[ZoneRange]:
+        return [ZoneRange(z.name, dict(z.min), dict(z.max), tuple(z.shards)) for z in self.zones]
+
+
+# The decorator ---------------------------------------------------------------------
+
+
+def sharded(
+    cls: DocumentClass | None = None,
+    *,
+    key: str | Sequence[str],
+    hashed: str | bool | None = None,
+    strategy: str | None = None,
+    presplit: int | Sequence[Mapping[str, Any]] | None = None,
+    zones: Sequence[Zone | Mapping[str, Any]] = (),
+    unique: bool = False,
+    database: str | None = None,
+) -> Any:
+    """Declare a Document's shard key; the same as setting the ``shard_*`` meta options.
+
+    ``hashed`` names the key field to hash (``True`` means the first one);
+    ``strategy="hashed"`` or ``"ranged"`` says the same in words.
+    """
+    key_fields = (key,) if isinstance(key, str) else tuple(key)
+
+    def decorate(document_class: DocumentClass) -> DocumentClass:
+        name = document_class.__name__
+        hashed_field = _hashed_from_arguments(name, key_fields, hashed, strategy)
+        declared = {
+            "shard_key": key_fields,
+            "shard_hashed": hashed_field,
+            "shard_unique": unique or None,
+            "shard_presplit": presplit,
+            "shard_zones": tuple(zones) or None,
+            "shard_database": database,
+        }
+        meta = _meta_of(document_class)
+        for option, value in declared.items():
+            current = meta.get(option)
+            if value is not None and current not in (None, value):
+                raise DeclarationError(
+                    f"Model {name}: @sharded sets {option}={value!r} but the class's meta says {current!r}; "
+                    "declare the shard key in one place only"
+                )
+        for option, value in declared.items():
+            if value is not None:
+                meta[option] = value
+        _validated_declaration(document_class)  # fail at import, not at apply
+        return document_class
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def _hashed_from_arguments(name: str, key: tuple[str, ...], hashed: str | bool | None, strategy: str | None) -> str | None:
+    if strategy not in (None, HASHED, "ranged"):
+        raise DeclarationError(f"Model {name}: strategy must be 'hashed' or 'ranged', not {strategy!r}")
+    if hashed is True:
+        hashed = key[0] if key else None
+    elif hashed is False:
+        hashed = None
+    if strategy == HASHED and hashed is None:
+        hashed = key[0] if key else None
+    if strategy == "ranged" and hashed is not None:
+        raise DeclarationError(f"Model {name}: strategy='ranged' contradicts hashed={hashed!r}; keep one of them")
+    return hashed
+
+
+def _meta_of(document_class: type) -> dict[str, Any]:
+    meta = getattr(document_class, "_meta", None)
+    if meta is None or not hasattr(document_class, "_fields"):
+        raise DeclarationError(f"{document_class.__name__} is not a mongoengine Document; @sharded applies to Document classes")
+    return meta
+
+
+# From a Document class to a ShardSpec ----------------------------------------------
+
+
+def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec | None:
+    """The validated spec of a Document class, or None when it declares no shard key."""
+    meta = _meta_of(document_class)
+    if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
+        return None
+    return ShardSpec(
+        database=meta.get("shard_database") or database or _database_of(document_class),
+        collection=document_class._get_collection_name(),
+        models=(f"{document_class.__module__}.{document_class.__qualname__}",),
+        **_validated_declaration(document_class),
+    )
+
+
+def _validated_declaration(document_class: type) -> dict[str, Any]:
+    """Key, uniqueness, pre-splitting and zones in database field names, or a DeclarationError."""
+    meta = document_class._meta
+    name = document_class.__name__
+    key_fields = meta["shard_key"]
+    key_fields = (key_fields,) if isinstance(key_fields, str) else tuple(key_fields)
+    if not key_fields:
+        raise DeclarationError(f"Model {name}: the shard key is empty; name at least one field, e.g. ('user_id',)")
+    hashed = _declared_hashed(name, meta.get("shard_hashed"), key_fields)
+    resolver = _FieldResolver(document_class)
+    key = tuple((resolver.resolve(path, hashed=path == hashed), HASHED if path == hashed else 1) for path in key_fields)
+    unique = bool(meta.get("shard_unique", False))
+    if unique and hashed:
+        raise DeclarationError(
+            f"Model {name}: a hashed shard key cannot be unique (MongoDB refuses it); "
+            "drop shard_unique or shard on a ranged key"
+        )
+    if len({db_name for db_name, _ in key}) != len(key):
+        raise DeclarationError(f"Model {name}: the shard key names a field twice; list each field once")
+    initial_chunks, split_points = _presplit(name, meta.get("shard_presplit"), hashed, resolver, key_fields)
+    zones = tuple(_zone(name, z, resolver, key_fields) for z in meta.get("shard_zones") or ())
+    return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones}
+
+
+def _declared_hashed(name: str, hashed: Any, key_fields: tuple[str, ...]) -> str | None:
+    if hashed in (None, False):
+        return None
+    if hashed is True:
+        return key_fields[0]
+    if isinstance(hashed, (list, tuple)):
+        if len(hashed) > 1:
+            raise DeclarationError(
+                f"Model {name}: only one shard key field can be hashed, not {list(hashed)}; hash one and range the rest"
+            )
+        hashed = hashed[0] if hashed else None
+    if hashed is not None and hashed not in key_fields:
+        raise DeclarationError(
+            f"Model {name}: hashed field '{hashed}' is not in the shard key {key_fields}; add it to the key or hash a key field"
+        )
+    return hashed
+
+
+def _presplit(
+    name: str, presplit: Any, hashed: str | None, resolver: "_FieldResolver", key_fields: tuple[str, ...]
+) -> tuple[int | None, tuple[dict[str, Any], ...]]:
+    if presplit is None:
+        return None, ()
+    if isinstance(presplit, int) and not isinstance(presplit, bool):
+        if not hashed:
+            raise DeclarationError(
+                f"Model {name}: presplit={presplit} gives a number of initial chunks, which only a hashed key can have; "
+                "give a list of split points for a ranged key"
+            )
+        if presplit < 1:
+            raise DeclarationError(f"Model {name}: presplit must be at least 1 chunk, not {presplit}")
+        return presplit, ()
+    if isinstance(presplit, Mapping) or not isinstance(presplit, Sequence):
+        raise DeclarationError(f"Model {name}: presplit must be a chunk count (hashed keys) or a list of split points")
+    return None, tuple(resolver.translate_bound(point, key_fields, f"split point {dict(point)}") for point in presplit)
+
+
+def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: "_FieldResolver", key_fields: tuple[str, ...]) -> Zone:
+    if isinstance(zone, Mapping):
+        try:
+            zone = Zone(zone["name"], zone["min"], zone["max"], tuple(zone.get("shards", ())))
+        except KeyError as missing:
+            raise DeclarationError(f"Model {name}: a zone needs 'name', 'min' and 'max'; {missing} is missing") from None
+    label = f"zone '{zone.name}'"
+    return Zone(
+        zone.name,
+        resolver.translate_bound(zone.min, key_fields, label),
+        resolver.translate_bound(zone.max, key_fields, label),
+        tuple(zone.shards),
+    )
+
+
+def _database_of(document_class: type) -> str:
+    """The database name mongoengine will use for the class's db_alias, without connecting."""
+    from mongoengine.connection import DEFAULT_CONNECTION_NAME, _connection_settings
+
+    alias = document_class._meta.get("db_alias") or DEFAULT_CONNECTION_NAME
+    settings = _connection_settings.get(alias)
+    if settings is None:
+        raise DeclarationError(
+            f"Model {document_class.__name__}: no database is registered for db_alias '{alias}'; "
+            f"call mongoengine.register_connection('{alias}', db='NAME') in the models module, "
+            "set meta['shard_database'], or pass database=... (--database on the command line)"
+        )
+    return settings["name"]
+
+
+class _FieldResolver:
+    """Model field paths to database field paths, refusing what MongoDB cannot shard on."""
+
+    def __init__(self, document_class: type) -> None:
+        self.document_class = document_class
+        self.name = document_class.__name__
+
+    def resolve(self, path: str, *, hashed: bool = False) -> str:
+        from mongoengine import fields as mf
+
+        current: Any = self.document_class
+        db_parts: list[str] = []
+        parts = path.split(".")
+        for position, part in enumerate(parts):
+            found = self._field(current, part, path)
+            if found is None:  # free-form remainder inside a DictField or a dynamic document
+                db_parts.extend(parts[position:])
+                break
+            if isinstance(found, mf.ListField):
+                raise DeclarationError(
+                    f"Model {self.name}: shard key field '{path}' goes through the list field '{part}'; "
+                    "MongoDB cannot shard on arrays, so choose a scalar field"
+                )
+            db_parts.append(found.db_field)
+            is_last = position == len(parts) - 1
+            if isinstance(found, mf.EmbeddedDocumentField):
+                if is_last and hashed:
+                    raise DeclarationError(
+                        f"Model {self.name}: hashed shard key field '{path}' is an embedded document; "
+                        "hash one of its scalar fields instead (e.g. '{path}.id')"
+                    )
+                current = found.document_type
+            elif isinstance(found, (mf.DictField, mf.GenericEmbeddedDocumentField, mf.DynamicField)):
+                current = None
+            elif not is_last:
+                raise DeclarationError(
+                    f"Model {self.name}: shard key path '{path}' continues past '{part}', which has no fields; "
+                    "point at a field of an EmbeddedDocument"
+                )
+        return ".".join(db_parts)
+
+    def _field(self, owner: Any, part: str, path: str) -> Any:
+        if owner is None:
+            return None
+        fields = owner._fields
+        if part == "pk" and "id_field" in getattr(owner, "_meta", {}):
+            part = owner._meta["id_field"]
+        if part in fields:
+            return fields[part]
+        if getattr(owner, "_dynamic", False):
+            return None
+        known = ", ".join(sorted(name for name in fields if not name.startswith("_")))
+        raise DeclarationError(
+            f"Model {self.name}: shard key field '{path}' is unknown ('{part}' is not a field of {owner.__name__}); "
+            f"use one of: {known}"
+        )
+
+    def translate_bound(self, bound: Mapping[str, Any], key_fields: tuple[str, ...], label: str) -> dict[str, Any]:
+        """A split point or zone bound in database field names, checked against the key."""
+        if not isinstance(bound, Mapping):
+            raise DeclarationError(f"Model {self.name}: {label} must map shard key fields to values")
+        extra = [name for name in bound if name not in key_fields]
+        if extra:
+            raise DeclarationError(
+                f"Model {self.name}: {label} names {extra}, which are not shard key fields {list(key_fields)}"
+            )
+        return {self.resolve(name): bound[name] for name in key_fields if name in bound}
+
+
+# Discovery -------------------------------------------------------------------------
+
+
+def discover(module_name: str, *, database: str | None = None) -> list[ShardSpec]:
+    """Import a module or package and return the specs of every sharded Document in it.
+
+    Classes sharing a collection through ``allow_inheritance`` give one spec;
+    two different declarations for one collection are an error.
+    """
+    modules = _import_tree(module_name)
+    by_namespace: dict[str, ShardSpec] = {}
+    for document_class in _document_classes(modules):
+        spec = spec_for(document_class, database=database)
+        if spec is None:
+            continue
+        known = by_namespace.get(spec.namespace)
+        if known is None:
+            by_namespace[spec.namespace] = spec
+        elif known == spec:
+            by_namespace[spec.namespace] = _with_models(known, spec.models)
+        else:
+            raise DeclarationError(
+                f"Collection {spec.namespace} is declared twice with different shard keys: "
+                f"{known.models[0]} says {known.key_pattern}, {spec.models[0]} says {spec.key_pattern}; "
+                "make the declarations agree"
+            )
+    return [by_namespace[ns] for ns in sorted(by_namespace)]
+
+
+def _with_models(spec: ShardSpec, models: Iterable[str]) -> ShardSpec:
+    from dataclasses import replace
+
+    return replace(spec, models=tuple(sorted(set(spec.models) | set(models))))
+
+
+def load_model(target: str) -> type:
+    """The Document class named by ``"package.module:ClassName"``."""
+    module_name, _, class_name = target.partition(":")
+    if not module_name or not class_name:
+        raise DeclarationError(f"'{target}' must be MODULE:MODEL, e.g. examples.pokemon_storage.models:Creature")
+    document_class = getattr(_import(module_name), class_name, None)
+    if not isinstance(document_class, type):
+        raise DeclarationError(f"module '{module_name}' has no class '{class_name}'; check the spelling")
+    _meta_of(document_class)
+    return document_class
+
+
+def _import_tree(module_name: str) -> list[ModuleType]:
+    module = _import(module_name)
+    modules = [module]
+    for info in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=f"{module_name}."):
+        modules.append(_import(info.name))
+    return modules
+
+
+def _import(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise DeclarationError(
+            f"Cannot import module '{module_name}' ({exc}); check the dotted name and run from the directory "
+            "that contains it, or add that directory to PYTHONPATH"
+        ) from None
+    except DeclarationError:
+        raise
+    except Exception as exc:  # the user's module failed while importing
+        raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {exc}") from None
+
+
+def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
+    """Document classes defined (not just imported) in ``modules``, in definition order."""
+    names = {m.__name__ for m in modules}
+    seen: dict[int, type] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ in names and _is_document(value):
+                seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def _is_document(candidate: type) -> bool:
+    from mongoengine import Document
+
+    return issubclass(candidate, Document) and candidate is not Document
+
