@@ -8,6 +8,7 @@ Heavy imports (pymongo, mongoengine, rich) happen inside the commands so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
@@ -37,6 +38,9 @@ def main() -> None:
     """Entry point of the console script; turns library errors into one line and exit code 2."""
     from .errors import MongoshardError
 
+    # Like ``python -m``, let MODULE arguments name modules of the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         app()
     except MongoshardError as exc:

@@ -1,0 +1,30 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mongoshard keys examples.pokemon_storage.models
+	$(BIN)/mongoshard route examples.pokemon_storage.models:Creature '{"user_id": 7}'
+	$(BIN)/mongoshard route examples.pokemon_storage.models:Creature '{"user_id": {"$$in": [1, 2, 3]}}'
+	$(BIN)/mongoshard route examples.pokemon_storage.models:Creature '{"species": "pikachu"}'
+	$(BIN)/mongoshard route examples.pokemon_storage.models:StorageBox '{"owner.pid": {"$$gte": 1200, "$$lt": 1800}}'
+	$(BIN)/mongoshard route examples.pokemon_storage.models:Trade '{"region": "EU"}'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/routing.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,43 @@
+"""Shared fixtures: the real mongod (required in CI) and a router-less sharded cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import RouterlessCluster
+from mongoshard.binaries import BinaryNotFound, find_binary
+
+
+@pytest.fixture(scope="session")
+def mongod_path() -> Path:
+    try:
+        return find_binary("mongod")
+    except BinaryNotFound as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real-mongod tests: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def cluster(mongod_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterlessCluster]:
+    """A config server and two shards, real processes, stopped by pid at the end of the session."""
+    running = RouterlessCluster(mongod_path, tmp_path_factory.mktemp("cluster"))
+    running.start()
+    yield running
+    running.stop()
+    alive = [pid for pid in running.pids if _alive(pid)]
+    assert not alive, f"mongod processes left running: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) is not running.
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split()[2] != "Z"
