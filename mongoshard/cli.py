@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-DATABASE_OPTION = typer.Option(None, "--database", "-d", help="Database name for models whose db_alias has no registered connection.")
+DATABASE_OPTION = typer.Option(None, "--database", "-d", help="Database name, overriding the models' declared or registered one.")
 
 
 def main() -> None:

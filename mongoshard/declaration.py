@@ -159,12 +159,16 @@ def _meta_of(document_class: type) -> dict[str, Any]:
 
 
 def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec | None:
-    """The validated spec of a Document class, or None when it declares no shard key."""
+    """The validated spec of a Document class, or None when it declares no shard key.
+
+    The database is ``database`` when given, else ``meta['shard_database']``,
+    else the one registered with mongoengine for the class's ``db_alias``.
+    """
     meta = _meta_of(document_class)
     if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
         return None
     return ShardSpec(
-        database=meta.get("shard_database") or database or _database_of(document_class),
+        database=database or meta.get("shard_database") or _database_of(document_class),
         collection=document_class._get_collection_name(),
         models=(f"{document_class.__module__}.{document_class.__qualname__}",),
         **_validated_declaration(document_class),

@@ -1,0 +1,296 @@
+"""Shard key declarations: both spellings, resolution to database names, and every refusal."""
+
+from __future__ import annotations
+
+import textwrap
+
+import mongomock
+import pytest
+from mongoengine import (DateTimeField, DictField, Document, EmbeddedDocument, EmbeddedDocumentField, IntField, ListField,
+                         StringField, connect, disconnect)
+
+from mongoengine.errors import OperationError
+
+from mongoshard import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
+
+
+class Owner(EmbeddedDocument):
+    player_id = IntField(db_field="pid")
+    tags = ListField(StringField())
+
+
+def test_meta_and_decorator_give_the_same_spec() -> None:
+    class ByMeta(Document):
+        user_id = IntField(db_field="uid")
+        caught_at = DateTimeField()
+        meta = {"collection": "same", "shard_key": ("user_id", "caught_at"), "shard_hashed": "user_id",
+                "shard_presplit": 4, "shard_database": "game"}
+
+    @sharded(key=("user_id", "caught_at"), hashed="user_id", presplit=4, database="game")
+    class ByDecorator(Document):
+        user_id = IntField(db_field="uid")
+        caught_at = DateTimeField()
+        meta = {"collection": "same"}
+
+    by_meta, by_decorator = spec_for(ByMeta), spec_for(ByDecorator)
+    assert by_meta == by_decorator
+    assert by_meta.key == (("uid", "hashed"), ("caught_at", 1))
+    assert by_meta.namespace == "game.same" and by_meta.initial_chunks == 4
+    assert ByDecorator._meta["shard_key"] == ("user_id", "caught_at")  # mongoengine sees the key too
+
+
+def test_strategy_words_and_dotted_embedded_paths() -> None:
+    @sharded(key=("owner.player_id", "box"), strategy="ranged", unique=True, database="game",
+             presplit=[{"owner.player_id": 100}], zones=[Zone("low", {"owner.player_id": 0}, {"owner.player_id": 50}, ("s0",))])
+    class Box(Document):
+        owner = EmbeddedDocumentField(Owner)
+        box = IntField()
+
+    spec = spec_for(Box)
+    assert spec.key_pattern == {"owner.pid": 1, "box": 1}
+    assert spec.unique and spec.strategy == "ranged"
+    assert spec.split_points == ({"owner.pid": 100},)
+    assert spec.zones[0].min == {"owner.pid": 0} and spec.zones[0].shards == ("s0",)
+
+    @sharded(key="owner.player_id", strategy="hashed", database="game")
+    class HashedBox(Document):
+        owner = EmbeddedDocumentField(Owner)
+
+    assert spec_for(HashedBox).key == (("owner.pid", "hashed"),)
+
+
+def test_database_comes_from_the_registered_connection() -> None:
+    connect("registered_db", alias="shard-test-alias", mongo_client_class=mongomock.MongoClient, uuidRepresentation="standard")
+    try:
+        class Aliased(Document):
+            x = IntField()
+            meta = {"db_alias": "shard-test-alias", "shard_key": ("x",)}
+
+        assert spec_for(Aliased).database == "registered_db"
+        assert spec_for(Aliased, database="override").database == "override"
+    finally:
+        disconnect("shard-test-alias")
+
+
+def test_unregistered_alias_says_how_to_fix_it() -> None:
+    class Orphan(Document):
+        x = IntField()
+        meta = {"db_alias": "nobody-registered-this", "shard_key": ("x",)}
+
+    with pytest.raises(DeclarationError, match="register_connection"):
+        spec_for(Orphan)
+    assert spec_for(Orphan, database="given").database == "given"
+
+
+def _bad_unknown_field():
+    @sharded(key="usr_id", database="d")
+    class Model(Document):
+        user_id = IntField()
+
+
+def _bad_two_hashed():
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+        meta = {"shard_key": ("a", "b"), "shard_hashed": ("a", "b"), "shard_database": "d"}
+    spec_for(Model)
+
+
+def _bad_hashed_list():
+    @sharded(key="tags", hashed=True, database="d")
+    class Model(Document):
+        tags = ListField(StringField())
+
+
+def _bad_hashed_embedded():
+    @sharded(key="owner", hashed=True, database="d")
+    class Model(Document):
+        owner = EmbeddedDocumentField(Owner)
+
+
+def _bad_unique_hashed():
+    @sharded(key="a", hashed=True, unique=True, database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_list_in_path():
+    @sharded(key="owner.tags", database="d")
+    class Model(Document):
+        owner = EmbeddedDocumentField(Owner)
+
+
+def _bad_empty_key():
+    @sharded(key=(), database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_contradicts_meta():
+    @sharded(key="b", database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+        meta = {"shard_key": ("a",)}
+
+
+def _bad_count_on_ranged():
+    @sharded(key="a", presplit=4, database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_hashed_not_in_key():
+    @sharded(key="a", hashed="b", database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+
+
+def _bad_split_point_field():
+    @sharded(key="a", presplit=[{"b": 1}], database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+
+
+def _bad_strategy_contradiction():
+    @sharded(key="a", hashed="a", strategy="ranged", database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_path_past_scalar():
+    @sharded(key="a.b", database="d")
+    class Model(Document):
+        a = IntField()
+
+
+BAD_DECLARATIONS = [
+    (_bad_unknown_field, r"'usr_id' is unknown.*use one of: id, user_id"),
+    (_bad_two_hashed, r"only one shard key field can be hashed"),
+    (_bad_hashed_list, r"list field 'tags'.*cannot shard on arrays"),
+    (_bad_hashed_embedded, r"hashed shard key field 'owner' is an embedded document"),
+    (_bad_unique_hashed, r"hashed shard key cannot be unique"),
+    (_bad_list_in_path, r"'owner.tags' goes through the list field 'tags'"),
+    (_bad_empty_key, r"shard key is empty"),
+    (_bad_contradicts_meta, r"@sharded sets shard_key=\('b',\) but the class's meta says \('a',\)"),
+    (_bad_count_on_ranged, r"only a hashed key can have"),
+    (_bad_hashed_not_in_key, r"hashed field 'b' is not in the shard key"),
+    (_bad_split_point_field, r"split point .* names \['b'\], which are not shard key fields"),
+    (_bad_strategy_contradiction, r"strategy='ranged' contradicts hashed='a'"),
+    (_bad_path_past_scalar, r"continues past 'a', which has no fields"),
+]
+
+
+@pytest.mark.parametrize(("declare", "message"), BAD_DECLARATIONS, ids=[f.__name__[5:] for f, _ in BAD_DECLARATIONS])
+def test_bad_declarations_fail_with_one_clear_sentence(declare, message: str) -> None:
+    with pytest.raises(DeclarationError, match=message) as caught:
+        declare()
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith("Model Model:")
+
+
+def test_decorator_refuses_non_documents() -> None:
+    with pytest.raises(DeclarationError, match="not a mongoengine Document"):
+        sharded(key="a")(type("Plain", (), {}))
+
+
+def test_free_form_paths_inside_dict_fields_are_allowed() -> None:
+    @sharded(key="attrs.region", database="d")
+    class Flexible(Document):
+        attrs = DictField()
+
+    assert spec_for(Flexible).key_pattern == {"attrs.region": 1}
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """Write a throw-away models package and put it on sys.path."""
+    def write(files: dict[str, str]) -> str:
+        root = tmp_path / "pkg_under_test"
+        root.mkdir(exist_ok=True)
+        for name, text in {"__init__.py": "", **files}.items():
+            (root / name).write_text(textwrap.dedent(text))
+        return "pkg_under_test"
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield write
+    import sys
+    for name in [m for m in sys.modules if m.startswith("pkg_under_test")]:
+        del sys.modules[name]
+
+
+def test_discover_merges_inheritance_and_walks_subpackages(package) -> None:
+    name = package({
+        "animals.py": """
+            from mongoengine import Document, IntField, StringField
+            from mongoshard import sharded
+
+            @sharded(key="owner", hashed=True, database="zoo")
+            class Animal(Document):
+                owner = IntField()
+                meta = {"allow_inheritance": True}
+
+            class Cat(Animal):
+                lives = IntField()
+
+            class NotSharded(Document):
+                x = StringField()
+            """,
+        "plants.py": """
+            from mongoengine import Document, IntField
+            class Plant(Document):
+                bed = IntField()
+                meta = {"shard_key": ("bed",), "shard_database": "zoo"}
+            """,
+    })
+    specs = discover(name)
+    assert [s.namespace for s in specs] == ["zoo.animal", "zoo.plant"]
+    assert specs[0].models == ("pkg_under_test.animals.Animal", "pkg_under_test.animals.Cat")
+    assert all(isinstance(s, ShardSpec) for s in specs)
+
+
+def test_discover_rejects_conflicting_declarations(package) -> None:
+    name = package({"models.py": """
+        from mongoengine import Document, IntField
+        class First(Document):
+            a = IntField()
+            b = IntField()
+            meta = {"collection": "shared", "shard_key": ("a",), "shard_database": "d"}
+        class Second(Document):
+            a = IntField()
+            b = IntField()
+            meta = {"collection": "shared", "shard_key": ("b",), "shard_database": "d"}
+        """})
+    with pytest.raises(DeclarationError, match=r"d.shared is declared twice.*\{'a': 1\}.*\{'b': 1\}"):
+        discover(name)
+
+
+def test_discover_names_an_unimportable_module() -> None:
+    with pytest.raises(DeclarationError, match="Cannot import module 'no_such_models_module'"):
+        discover("no_such_models_module")
+
+
+@pytest.fixture
+def mock_db():
+    connect("shardtest", alias="default", mongo_client_class=mongomock.MongoClient, uuidRepresentation="standard")
+    yield
+    disconnect("default")
+
+
+def test_mongoengine_keeps_using_the_declared_key(mock_db) -> None:
+    @sharded(key=("region", "number"))
+    class Order(Document):
+        region = StringField()
+        number = IntField()
+        note = StringField()
+
+    order = Order(region="EU", number=1, note="first").save()
+    assert order._object_key == {"pk": order.pk, "region": "EU", "number": 1}
+    order.note = "changed"
+    order.save()
+    assert Order.objects.get(pk=order.pk).note == "changed"
+    with pytest.raises(OperationError, match="Shard Keys are immutable"):
+        order.region = "US"
+    assert spec_for(Order).database == "shardtest"
