@@ -297,7 +297,10 @@ def _special_range(value: Any, *, upward: bool, inclusive: bool) -> FieldBounds 
         return [point(sort_key(value))] if inclusive else []
     if isinstance(value, float) and value != value:
         return [point(sort_key(value))] if inclusive else []
-    if value is None or isinstance(value, (list, tuple)) or _is_regex(value):
+    if value is None:
+        # Null is a type of its own: $gte/$lte null mean equality to null, $gt/$lt null match nothing.
+        return equality(None) if inclusive else []
+    if isinstance(value, (list, tuple)) or _is_regex(value):
         return list(ALL_VALUES)
     return None
 
@@ -335,7 +338,10 @@ def _literal_prefix(pattern: str) -> str:
 
 
 def _not_bounds(operand: Any) -> FieldBounds:
+    """The complement of the operand's bounds, where those are exact; else every value."""
     if _is_regex(operand) or not _is_operator_document(operand) or "$regex" in operand:
+        return list(ALL_VALUES)
+    if any(_inexact(value) for value in operand.values()):
         return list(ALL_VALUES)
     inner = list(ALL_VALUES)
     for operator, value in operand.items():
@@ -346,8 +352,15 @@ def _not_bounds(operand: Any) -> FieldBounds:
     return complement(inner)
 
 
+def _inexact(value: Any) -> bool:
+    """Values whose bounds over-approximate their matches, so that their complement would drop matches."""
+    if isinstance(value, (list, tuple)):
+        return True
+    return _is_regex(value) or isinstance(value, Mapping)
+
+
 def _negation(values: Sequence[Any]) -> FieldBounds:
-    if any(_is_regex(v) for v in values):
+    if any(_inexact(v) for v in values):
         return list(ALL_VALUES)
     return complement(_in_bounds(values))
 
