@@ -82,8 +82,9 @@ def keys(module: str = typer.Argument(..., help="Dotted module or package holdin
     from rich.table import Table
 
     table = Table(title=f"Shard keys declared in {module}")
-    for column in ("namespace", "key", "strategy", "unique", "pre-split", "zones", "models"):
-        table.add_column(column)
+    table.add_column("namespace", no_wrap=True)
+    for column in ("key", "strategy", "unique", "pre-split", "zones", "models"):
+        table.add_column(column, overflow="fold")
     for spec in specs:
         table.add_row(
             spec.namespace,
@@ -92,7 +93,7 @@ def keys(module: str = typer.Argument(..., help="Dotted module or package holdin
             "yes" if spec.unique else "no",
             _presplit_text(spec),
             ", ".join(z.name for z in spec.zones) or "-",
-            "\n".join(spec.models),
+            "\n".join(model.rsplit(".", 1)[-1] for model in spec.models),
         )
     _console().print(table)
 
@@ -200,4 +201,5 @@ def _print_json(value: Any) -> None:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console()
+    # Piped output gets a width that fits the tables, not the 80-column fallback.
+    return Console(width=None if sys.stdout.isatty() else 120)

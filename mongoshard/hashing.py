@@ -24,6 +24,8 @@ from bson import Decimal128, Int64, ObjectId
 from bson.binary import Binary, UuidRepresentation
 from bson.codec_options import CodecOptions
 
+from .errors import MongoshardError
+
 __all__ = ["hashed_value", "UnhashableValueError"]
 
 INT64_MIN = -(2**63)
@@ -64,7 +66,7 @@ _EPOCH = datetime.datetime(1970, 1, 1)
 _STANDARD_UUIDS = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
 
 
-class UnhashableValueError(ValueError):
+class UnhashableValueError(MongoshardError, ValueError):
     """The value cannot be the value of a hashed shard key field."""
 
 

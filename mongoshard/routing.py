@@ -67,7 +67,7 @@ class RoutingTable:
             raise RoutingError(f"{namespace}: the shard key pattern is empty")
         self.unique = unique
         self._fields = list(self.key)
-        self._hashed = [kind == HASHED for kind in self.key.values()]
+        self._paths = [(tuple(name.split(".")), kind == HASHED) for name, kind in self.key.items()]
         ordered = sorted((_as_chunk(c) for c in chunks), key=lambda c: self._key_of(c.min))
         if not ordered:
             raise RoutingError(f"{namespace}: a routing table needs at least one chunk")
@@ -107,15 +107,18 @@ class RoutingTable:
     def shard_key_of(self, document: Mapping[str, Any]) -> tuple[SortKey, ...]:
         """The document's position in key order; a missing key field counts as null."""
         key = []
-        for name, hashed in zip(self._fields, self._hashed):
-            value = _lookup(document, name)
-            if isinstance(value, (list, tuple)):
-                raise RoutingError(f"{self.namespace}: shard key field '{name}' holds an array, which MongoDB does not allow")
-            key.append((10, 1, hashed_value(value)) if hashed else sort_key(value))
+        for path, hashed in self._paths:
+            value = document.get(path[0]) if len(path) == 1 else _lookup(document, path)
+            if hashed:
+                key.append((10, 1, hashed_value(value)))
+            elif isinstance(value, (list, tuple)):
+                raise RoutingError(f"{self.namespace}: shard key field '{'.'.join(path)}' holds an array, which MongoDB does not allow")
+            else:
+                key.append(sort_key(value))
         return tuple(key)
 
     def chunk_for(self, document: Mapping[str, Any] | Any) -> Chunk:
-        if hasattr(document, "to_mongo"):
+        if not isinstance(document, Mapping) and hasattr(document, "to_mongo"):
             document = document.to_mongo()
         position = bisect.bisect_right(self._mins, self.shard_key_of(document)) - 1
         return self.chunks[position]
@@ -228,9 +231,9 @@ def _spans_everything(intervals: FieldBounds) -> bool:
     return len(intervals) == 1 and intervals[0].low == MIN_KEY and intervals[0].high == MAX_KEY
 
 
-def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
+def _lookup(document: Mapping[str, Any], path: Sequence[str]) -> Any:
     value: Any = document
-    for part in dotted.split("."):
+    for part in path:
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
