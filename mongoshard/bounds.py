@@ -264,25 +264,17 @@ def _in_bounds(values: Sequence[Any]) -> FieldBounds:
     return unionize(i for value in values for i in equality(value))
 
 
-def _greater(inclusive: bool):
+def _range(*, upward: bool, inclusive: bool):
+    """$gt/$gte (upward) or $lt/$lte: from the value to the end of its type's bracket."""
+
     def build(value: Any) -> FieldBounds:
-        special = _special_range(value, upward=True, inclusive=inclusive)
+        special = _special_range(value, upward=upward, inclusive=inclusive)
         if special is not None:
             return special
         key = sort_key(value)
-        high = type_bracket(canonical_type(key))[1]
-        return [Interval(key, high, inclusive, canonical_type(high) == canonical_type(key))]
-
-    return build
-
-
-def _less(inclusive: bool):
-    def build(value: Any) -> FieldBounds:
-        special = _special_range(value, upward=False, inclusive=inclusive)
-        if special is not None:
-            return special
-        key = sort_key(value)
-        low = type_bracket(canonical_type(key))[0]
+        low, high = type_bracket(canonical_type(key))
+        if upward:
+            return [Interval(key, high, inclusive, canonical_type(high) == canonical_type(key))]
         return [Interval(low, key, True, inclusive)]
 
     return build
@@ -328,7 +320,7 @@ def _literal_prefix(pattern: str) -> str:
     else:
         return ""
     prefix = []
-    for index, char in enumerate(body):
+    for char in body:
         if char in _REGEX_SPECIAL:
             if char in "*?{" and prefix:
                 prefix.pop()  # the quantifier makes the previous character optional
@@ -391,10 +383,10 @@ def _type_bounds(operand: Any) -> FieldBounds:
 _OPERATOR_BOUNDS = {
     "$eq": equality,
     "$in": _in_bounds,
-    "$gt": _greater(False),
-    "$gte": _greater(True),
-    "$lt": _less(False),
-    "$lte": _less(True),
+    "$gt": _range(upward=True, inclusive=False),
+    "$gte": _range(upward=True, inclusive=True),
+    "$lt": _range(upward=False, inclusive=False),
+    "$lte": _range(upward=False, inclusive=True),
     "$ne": lambda value: _negation([value]),
     "$nin": _negation,
     "$not": _not_bounds,

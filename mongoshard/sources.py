@@ -155,7 +155,7 @@ class PredictedSource:
             zones=spec.zone_ranges(),
             server_version=self._server_version,
         )
-        return RoutingTable(namespace, spec.key_pattern, [vars(c) for c in chunks], unique=spec.unique)
+        return RoutingTable(namespace, spec.key_pattern, chunks, unique=spec.unique)
 
 
 def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None) -> Path:

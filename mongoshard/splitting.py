@@ -15,21 +15,13 @@ from typing import Any, Mapping, Sequence
 from bson import Int64, MaxKey, MinKey
 
 from .ordering import sort_key
+from .routing import Chunk
 
-__all__ = ["ChunkRange", "hashed_split_points", "initial_chunks", "default_initial_chunk_count", "ZoneRange"]
+__all__ = ["hashed_split_points", "initial_chunks", "default_initial_chunk_count", "ZoneRange"]
 
 INT64_MAX = 2**63 - 1
 # From 7.2 a hashed collection starts with one chunk per shard, before that two.
 ONE_CHUNK_PER_SHARD_SINCE = (7, 2)
-
-
-@dataclass(frozen=True)
-class ChunkRange:
-    """A chunk as config.chunks stores it: [min, max) of full shard key values, and its shard."""
-
-    min: dict[str, Any]
-    max: dict[str, Any]
-    shard: str
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ def initial_chunks(
     split_points: Sequence[Mapping[str, Any]] = (),
     zones: Sequence[ZoneRange] = (),
     server_version: tuple[int, int] = (6, 0),
-) -> list[ChunkRange]:
+) -> list[Chunk]:
     """The chunks an empty collection starts with when sharded on ``key_pattern``."""
     if not shards:
         raise ValueError("a cluster needs at least one shard")
@@ -90,7 +82,7 @@ def initial_chunks(
         filler = {name: MinKey() for name in fields[1:]}
         points = [{fields[0]: Int64(value), **filler} for value in hashed_split_points(count)]
         return _contiguous(fields, points, shards)
-    return [ChunkRange(_edge(fields, MinKey()), _edge(fields, MaxKey()), primary)]
+    return [Chunk(_edge(fields, MinKey()), _edge(fields, MaxKey()), primary)]
 
 
 def _edge(fields: Sequence[str], value: MinKey | MaxKey) -> dict[str, Any]:
@@ -106,32 +98,32 @@ def _key_order(fields: Sequence[str]):
     return lambda key: tuple(sort_key(key[name]) for name in fields)
 
 
-def _contiguous(fields: Sequence[str], points: list[dict[str, Any]], shards: Sequence[str]) -> list[ChunkRange]:
+def _contiguous(fields: Sequence[str], points: list[dict[str, Any]], shards: Sequence[str]) -> list[Chunk]:
     """Chunks between ``points``, handed out in contiguous runs per shard as the server does."""
     bounds = [_edge(fields, MinKey()), *points, _edge(fields, MaxKey())]
     chunk_count = len(bounds) - 1
     per_shard = max(1, chunk_count // len(shards))
     return [
-        ChunkRange(bounds[i], bounds[i + 1], shards[(i // per_shard) % len(shards)])
+        Chunk(bounds[i], bounds[i + 1], shards[(i // per_shard) % len(shards)])
         for i in range(chunk_count)
     ]
 
 
-def _zone_chunks(fields: Sequence[str], zones: Sequence[ZoneRange], primary: str) -> list[ChunkRange]:
+def _zone_chunks(fields: Sequence[str], zones: Sequence[ZoneRange], primary: str) -> list[Chunk]:
     """One chunk per zone range on a shard of that zone; the gaps between zones stay on the primary."""
     order = _key_order(fields)
     ranges = sorted(((_full_key(fields, z.min), _full_key(fields, z.max), z) for z in zones), key=lambda r: order(r[0]))
-    chunks: list[ChunkRange] = []
+    chunks: list[Chunk] = []
     cursor = _edge(fields, MinKey())
     used: dict[str, int] = {}
     for low, high, zone in ranges:
         if order(low) > order(cursor):
-            chunks.append(ChunkRange(cursor, low, primary))
+            chunks.append(Chunk(cursor, low, primary))
         turn = used.get(zone.name, 0)
         used[zone.name] = turn + 1
-        chunks.append(ChunkRange(low, high, zone.shards[turn % len(zone.shards)] if zone.shards else primary))
+        chunks.append(Chunk(low, high, zone.shards[turn % len(zone.shards)] if zone.shards else primary))
         cursor = high
     end = _edge(fields, MaxKey())
     if order(cursor) < order(end):
-        chunks.append(ChunkRange(cursor, end, primary))
+        chunks.append(Chunk(cursor, end, primary))
     return chunks

@@ -151,3 +151,26 @@ def test_snapshot_errors_are_one_sentence(tmp_path) -> None:
         SnapshotSource(bad)
     with pytest.raises(SourceError, match="Cannot read"):
         SnapshotSource(tmp_path / "missing.json")
+
+
+def test_predicted_zones_pin_their_ranges_to_their_shards() -> None:
+    specs = {s.collection: s for s in mongoshard_discover()}
+    table = PredictedSource([specs["trades"]], ["shard0", "shard1"]).routing_table("game.trades")
+    assert table.shard_for({"region": "ASIA", "trade_id": 5}) == "shard0"
+    assert table.shard_for({"region": "EU", "trade_id": 5}) == "shard1"
+    assert table.target({"region": "EU"}).shards == ("shard1",)
+    assert [(c.min["region"], c.max["region"]) for c in table.chunks][1:3] == [("ASIA", "ASIA\x00"), ("ASIA\x00", "EU")]
+
+
+def test_predicted_split_points_make_contiguous_runs() -> None:
+    specs = {s.collection: s for s in mongoshard_discover()}
+    table = PredictedSource([specs["boxes"]], ["a", "b"]).routing_table("game.boxes")
+    assert [c.min["owner.pid"] for c in table.chunks[1:]] == [1000, 2000, 3000]
+    assert [c.shard for c in table.chunks] == ["a", "a", "b", "b"]
+    assert table.target({"owner.pid": 1500, "box": 2}).shards == ("a",)
+
+
+def mongoshard_discover():
+    from mongoshard import discover
+
+    return discover("examples.pokemon_storage.models")
