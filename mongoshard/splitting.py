@@ -73,7 +73,7 @@ def initial_chunks(
     primary = primary or shards[0]
     fields = [name for name, _ in key_pattern]
     if zones:
-        return _zone_chunks(fields, zones, primary)
+        return _zone_chunks(fields, zones, shards)
     if split_points:
         points = sorted((_full_key(fields, p) for p in split_points), key=_key_order(fields))
         return _contiguous(fields, points, shards)
@@ -109,21 +109,31 @@ def _contiguous(fields: Sequence[str], points: list[dict[str, Any]], shards: Seq
     ]
 
 
-def _zone_chunks(fields: Sequence[str], zones: Sequence[ZoneRange], primary: str) -> list[Chunk]:
-    """One chunk per zone range on a shard of that zone; the gaps between zones stay on the primary."""
+def _zone_chunks(fields: Sequence[str], zones: Sequence[ZoneRange], shards: Sequence[str]) -> list[Chunk]:
+    """One chunk per zone range on a shard of that zone; the gaps between zones go round-robin over all shards.
+
+    The server's own rule (``SingleChunkPerTagSplitPolicy``), checked against a real one by the tests.
+    """
     order = _key_order(fields)
     ranges = sorted(((_full_key(fields, z.min), _full_key(fields, z.max), z) for z in zones), key=lambda r: order(r[0]))
     chunks: list[Chunk] = []
     cursor = _edge(fields, MinKey())
     used: dict[str, int] = {}
+    gaps = 0
+
+    def gap(low: dict[str, Any], high: dict[str, Any]) -> None:
+        nonlocal gaps
+        chunks.append(Chunk(low, high, shards[gaps % len(shards)]))
+        gaps += 1
+
     for low, high, zone in ranges:
         if order(low) > order(cursor):
-            chunks.append(Chunk(cursor, low, primary))
+            gap(cursor, low)
         turn = used.get(zone.name, 0)
         used[zone.name] = turn + 1
-        chunks.append(Chunk(low, high, zone.shards[turn % len(zone.shards)] if zone.shards else primary))
+        chunks.append(Chunk(low, high, zone.shards[turn % len(zone.shards)] if zone.shards else shards[0]))
         cursor = high
     end = _edge(fields, MaxKey())
     if order(cursor) < order(end):
-        chunks.append(Chunk(cursor, end, primary))
+        gap(cursor, end)
     return chunks

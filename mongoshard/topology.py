@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from .errors import MongoshardError
 
-__all__ = ["Topology", "ReplicaSet", "TopologyError", "load_topology", "parse_topology"]
+__all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology", "parse_topology", "commented_topology"]
 
 DEFAULT_FILE = "mongoshard.yaml"
 
@@ -28,6 +28,16 @@ class ReplicaSet:
     name: str
     ports: tuple[int, ...]
     role: str  # "configsvr" or "shardsvr"
+
+
+@dataclass(frozen=True)
+class Process:
+    """One server process of the cluster; ``name`` is also its compose service and state entry."""
+
+    name: str
+    role: str  # "configsvr", "shardsvr" or "mongos"
+    port: int
+    replica_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +66,26 @@ class Topology:
     def shards(self) -> tuple[ReplicaSet, ...]:
         start = self.base_port + self.router_count + self.config_members
         return tuple(
-            ReplicaSet(f"shard{i}rs", tuple(range(start + i * self.shard_members, start + (i + 1) * self.shard_members)), "shardsvr")
+            ReplicaSet(f"shard{i}", tuple(range(start + i * self.shard_members, start + (i + 1) * self.shard_members)), "shardsvr")
             for i in range(self.shard_count)
         )
 
     @property
     def all_ports(self) -> tuple[int, ...]:
         return (*self.router_ports, *self.config_server.ports, *(p for s in self.shards for p in s.ports))
+
+    @property
+    def replica_sets(self) -> tuple[ReplicaSet, ...]:
+        return (self.config_server, *self.shards)
+
+    def processes(self) -> tuple[Process, ...]:
+        """Every process, config servers first and routers last: the order they must start in."""
+        members = tuple(
+            Process(f"{rs.name}-{index}", rs.role, port, rs.name)
+            for rs in self.replica_sets for index, port in enumerate(rs.ports)
+        )
+        routers = tuple(Process(f"mongos-{index}", "mongos", port) for index, port in enumerate(self.router_ports))
+        return members + routers
 
 
 # name in the file -> (attribute, type, minimum)
@@ -130,3 +153,27 @@ def load_topology(path: str | Path = DEFAULT_FILE) -> Topology:
         where = f" at line {mark.line + 1}" if mark else ""
         raise TopologyError(f"{target} is not valid YAML{where}; fix the indentation or quoting there") from None
     return parse_topology(document, str(target))
+
+
+_COMMENTS: dict[str, str] = {
+    "name": "Cluster name: the compose project name.",
+    "version": "MongoDB version: the tag of the official 'mongo' image used by compose (6.0 or later).",
+    "data_dir": "State directory: pids, ports, logs, data, keyfile and admin password (keep it out of git).",
+    "config_members": "Members of the config server replica set (cfgrs); use an odd number.",
+    "shards": "Number of shards, each its own replica set (shard0, shard1, ...).",
+    "shard_members": "Members of each shard replica set; use an odd number.",
+    "routers": "Number of mongos routers.",
+    "base_port": "Ports on 127.0.0.1 are numbered from here: routers, then config servers, then shards.",
+    "auth": "Internal keyfile authentication and an admin user; false only for throw-away clusters.",
+}
+
+
+def commented_topology(topology: Topology) -> str:
+    """``mongoshard.yaml`` text for ``topology``, every setting explained in a comment."""
+    import yaml
+
+    lines = ["# mongoshard cluster topology: read by 'mongoshard up', 'compose', 'status', 'down' and 'apply'.", ""]
+    for key, (attribute, _, _) in _FIELDS.items():
+        lines.append(f"# {_COMMENTS[key]}")
+        lines.append(yaml.safe_dump({key: getattr(topology, attribute)}, default_flow_style=False).strip())
+    return "\n".join(lines) + "\n"

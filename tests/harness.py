@@ -1,119 +1,53 @@
 """A real sharded cluster without a router, for tests.
 
-Starts a config server replica set and two shard replica sets from the real
-mongod, and does the router's part of the few commands tests need with the
+The processes are started by mongoshard's own launcher (``mongoshard.local``):
+a config server replica set and two shard replica sets from the real mongod.
+Where a router would be needed, the harness does the router's part with the
 servers' own internal sharding commands (what mongos itself sends), so every
-piece of metadata the tests read is written by the server.  Never used on a
-user's cluster.
+piece of metadata, every index and every validation the tests see is the
+server's.  Never used on a user's cluster.
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from bson import SON
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
-START_TIMEOUT_S = 60
+from mongoshard import local
+from mongoshard.processes import free_port, port_in_use
+from mongoshard.topology import Topology
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Member:
-    """One single-member replica set, run as a child process."""
-
-    mongod: Path
-    root: Path
-    replica_set: str
-    role: str  # "configsvr" or "shardsvr" or "" for a plain replica set
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def connection_string(self) -> str:
-        return f"{self.replica_set}/{self.address}"
-
-    def start(self) -> None:
-        dbpath = self.root / self.replica_set
-        dbpath.mkdir(parents=True, exist_ok=True)
-        arguments = [str(self.mongod), "--replSet", self.replica_set, "--port", str(self.port), "--bind_ip", "127.0.0.1",
-                     "--dbpath", str(dbpath), "--wiredTigerCacheSizeGB", "0.25",
-                     "--setParameter", "diagnosticDataCollectionEnabled=false",
-                     "--logpath", str(self.root / f"{self.replica_set}.log")]
-        if self.role:
-            arguments.append(f"--{self.role}")
-        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def client(self, **options: Any) -> MongoClient:
-        return MongoClient(f"mongodb://{self.address}/?directConnection=true", serverSelectionTimeoutMS=10_000, **options)
-
-    def initiate(self) -> None:
-        config: dict[str, Any] = {"_id": self.replica_set, "members": [{"_id": 0, "host": self.address}]}
-        if self.role == "configsvr":
-            config["configsvr"] = True
-        with self.client() as client:
-            _retry(lambda: client.admin.command("ping"))
-            client.admin.command("replSetInitiate", config)
-            _retry(lambda: client.admin.command("hello")["isWritablePrimary"] or None)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+MAJORITY = {"w": "majority"}
 
 
-def _retry(attempt: Any, timeout: float = START_TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout
+def topology_with_free_ports(shard_count: int = 2, auth: bool = False) -> Topology:
+    """A default topology on 1 + 1 + shard_count consecutive free ports."""
     while True:
-        try:
-            result = attempt()
-            if result:
-                return result
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError("the server did not become ready in time")
-        time.sleep(0.1)
+        base = free_port()
+        candidate = Topology(base_port=base, shard_count=shard_count, auth=auth)
+        if candidate.all_ports[-1] <= 65535 and not any(port_in_use(p) for p in candidate.all_ports):
+            return candidate
 
 
 class RouterlessCluster:
     """Config server + shards, with just enough of a router's work done by hand."""
 
     def __init__(self, mongod: Path, root: Path, shard_count: int = 2) -> None:
-        self.config = Member(mongod, root, "cfgrs", "configsvr")
-        self.shards = [Member(mongod, root, f"shard{i}rs", "shardsvr") for i in range(shard_count)]
-        self.members = [self.config, *self.shards]
+        self.topology = topology_with_free_ports(shard_count)
+        self.root = root
+        self.bin_dir = mongod.parent
 
     def start(self) -> None:
+        local.up(self.topology, state_dir=self.root, bin_dir=self.bin_dir)
         try:
-            for member in self.members:
-                member.start()
-            with ThreadPoolExecutor(len(self.members)) as pool:
-                list(pool.map(Member.initiate, self.members))
-            self.config_client = self.config.client()
-            self.shard_clients = {m.replica_set: m.client() for m in self.shards}
-            for shard in self.shards:
-                self.admin_command(self.config_client, {"_configsvrAddShard": shard.connection_string})
+            self.config_client = self._client(self.topology.config_server.ports[0])
+            self.shard_clients = {rs.name: self._client(rs.ports[0]) for rs in self.topology.shards}
+            for shard in self.topology.shards:
+                self.admin_command(self.config_client, {"_configsvrAddShard": f"{shard.name}/127.0.0.1:{shard.ports[0]}"})
         except BaseException:
             self.stop()
             raise
@@ -122,40 +56,108 @@ class RouterlessCluster:
         for client in [getattr(self, "config_client", None), *getattr(self, "shard_clients", {}).values()]:
             if client is not None:
                 client.close()
-        with ThreadPoolExecutor(len(self.members)) as pool:
-            list(pool.map(Member.stop, self.members))
+        self.pids = list(local.recorded_pids(self.topology, self.root).values())
+        local.down(self.topology, state_dir=self.root)
 
     @property
-    def pids(self) -> list[int]:
-        return [m.process.pid for m in self.members if m.process is not None]
+    def shard_names(self) -> list[str]:
+        return sorted(rs.name for rs in self.topology.shards)
+
+    @property
+    def config_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.topology.config_server.ports[0]}/?directConnection=true"
 
     @staticmethod
-    def admin_command(client: MongoClient, command: dict[str, Any], database: str = "admin") -> dict[str, Any]:
-        return client[database].command({**command, "writeConcern": {"w": "majority"}})
+    def _client(port: int) -> MongoClient:
+        return MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10_000)
+
+    @staticmethod
+    def admin_command(client: MongoClient, command: Mapping[str, Any], database: str = "admin") -> dict[str, Any]:
+        return client[database].command(SON({**command, "writeConcern": MAJORITY}))
 
     def create_database(self, name: str) -> dict[str, Any]:
         """What mongos does for enableSharding / the first write: returns config.databases' entry."""
         self.admin_command(self.config_client, {"_configsvrCreateDatabase": name})
         return self.config_client.config.databases.find_one({"_id": name})
 
-    def shard_collection(self, namespace: str, key: dict[str, Any], *, unique: bool = False,
+    def primary_shard(self, database: str) -> MongoClient:
+        return self.shard_clients[self.create_database(database)["primary"]]
+
+    def shard_collection(self, namespace: str, key: Mapping[str, Any], *, unique: bool = False,
                          initial_chunks: int | None = None) -> None:
         """What mongos does for shardCollection: ask the database's primary shard to create it."""
         database, collection = namespace.split(".", 1)
         entry = self.create_database(database)
-        command: dict[str, Any] = {"_shardsvrCreateCollection": collection, "shardKey": key, "unique": unique,
+        command: dict[str, Any] = {"_shardsvrCreateCollection": collection, "shardKey": dict(key), "unique": unique,
                                    "databaseVersion": entry["version"]}
         if initial_chunks:
             command["numInitialChunks"] = initial_chunks
         self.admin_command(self.shard_clients[entry["primary"]], command, database=database)
 
-    def move_range(self, namespace: str, low: dict[str, Any], high: dict[str, Any], to_shard: str) -> None:
-        """What mongos does for moveRange: the donor shard moves [low, high) and its documents."""
-        entry = self.config_client.config.collections.find_one({"_id": namespace})
-        chunks = self.config_client.config.chunks
-        owner = chunks.find_one({"uuid": entry["uuid"], "min": {"$lte": low}}, sort=[("min", -1)])["shard"]
+    def _collection_entry(self, namespace: str) -> dict[str, Any]:
+        return self.config_client.config.collections.find_one({"_id": namespace})
+
+    def _owner(self, namespace: str, key: Mapping[str, Any]) -> dict[str, Any]:
+        entry = self._collection_entry(namespace)
+        return self.config_client.config.chunks.find_one({"uuid": entry["uuid"], "min": {"$lte": dict(key)}}, sort=[("min", -1)])
+
+    def move_range(self, namespace: str, low: Mapping[str, Any], high: Mapping[str, Any], to_shard: str) -> None:
+        """What mongos does for moveRange/moveChunk: the donor shard moves [low, high) and its documents."""
+        entry = self._collection_entry(namespace)
+        owner = self._owner(namespace, low)["shard"]
         self.admin_command(self.shard_clients[owner], {
-            "_shardsvrMoveRange": namespace, "toShard": to_shard, "fromShard": owner, "min": low, "max": high,
+            "_shardsvrMoveRange": namespace, "toShard": to_shard, "fromShard": owner, "min": dict(low), "max": dict(high),
             "waitForDelete": True, "epoch": entry["lastmodEpoch"], "maxChunkSizeBytes": 200 * 1024 * 1024,
             "forceJumbo": 0, "secondaryThrottle": False,
         })
+
+    def split(self, namespace: str, middle: Mapping[str, Any]) -> None:
+        """What mongos does for split: the owning shard splits its chunk (splitChunk takes no write concern)."""
+        entry = self._collection_entry(namespace)
+        chunk = self._owner(namespace, middle)
+        self.shard_clients[chunk["shard"]].admin.command(SON({
+            "splitChunk": namespace, "from": chunk["shard"], "keyPattern": entry["key"], "epoch": entry["lastmodEpoch"],
+            "timestamp": entry["timestamp"], "min": chunk["min"], "max": chunk["max"], "splitKeys": [dict(middle)],
+        }))
+
+
+class HarnessRouter:
+    """A ``mongoshard.apply.Router`` that does a mongos's part with the servers' internal commands."""
+
+    def __init__(self, cluster: RouterlessCluster) -> None:
+        self.cluster = cluster
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def command(self, database: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        name = next(iter(document))
+        self.sent.append((database, dict(document)))
+        cluster, config = self.cluster, self.cluster.config_client
+        if database == "config":
+            return config.config.command(SON(document))
+        if name == "enableSharding":
+            cluster.create_database(document[name])
+            return {"ok": 1}
+        if name in ("addShardToZone", "updateZoneKeyRange"):
+            internal = {"addShardToZone": "_configsvrAddShardToZone", "updateZoneKeyRange": "_configsvrUpdateZoneKeyRange"}[name]
+            return cluster.admin_command(config, {internal: document[name], **{k: v for k, v in document.items() if k != name}})
+        if name == "shardCollection":
+            cluster.shard_collection(document[name], document["key"], unique=document.get("unique", False),
+                                     initial_chunks=document.get("numInitialChunks"))
+            return {"ok": 1}
+        if name == "split":
+            cluster.split(document[name], document["middle"])
+            return {"ok": 1}
+        if name == "moveChunk":
+            low, high = document["bounds"]
+            cluster.move_range(document[name], low, high, document["to"])
+            return {"ok": 1}
+        return self._on_primary_shard(database, document)
+
+    def _on_primary_shard(self, database: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """An unsharded collection lives on its database's primary shard; a missing database has nothing."""
+        exists = self.cluster.config_client.config.databases.find_one({"_id": database}) is not None
+        if not exists and "createIndexes" not in document:
+            if "count" in document:
+                return {"n": 0, "ok": 1}
+            raise OperationFailure(f"database {database} does not exist", 26)
+        return self.cluster.primary_shard(database)[database].command(SON(document))

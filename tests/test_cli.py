@@ -80,7 +80,7 @@ def test_snapshot_of_an_unreachable_host_says_so_without_credentials(tmp_path: P
 def test_snapshot_then_route_offline(cluster, tmp_path: Path) -> None:
     cluster.shard_collection("game.creatures", {"user_id": "hashed"}, initial_chunks=8)
     path = tmp_path / "cluster.json"
-    result = run("snapshot", f"mongodb://{cluster.config.address}/?directConnection=true", str(path))
+    result = run("snapshot", f"{cluster.config_uri}", str(path))
     assert result.returncode == 0, result.stderr
     live = mongoshard.RoutingTable.from_config(cluster.config_client, "game.creatures")
     routed = json.loads(run("route", f"{MODELS}:Creature", '{"user_id": 42}', "-t", str(path), "--json").stdout)

@@ -69,7 +69,7 @@ values = st.recursive(scalars, lambda inner: st.dictionaries(field_names, inner,
 @pytest.fixture(scope="module")
 def oracle(cluster):
     """A collection with a hashed index on a real mongod: its index keys are MongoDB's hashes."""
-    collection = cluster.shard_clients["shard0rs"].hash_oracle.values
+    collection = cluster.shard_clients["shard0"].hash_oracle.values
     collection.drop()
     collection.create_index([("_id", 1), ("k", "hashed")])
     return collection

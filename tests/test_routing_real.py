@@ -20,14 +20,14 @@ def test_predicted_hashed_layout_equals_the_servers(cluster, initial_chunks) -> 
     namespace = f"layout.hashed_{initial_chunks or 'default'}"
     cluster.shard_collection(namespace, {"k": "hashed"}, initial_chunks=initial_chunks)
     server = RoutingTable.from_config(cluster.config_client, namespace)
-    shards = sorted(s.replica_set for s in cluster.shards)
+    shards = list(cluster.shard_names)
     spec = ShardSpec(*namespace.split("."), key=(("k", "hashed"),), initial_chunks=initial_chunks)
     predicted = PredictedSource([spec], shards).routing_table(namespace)
     assert predicted.chunks == server.chunks
 
 
 def test_ranged_and_compound_hashed_layouts_equal_the_servers(cluster) -> None:
-    shards = sorted(s.replica_set for s in cluster.shards)
+    shards = list(cluster.shard_names)
     for collection, key in [("ranged", (("a", 1), ("b", 1))), ("prefix", (("a", "hashed"), ("b", 1)))]:
         namespace = f"layout.{collection}"
         cluster.shard_collection(namespace, dict(key))
@@ -54,7 +54,7 @@ def test_documents_live_where_shard_for_says_after_server_moves(cluster) -> None
     namespace = "moves.ranged"
     cluster.shard_collection(namespace, {"x": 1})
     primary = cluster.config_client.config.databases.find_one({"_id": "moves"})["primary"]
-    other = next(s.replica_set for s in cluster.shards if s.replica_set != primary)
+    other = next(name for name in cluster.shard_names if name != primary)
     documents = [{"_id": i, "x": v} for i, v in enumerate(MIXED_VALUES)] + [{"_id": 1000}]
     cluster.shard_clients[primary].moves.ranged.insert_many(documents)
     cluster.move_range(namespace, {"x": 0}, {"x": 100}, other)        # numbers in [0, 100)
@@ -71,7 +71,7 @@ def test_hashed_documents_live_where_shard_for_says(cluster) -> None:
     namespace = "moves.hashed"
     cluster.shard_collection(namespace, {"k": "hashed"}, initial_chunks=1)
     primary = cluster.config_client.config.databases.find_one({"_id": "moves"})["primary"]
-    other = next(s.replica_set for s in cluster.shards if s.replica_set != primary)
+    other = next(name for name in cluster.shard_names if name != primary)
     documents = [{"_id": i, "k": v} for i, v in enumerate([*MIXED_VALUES, *range(200), *(f"user{i}" for i in range(200))])]
     cluster.shard_clients[primary].moves.hashed.insert_many(documents)
     cluster.move_range(namespace, {"k": Int64(-(2**62))}, {"k": Int64(2**61)}, other)
@@ -86,7 +86,7 @@ def test_sort_key_orders_like_the_server(cluster) -> None:
     values = [*MIXED_VALUES, MinKey(), MaxKey(), float("nan"), float("-inf"), float("inf"), -0.0, 2**62, "a\u00e9", "ab",
               {"n": 1, "m": 0}, {"m": 0}, {}, b"\x00\x01", ObjectId(), False, datetime.datetime(1960, 5, 5),
               Regex("a", "i"), Decimal128("-1E+400"), Decimal128("NaN")]
-    collection = cluster.shard_clients["shard0rs"].ordering.values
+    collection = cluster.shard_clients["shard0"].ordering.values
     collection.drop()
     collection.insert_many([{"_id": i, "v": v} for i, v in enumerate(values)])
     server_order = [doc["_id"] for doc in collection.find().sort([("v", 1), ("_id", 1)])]
@@ -117,7 +117,7 @@ filters = st.recursive(leaf, lambda inner: st.one_of(
 @pytest.fixture(scope="module")
 def matching_collection(cluster):
     """Documents of every value type; the server decides which ones a filter matches."""
-    collection = cluster.shard_clients["shard0rs"].soundness.docs
+    collection = cluster.shard_clients["shard0"].soundness.docs
     collection.drop()
     values = [*MIXED_VALUES, *range(-10, 130, 7), 0.5, "b", "n", False]
     collection.insert_many([{"_id": i, "x": v, "y": i % 3} for i, v in enumerate(values)] + [{"_id": 999, "y": 1}])
