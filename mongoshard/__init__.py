@@ -29,6 +29,11 @@ _EXPORTS = {
     "PredictedSource": "sources",
     "write_snapshot": "sources",
     "MongoshardError": "errors",
+    "apply": "operations",
+    "ApplyResult": "operations",
+    "ApplyError": "operations",
+    "Topology": "topology",
+    "load_topology": "topology",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -37,8 +42,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .declaration import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
     from .errors import MongoshardError
     from .hashing import hashed_value
+    from .operations import ApplyError, ApplyResult, apply
     from .routing import Chunk, RoutingError, RoutingTable, Targeting
     from .sources import ClusterSource, ConfigDatabaseSource, PredictedSource, SnapshotSource, write_snapshot
+    from .topology import Topology, load_topology
 
 
 def __getattr__(name: str) -> Any:
