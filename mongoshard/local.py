@@ -24,7 +24,7 @@ from .processes import ProcessFailed, is_ours, port_in_use, spawn, stop, wait_an
 from .topology import Process, ReplicaSet, Topology
 
 __all__ = ["up", "down", "status", "UpResult", "DownResult", "ClusterStatus", "ProcessStatus", "ShardStatus",
-           "LocalClusterError", "admin_client_options", "router_uri", "recorded_pids"]
+           "LocalClusterError", "admin_client_options", "router_uri", "recorded_pids", "wait_for_router"]
 
 STATE_FILE = "state.json"
 DEFAULT_TIMEOUT_S = 60.0
@@ -348,6 +348,17 @@ def _until(deadline: float, attempt: Callable[[], Any], failure: str) -> Any:
         if time.monotonic() > deadline:
             raise ProcessFailed(failure)
         time.sleep(0.2)
+
+
+def wait_for_router(topology: Topology, *, state_dir: str | Path | None = None,
+                    timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Wait until the first mongos answers and lists every shard (a compose cluster's init has finished)."""
+    options = admin_client_options(state_dir or topology.data_dir)
+    wanted = {shard.name for shard in topology.shards}
+    with _client(topology.router_ports[0], options) as client:
+        _until(time.monotonic() + timeout,
+               lambda: wanted <= {s["_id"] for s in client.admin.command("listShards")["shards"]},
+               f"mongos on port {topology.router_ports[0]} did not list shards {', '.join(sorted(wanted))} in time")
 
 
 def down(topology: Topology, *, state_dir: str | Path | None = None, purge: bool = False,

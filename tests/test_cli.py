@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import mongoshard
+from commandline import run
 
-ROOT = Path(__file__).resolve().parent.parent
 MODELS = "examples.pokemon_storage.models"
-
-
-def run(*arguments: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mongoshard", *arguments], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def test_version() -> None:

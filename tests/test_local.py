@@ -1,0 +1,156 @@
+"""`mongoshard up/status/down` with real mongod processes: health, restarts, failures, and no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
+
+from commandline import run
+from harness import topology_with_free_ports
+from mongoshard.processes import is_alive
+
+pytestmark = pytest.mark.mongod
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Every live process whose command line contains ``text``: the orphan check, independent of our state file."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command_line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in command_line and is_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, mongod_path: Path):
+    """A project directory with a mongoshard.yaml on free ports; whatever runs there is stopped afterwards."""
+    topology = topology_with_free_ports()
+    (tmp_path / "mongoshard.yaml").write_text(f"base_port: {topology.base_port}\n")
+    yield tmp_path
+    run("down", cwd=tmp_path)
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def _status(cwd: Path) -> dict:
+    result = run("status", "--json", cwd=cwd)
+    return {"rc": result.returncode, **json.loads(result.stdout)}
+
+
+def _states(cwd: Path) -> dict[str, tuple[int | None, str]]:
+    return {p["name"]: (p["pid"], p["state"]) for p in _status(cwd)["processes"]}
+
+
+def test_up_secures_reports_restarts_and_stops(workdir: Path) -> None:
+    first = run("up", cwd=workdir)
+    assert first.returncode == 1, first.stderr  # no mongos on this machine: everything else runs
+    assert first.stderr.count("\n") == 1 and "mongos" in first.stderr and "mongoshard down" in first.stderr
+    states = _states(workdir)
+    assert {name: state for name, (_, state) in states.items()} == {
+        "cfgrs-0": "PRIMARY", "shard0-0": "PRIMARY", "shard1-0": "PRIMARY", "mongos-0": "not started"}
+
+    state_dir = workdir / ".mongoshard"
+    assert stat.S_IMODE((state_dir / "keyfile").stat().st_mode) == 0o400
+    assert stat.S_IMODE((state_dir / "admin-password").stat().st_mode) == 0o600
+    password = (state_dir / "admin-password").read_text().strip()
+    assert password not in first.stdout + first.stderr
+    port = json.loads(run("status", "--json", cwd=workdir).stdout)["processes"][0]["port"]
+    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000) as anonymous:
+        with pytest.raises(OperationFailure, match="requires authentication"):
+            anonymous.admin.command("replSetGetStatus")
+    with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", username="admin", password=password) as admin:
+        assert admin.admin.command("replSetGetStatus")["set"] == "cfgrs"
+
+    again = run("up", cwd=workdir)
+    assert "Already running: nothing started." in again.stdout
+    assert _states(workdir) == states
+
+    victim, (victim_pid, _) = "shard1-0", states["shard1-0"]
+    os.kill(victim_pid, signal.SIGKILL)
+    crashed = _status(workdir)
+    assert crashed["rc"] == 1
+    assert {p["name"]: p["state"] for p in crashed["processes"]}[victim] == "down"
+    assert any(victim in problem for problem in crashed["problems"])
+
+    restarted = run("up", cwd=workdir)
+    assert f"Started {victim}" in restarted.stdout, restarted.stdout
+    after = _states(workdir)
+    assert after[victim][1] == "PRIMARY" and after[victim][0] != victim_pid
+    assert {n: s for n, s in after.items() if n != victim} == {n: s for n, s in states.items() if n != victim}
+
+    pids = [pid for pid, _ in after.values() if pid]
+    stopped = run("down", cwd=workdir)
+    assert stopped.returncode == 0 and "Stopped" in stopped.stdout
+    assert not any(is_alive(pid) for pid in pids)
+    assert (state_dir / "data").is_dir() and (state_dir / "keyfile").exists(), "down keeps data unless --purge"
+    assert "Nothing was running." in run("down", cwd=workdir).stdout
+    assert run("down", "--purge", cwd=workdir).returncode == 0 and not state_dir.exists()
+
+
+def test_port_in_use_starts_nothing(workdir: Path) -> None:
+    base = int((workdir / "mongoshard.yaml").read_text().split(":")[1])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", base + 3))  # shard1-0's port
+        squatter.listen()
+        result = run("up", "--no-auth", cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr == f"mongoshard: port(s) {base + 3} (shard1-0) already in use by another program; " \
+                            "stop it or set a different base_port in mongoshard.yaml\n"
+    assert _processes_mentioning(str(workdir)) == []
+
+
+def _fake_bin(tmp_path: Path, mongod_path: Path, shard1_behaviour: str) -> Path:
+    """A bin dir whose mongod is the real one, except for shard1's member, which does ``shard1_behaviour``."""
+    directory = tmp_path / "fakebin"
+    directory.mkdir()
+    script = directory / "mongod"
+    script.write_text(f"""#!/bin/sh
+case "$*" in
+  *"--replSet shard1 "*) {shard1_behaviour} ;;
+esac
+exec {mongod_path} "$@"
+""")
+    script.chmod(0o755)
+    return directory
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("echo 'fake: cannot open the data directory' >&2; exit 1", "shard1-0 (port {port}, log {log}): fake: cannot open the data directory exited during start-up"),
+    ('exec python3 -c "import time; time.sleep(600)" "$@"', "shard1-0 (port {port}, log {log}) did not answer on port {port} in time"),
+])
+def test_a_member_that_fails_is_reported_and_nothing_is_left_running(workdir: Path, mongod_path: Path,
+                                                                    behaviour: str, message: str) -> None:
+    fake = _fake_bin(workdir, mongod_path, behaviour)
+    base = int((workdir / "mongoshard.yaml").read_text().split(":")[1])
+    result = run("up", "--no-auth", "--bin-dir", str(fake), "--timeout", "8", cwd=workdir)
+    assert result.returncode == 2
+    log = (workdir / ".mongoshard" / "logs" / "shard1-0.log").resolve()
+    assert result.stderr == "mongoshard: " + message.format(port=base + 3, log=log) + "\n"
+    assert _processes_mentioning(str(workdir)) == [], "up must stop what it started when it fails"
+    assert json.loads(run("status", "--json", cwd=workdir).stdout)["processes"][0]["pid"] is None
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (("up", "--bin-dir", "/no/such/dir"), "mongoshard: No executable mongod in /no/such/dir (given with --bin-dir)"),
+    (("up", "-f", "broken.yaml"), "mongoshard: broken.yaml is not valid YAML at line 2"),
+    (("status", "-f", "unknown.yaml"), "mongoshard: unknown.yaml: unknown setting(s) shard; known settings are"),
+])
+def test_bad_input_is_one_sentence(tmp_path: Path, arguments: tuple[str, ...], expected: str) -> None:
+    (tmp_path / "broken.yaml").write_text("shards: 2\n  routers: [\n")
+    (tmp_path / "unknown.yaml").write_text("shard: 3\n")
+    result = run(*arguments, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1
+    assert not (tmp_path / ".mongoshard" / "state.json").exists()
