@@ -30,7 +30,7 @@ __all__ = ["render_compose", "compose_document", "compose_up", "ComposeError"]
 KEYFILE_IN_CONTAINER = "/etc/mongo-keyfile"
 HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 30, "start_period": "10s"}
 
-# Runs in mongosh inside the init service.  No "$" anywhere: compose would interpolate it.
+# Runs in mongosh inside the init service (mongosh throws on a failed command).  No "$" anywhere: compose would interpolate it.
 _INIT_SCRIPT = """\
 const plan = PLAN;
 const fs = require('fs');
@@ -48,14 +48,17 @@ function until(what, attempt) {
   }
   throw new Error(what + ' did not succeed in 120 s');
 }
+function initiated(admin) {
+  try { admin.runCommand({replSetGetStatus: 1}); return true; }
+  catch (error) { if (error.code === 94) return false; throw error; }
+}
 for (const set of plan.replicaSets) {
   const admin = open(set.hosts[0]);
-  const status = admin.runCommand({replSetGetStatus: 1});
-  if (status.code === 94) {
+  if (!initiated(admin)) {
     const members = set.hosts.map((host, i) => ({_id: i, host: host, priority: i === 0 ? 2 : 1}));
     const config = {_id: set.name, members: members};
     if (set.configsvr) config.configsvr = true;
-    printjson(admin.runCommand({replSetInitiate: config}));
+    admin.runCommand({replSetInitiate: config});
     print('initiated ' + set.name);
   } else {
     print(set.name + ' is already initiated');

@@ -6,6 +6,7 @@ processes), so every port, replica set name and member count is decided here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +16,7 @@ from .errors import MongoshardError
 __all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology", "parse_topology", "commented_topology"]
 
 DEFAULT_FILE = "mongoshard.yaml"
+_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 class TopologyError(MongoshardError):
@@ -122,6 +124,8 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE) -> Topology:
             raise TopologyError(f"{origin}: '{key}' must be at least {minimum}, not {value}")
         values[attribute] = value
     topology = Topology(**values)
+    if not _PROJECT_NAME.fullmatch(topology.name):
+        raise TopologyError(f"{origin}: 'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not {topology.name!r}")
     if topology.all_ports[-1] > 65535:
         raise TopologyError(f"{origin}: ports run past 65535 from base_port {topology.base_port}; lower base_port")
     return Topology(**values, warnings=tuple(_warnings(topology)))

@@ -35,6 +35,7 @@ def test_even_replica_sets_warn() -> None:
     ({"shard": 2}, "unknown setting(s) shard; known settings are"),
     ({"shards": 0}, "'shards' must be at least 1, not 0"),
     ({"shards": "two"}, "'shards' must be a whole number, not 'two'"),
+    ({"name": "My Cluster"}, "'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not 'My Cluster'"),
     ({"auth": "yes"}, "'auth' must be true or false"),
     ({"routers": True}, "'routers' must be a whole number"),
     ({"base_port": 65530, "shards": 8}, "ports run past 65535"),

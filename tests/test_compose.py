@@ -1,0 +1,88 @@
+"""compose.yaml rendering: the repository's copy, validity for docker compose, and what every service must have."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from commandline import ROOT, run
+from mongoshard.compose import render_compose
+from mongoshard.topology import Topology, load_topology
+
+TOPOLOGIES = {
+    "default": Topology(),
+    "replicated": Topology(config_members=3, shard_count=3, shard_members=3, router_count=2, base_port=40000, version="7.0"),
+    "no-auth": Topology(auth=False),
+}
+
+
+def test_repository_compose_file_is_the_default_rendering() -> None:
+    assert (ROOT / "compose.yaml").read_text() == render_compose(Topology()), "run 'mongoshard compose' and commit compose.yaml"
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_docker_compose_accepts_it(name: str, tmp_path: Path) -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose (Debian package docker-compose) is not installed")
+    (tmp_path / "compose.yaml").write_text(render_compose(TOPOLOGIES[name]))
+    result = subprocess.run([tool, "-f", "compose.yaml", "config", "-q"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_every_service_follows_the_rules(name: str) -> None:
+    topology = TOPOLOGIES[name]
+    text = render_compose(topology)
+    assert "$" not in text, "compose would interpolate it"
+    document = yaml.safe_load(text)
+    services = document["services"]
+    servers = {p.name: p for p in topology.processes()}
+    assert set(services) == {*servers, "init"}
+    for service_name, process in servers.items():
+        service = services[service_name]
+        assert service["image"] == f"mongo:{topology.version}"
+        assert service["ports"] == [f"127.0.0.1:{process.port}:{process.port}"]
+        assert str(process.port) in service["healthcheck"]["test"]
+        command = " ".join(service["command"])
+        assert f"--port {process.port}" in command
+        assert ("--keyFile" in command) == topology.auth
+        if process.role != "mongos":
+            volume = service["volumes"][0].split(":")[0]
+            assert volume in document["volumes"] and f"--replSet {process.replica_set}" in command
+    init = services["init"]
+    assert init["restart"] == "no"
+    assert init["depends_on"] == {name: {"condition": "service_healthy"} for name in servers}
+    assert ("secrets" in document) == topology.auth
+    plan = json.loads(init["command"][-1].split("const plan = ", 1)[1].split(";\n", 1)[0])
+    assert [rs["name"] for rs in plan["replicaSets"]] == [rs.name for rs in topology.replica_sets]
+    assert plan["shards"] == [{"name": rs.name, "connection": f"{rs.name}/" + ",".join(f"{rs.name}-{i}:{port}" for i, port in enumerate(rs.ports))}
+                              for rs in topology.shards]
+
+
+def test_init_writes_a_commented_topology_and_secrets_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    result = run("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "mongoshard.yaml").read_text()
+    assert text.count("\n# ") >= 9 and load_topology(tmp_path / "mongoshard.yaml") == Topology()
+    assert stat.S_IMODE((tmp_path / ".mongoshard" / "keyfile").stat().st_mode) == 0o400
+    assert stat.S_IMODE((tmp_path / ".mongoshard" / "admin-password").stat().st_mode) == 0o600
+    password = (tmp_path / ".mongoshard" / "admin-password").read_text().strip()
+    assert password not in result.stdout
+
+    (tmp_path / "mongoshard.yaml").write_text("shards: 3\n")
+    refused = run("init", cwd=tmp_path)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert (tmp_path / "mongoshard.yaml").read_text() == "shards: 3\n"
+    assert (tmp_path / ".mongoshard" / "admin-password").read_text().strip() == password
+
+    rendered = run("compose", "-o", "-", cwd=tmp_path)
+    assert rendered.stdout == render_compose(Topology(shard_count=3))
+    assert run("init", "--force", "--no-auth", cwd=tmp_path).returncode == 0
+    assert load_topology(tmp_path / "mongoshard.yaml").auth is False
