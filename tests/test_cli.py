@@ -79,3 +79,10 @@ def test_snapshot_then_route_offline(cluster, tmp_path: Path) -> None:
     live = mongoshard.RoutingTable.from_config(cluster.config_client, "game.creatures")
     routed = json.loads(run("route", f"{MODELS}:Creature", '{"user_id": 42}', "-t", str(path), "--json").stdout)
     assert routed["shards"] == [live.shard_for({"user_id": 42})]
+
+
+def test_apply_to_an_unreachable_router_is_one_sentence_without_credentials() -> None:
+    result = run("apply", MODELS, "--uri", "mongodb://app:s3cret@127.0.0.1:9/?serverSelectionTimeoutMS=300")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("mongoshard: Cannot reach mongodb://***@127.0.0.1:9/") and result.stderr.count("\n") == 1
+    assert "s3cret" not in result.stderr

@@ -154,3 +154,13 @@ def test_bad_input_is_one_sentence(tmp_path: Path, arguments: tuple[str, ...], e
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1
     assert not (tmp_path / ".mongoshard" / "state.json").exists()
+
+
+def test_status_shows_the_shards_the_config_server_knows(cluster) -> None:
+    from mongoshard import local
+
+    report = local.status(cluster.topology, state_dir=cluster.root)
+    assert [(s.name, s.host) for s in report.shards] == [
+        (rs.name, f"{rs.name}/127.0.0.1:{rs.ports[0]}") for rs in cluster.topology.shards]
+    assert [p.state for p in report.processes if p.role != "mongos"] == ["PRIMARY"] * 3
+    assert report.problems == ("mongos-0 is not started",) and not report.healthy
