@@ -86,3 +86,13 @@ def test_init_writes_a_commented_topology_and_secrets_and_refuses_to_overwrite(t
     assert rendered.stdout == render_compose(Topology(shard_count=3))
     assert run("init", "--force", "--no-auth", cwd=tmp_path).returncode == 0
     assert load_topology(tmp_path / "mongoshard.yaml").auth is False
+
+
+def test_up_with_compose_and_no_docker_engine_is_one_sentence(tmp_path: Path) -> None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
+        pytest.skip("a Docker engine runs here: this test is about its absence")
+    result = run("up", "--compose", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "docker" in result.stderr.lower() and "Traceback" not in result.stderr
+    assert (tmp_path / "compose.yaml").read_text() == render_compose(Topology())
