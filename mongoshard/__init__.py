@@ -32,6 +32,8 @@ _EXPORTS = {
     "apply": "operations",
     "ApplyResult": "operations",
     "ApplyError": "operations",
+    "balance": "balance_report",
+    "BalanceReport": "balance_report",
     "Topology": "topology",
     "load_topology": "topology",
 }
@@ -39,6 +41,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .balance_report import BalanceReport, balance
     from .declaration import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
     from .errors import MongoshardError
     from .hashing import hashed_value

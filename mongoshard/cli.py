@@ -437,3 +437,113 @@ class _progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.status.__exit__(*exc)
+
+
+URI_OPTION = typer.Option(None, "--uri", help="A mongos or config server member (default: the local topology's cluster).")
+SNAPSHOT_OPTION = typer.Option(None, "--snapshot", help="Read a snapshot file (from 'mongoshard snapshot') instead of a live cluster.")
+EXIT_IMBALANCED = 3
+
+
+def _cluster_source(uri: str | None, file: str, snapshot_file: str | None = None) -> Any:
+    """Where report facts come from: a snapshot file, --uri, or the topology's router, else its config server."""
+    from .connection import ConnectionFailed, connect
+    from .local import admin_client_options, router_uri
+    from .sources import ConfigDatabaseSource, SnapshotSource
+
+    if snapshot_file:
+        return SnapshotSource(snapshot_file)
+    if uri:
+        return ConfigDatabaseSource(connect(uri), shard_options=_uri_credentials(uri))
+    topology = _topology(file)
+    options = admin_client_options(topology.data_dir)
+    try:
+        client = connect(router_uri(topology), timeout_ms=1500, **options)
+    except ConnectionFailed:
+        config_port = topology.config_server.ports[0]
+        client = connect(f"mongodb://127.0.0.1:{config_port}/?directConnection=true", **options)
+    return ConfigDatabaseSource(client, shard_options=options)
+
+
+def _uri_credentials(uri: str) -> dict[str, Any]:
+    """The URI's login, for the direct shard connections a config-server URI needs."""
+    from pymongo.uri_parser import parse_uri
+
+    parsed = parse_uri(uri)
+    if not parsed.get("username"):
+        return {}
+    options = {"username": parsed["username"], "password": parsed["password"]}
+    if parsed["options"].get("authsource"):
+        options["authSource"] = parsed["options"]["authsource"]
+    return options
+
+
+@app.command(name="balance")
+def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help="Collections (db.collection); default: every sharded one."),
+                    uri: Optional[str] = URI_OPTION,
+                    snapshot_file: Optional[str] = SNAPSHOT_OPTION,
+                    file: str = TOPOLOGY_OPTION,
+                    max_imbalance: float = typer.Option(1.5, "--max-imbalance", min=1.0, help="Largest shard's share against the even share above which a collection is imbalanced."),
+                    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw chunks and data per shard to FILE (.svg, .html or .png)."),
+                    as_json: bool = JSON_OPTION) -> None:
+    """Chunks, documents and data per shard; exit 3 when a collection is imbalanced beyond --max-imbalance."""
+    from .balance_report import balance
+
+    with _progress("reading the cluster"):
+        report = balance(_cluster_source(uri, file, snapshot_file), namespaces or None, max_imbalance=max_imbalance)
+    if plot:
+        from .plot import write_plot
+
+        print(f"Wrote {write_plot(report, plot)}", file=sys.stderr)
+    if as_json:
+        _print_json(json.loads(_json_text({**_plain(report), "balanced": report.balanced})))
+    else:
+        _print_balance(report)
+    if not report.balanced:
+        raise typer.Exit(EXIT_IMBALANCED)
+
+
+def _print_balance(report: Any) -> None:
+    from rich.table import Table
+
+    console = _console()
+    state = report.balancer
+    console.print(f"Balancer: {_known(state.enabled, 'enabled', 'disabled')}; balancing round: {_known(state.running, 'running', 'none')}"
+                  + (f", window {state.window[0]}-{state.window[1]} ({_known(state.in_window, 'inside', 'outside')})" if state.window else ""),
+                  highlight=False)
+    if not report.collections:
+        console.print("No sharded collection.")
+    for collection in report.collections:
+        colour = "green" if collection.balanced else "red"
+        table = Table(title=f"{collection.namespace}  key {_key_text(collection.key)}  ({collection.strategy})", title_justify="left")
+        for column in ("shard", "chunks", "jumbo", "documents", "data", f"share of {collection.measure}"):
+            table.add_column(column, justify="right" if column != "shard" else "left")
+        for shard in collection.shards:
+            table.add_row(shard.shard, str(shard.chunks), str(shard.jumbo), _number(shard.documents), _size(shard.bytes),
+                          f"[{colour}]{'█' * round(shard.share * 30):<30}[/] {shard.share:6.1%}")
+        console.print(table)
+        console.print(f"  [{colour}]imbalance {collection.imbalance:.2f}x the even share[/] (limit {report.max_imbalance:.2f}), "
+                      f"spread {_spread(collection)}; {collection.verdict}", highlight=False)
+        if collection.balancer_status:
+            console.print(f"  balancerCollectionStatus: {_json_text(collection.balancer_status)}", highlight=False)
+
+
+def _known(value: bool | None, yes: str, no: str) -> str:
+    return "unknown" if value is None else (yes if value else no)
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return str(value)
+
+
+def _spread(collection: Any) -> str:
+    return _size(int(collection.spread)) if collection.measure == "bytes" else f"{collection.spread:,.0f} {collection.measure}"

@@ -12,8 +12,10 @@ tables and never learn which one they got:
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from bson import json_util
 
@@ -30,6 +32,11 @@ __all__ = [
     "SourceError",
     "write_snapshot",
     "DEFAULT_SHARDS",
+    "ChunkCount",
+    "ShardData",
+    "BalancerState",
+    "ShardInfo",
+    "RouterInfo",
 ]
 
 SNAPSHOT_FORMAT = "mongoshard-snapshot"
@@ -39,6 +46,52 @@ DEFAULT_SHARDS = ("shard0", "shard1")
 
 class SourceError(MongoshardError):
     """Cluster facts could not be read."""
+
+
+@dataclass(frozen=True)
+class ChunkCount:
+    chunks: int
+    jumbo: int = 0
+
+
+@dataclass(frozen=True)
+class ShardData:
+    """A collection's documents and bytes owned by one shard (orphans excluded where the server tells them apart)."""
+
+    documents: int
+    bytes: int
+    orphans: int = 0
+
+
+@dataclass(frozen=True)
+class BalancerState:
+    """What is known about the balancer; None where the source cannot tell."""
+
+    enabled: bool | None = None
+    running: bool | None = None
+    window: tuple[str, str] | None = None
+    in_window: bool | None = None
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    name: str
+    host: str | None = None
+    state: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterInfo:
+    name: str
+    version: str | None = None
+    last_ping: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    primary: str | None = None
 
 
 @runtime_checkable
@@ -57,15 +110,177 @@ class ClusterSource(Protocol):
         """The collection's routing table; SourceError when it is not sharded."""
         ...
 
+    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
+        """Chunks (and jumbo chunks) per shard for each collection."""
+        ...
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        """Documents and bytes per shard for each collection; empty where the source has no data."""
+        ...
+
+    def balancer(self) -> BalancerState:
+        ...
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        """The server's ``balancerCollectionStatus`` (a router only), else None."""
+        ...
+
+    def shards(self) -> list[ShardInfo]:
+        ...
+
+    def routers(self) -> list[RouterInfo]:
+        ...
+
+    def databases(self) -> list[DatabaseInfo]:
+        ...
+
+    def server_version(self) -> str | None:
+        ...
+
+
+class _TableFacts:
+    """Facts derived from routing tables alone, for sources without a live cluster behind them."""
+
+    shard_names: Callable[[], list[str]]
+    sharded_namespaces: Callable[[], list[str]]
+    routing_table: Callable[[str], RoutingTable]
+
+    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
+        counts: dict[str, dict[str, ChunkCount]] = {}
+        for namespace in namespaces:
+            per_shard: dict[str, int] = {}
+            for chunk in self.routing_table(namespace).chunks:
+                per_shard[chunk.shard] = per_shard.get(chunk.shard, 0) + 1
+            counts[namespace] = {shard: ChunkCount(n) for shard, n in per_shard.items()}
+        return counts
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        return {}
+
+    def balancer(self) -> BalancerState:
+        return BalancerState()
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        return None
+
+    def shards(self) -> list[ShardInfo]:
+        return [ShardInfo(name) for name in self.shard_names()]
+
+    def routers(self) -> list[RouterInfo]:
+        return []
+
+    def databases(self) -> list[DatabaseInfo]:
+        return [DatabaseInfo(name) for name in sorted({ns.split(".", 1)[0] for ns in self.sharded_namespaces()})]
+
+    def server_version(self) -> str | None:
+        return None
+
 
 class ConfigDatabaseSource:
-    """A live config database: ``config.collections``, ``config.chunks``, ``config.shards``."""
+    """A live cluster, through a router or a config server member.
 
-    def __init__(self, client_or_config_db: Any) -> None:
+    Metadata comes from the config database.  Data per shard comes from the
+    router's ``$shardedDataDistribution`` (6.0.3+), or, reached through a config
+    server (no router), from each shard's own ``$collStats``, connecting to the
+    shards recorded in ``config.shards`` with ``shard_options`` (credentials).
+    """
+
+    def __init__(self, client_or_config_db: Any, *, shard_options: Mapping[str, Any] | None = None) -> None:
+        from pymongo.database import Database
+
+        # A config database (of any name, e.g. a copy for benchmarks) or a client holding one.
         database = client_or_config_db
-        if not hasattr(database, "list_collection_names") or getattr(database, "name", None) != "config":
+        if not isinstance(database, Database):
             database = client_or_config_db["config"]
         self._config = database
+        self._shard_options = dict(shard_options or {})
+        self._router: bool | None = None
+
+    @property
+    def _client(self) -> Any:
+        return self._config.client
+
+    def is_router(self) -> bool:
+        if self._router is None:
+            self._router = self._read(lambda: self._client.admin.command("hello")).get("msg") == "isdbgrid"
+        return self._router
+
+    def _uuids(self, namespaces: Sequence[str]) -> dict[Any, str]:
+        found = self._read(lambda: list(self._config.collections.find({"_id": {"$in": list(namespaces)}}, {"uuid": 1})))
+        return {doc["uuid"]: doc["_id"] for doc in found}
+
+    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
+        """Counted by the server in one aggregation: never a chunk document sent to the client."""
+        uuids = self._uuids(namespaces)
+        pipeline = [
+            {"$match": {"uuid": {"$in": list(uuids)}}},
+            {"$group": {"_id": {"uuid": "$uuid", "shard": "$shard"}, "chunks": {"$sum": 1},
+                        "jumbo": {"$sum": {"$cond": [{"$eq": ["$jumbo", True]}, 1, 0]}}}},
+        ]
+        counts: dict[str, dict[str, ChunkCount]] = {ns: {} for ns in uuids.values()}
+        for row in self._read(lambda: list(self._config.chunks.aggregate(pipeline))):
+            counts[uuids[row["_id"]["uuid"]]][row["_id"]["shard"]] = ChunkCount(row["chunks"], row["jumbo"])
+        return counts
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        if self.is_router():
+            return self._read(lambda: self._router_distribution(namespaces))
+        return self._read(lambda: self._shard_statistics(namespaces))
+
+    def _router_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        from pymongo.errors import OperationFailure
+
+        try:
+            rows = list(self._client.admin.aggregate([{"$shardedDataDistribution": {}},
+                                                      {"$match": {"ns": {"$in": list(namespaces)}}}]))
+        except OperationFailure:  # before 6.0.3: each shard's statistics, gathered by the router
+            return {ns: _collection_statistics(self._client, ns) for ns in namespaces}
+        found = {row["ns"]: {s["shardName"]: ShardData(s["numOwnedDocuments"], s["ownedSizeBytes"], s.get("numOrphanedDocs", 0))
+                             for s in row["shards"]} for row in rows}
+        return {ns: found.get(ns, {}) for ns in namespaces}
+
+    def _shard_statistics(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        from pymongo import MongoClient
+
+        result: dict[str, dict[str, ShardData]] = {ns: {} for ns in namespaces}
+        for shard in self.shards():
+            replica_set, _, hosts = (shard.host or "").partition("/")
+            with MongoClient(f"mongodb://{hosts}/", replicaSet=replica_set, serverSelectionTimeoutMS=5000,
+                             **self._shard_options) as client:
+                for namespace in namespaces:
+                    result[namespace].update(_collection_statistics(client, namespace, shard.name))
+        return result
+
+    def balancer(self) -> BalancerState:
+        settings = self._read(lambda: self._config.settings.find_one({"_id": "balancer"})) or {}
+        enabled = settings.get("mode", "full") != "off" and not settings.get("stopped", False)
+        window_document = settings.get("activeWindow")
+        window = (window_document["start"], window_document["stop"]) if window_document else None
+        running = None
+        if self.is_router():
+            running = bool(self._read(lambda: self._client.admin.command("balancerStatus")).get("inBalancerRound"))
+        return BalancerState(enabled, running, window, _inside(window) if window else None)
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        if not self.is_router():
+            return None
+        reply = self._read(lambda: self._client.admin.command("balancerCollectionStatus", namespace))
+        return {k: v for k, v in reply.items() if k in ("balancerCompliant", "firstComplianceViolation", "chunkSize")}
+
+    def shards(self) -> list[ShardInfo]:
+        found = self._read(lambda: list(self._config.shards.find().sort("_id")))
+        return [ShardInfo(d["_id"], d.get("host"), d.get("state"), tuple(d.get("tags", ()))) for d in found]
+
+    def routers(self) -> list[RouterInfo]:
+        found = self._read(lambda: list(self._config.mongos.find().sort("_id")))
+        return [RouterInfo(d["_id"], d.get("mongoVersion"), d.get("ping")) for d in found]
+
+    def databases(self) -> list[DatabaseInfo]:
+        found = self._read(lambda: list(self._config.databases.find().sort("_id")))
+        return [DatabaseInfo(d["_id"], d.get("primary")) for d in found]
+
+    def server_version(self) -> str | None:
+        return self._read(lambda: self._client.server_info()).get("version")
 
     def shard_names(self) -> list[str]:
         return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.shards.find({}, {"_id": 1}))))
@@ -96,7 +311,7 @@ class ConfigDatabaseSource:
             ) from None
 
 
-class SnapshotSource:
+class SnapshotSource(_TableFacts):
     """A snapshot file written by ``write_snapshot`` (or a single routing table document)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -127,7 +342,7 @@ class SnapshotSource:
             raise SourceError(f"{self.path} has no routing table for {namespace} (it has: {known})") from None
 
 
-class PredictedSource:
+class PredictedSource(_TableFacts):
     """The routing tables a fresh cluster would create for the declared specs."""
 
     def __init__(self, specs: Iterable[ShardSpec], shards: Sequence[str] = DEFAULT_SHARDS, *, server_version: tuple[int, int] = (6, 0)) -> None:
@@ -184,3 +399,33 @@ def _load_json(path: Path) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
         raise SourceError(f"{path} must hold a JSON object, not {type(document).__name__}")
     return document
+
+
+def _collection_statistics(client: Any, namespace: str, shard: str | None = None) -> dict[str, ShardData]:
+    """``$collStats`` of one collection: one row per shard through a router, one row on a shard itself."""
+    from pymongo.errors import OperationFailure
+
+    database, collection = namespace.split(".", 1)
+    pipeline = [{"$collStats": {"storageStats": {}}},
+                {"$project": {"shard": 1, "storageStats.count": 1, "storageStats.size": 1, "storageStats.numOrphanDocs": 1}}]
+    try:
+        rows = list(client[database][collection].aggregate(pipeline))
+    except OperationFailure as exc:
+        if exc.code == 26:  # NamespaceNotFound: the shard holds none of it
+            return {shard: ShardData(0, 0)} if shard else {}
+        raise
+    result = {}
+    for row in rows:
+        stats = row["storageStats"]
+        orphans = stats.get("numOrphanDocs", 0)
+        owned = stats["count"] - orphans
+        size = int(stats["size"] * owned / stats["count"]) if stats["count"] else 0
+        result[shard or row["shard"]] = ShardData(owned, size, orphans)
+    return result
+
+
+def _inside(window: tuple[str, str], now: datetime.datetime | None = None) -> bool:
+    """Whether the local time is inside a balancer window "HH:MM"-"HH:MM" (which may wrap midnight)."""
+    current = (now or datetime.datetime.now()).strftime("%H:%M")
+    start, stop = window
+    return start <= current < stop if start <= stop else current >= start or current < stop

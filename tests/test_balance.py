@@ -1,0 +1,107 @@
+"""balance() over real chunk metadata and real per-shard data, after chunk moves done by the server."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+from bson import MinKey
+from pymongo import MongoClient, monitoring
+
+from commandline import run
+from mongoshard import ConfigDatabaseSource, RoutingTable, SnapshotSource, balance, write_snapshot
+
+pytestmark = pytest.mark.mongod
+
+
+@pytest.fixture(scope="module")
+def ranged(cluster) -> str:
+    """1,000 equal-sized documents ranged on k; the server moves k < 300 to the other shard."""
+    namespace = "bal.items"
+    if cluster.config_client.config.collections.find_one({"_id": namespace}) is None:
+        items = cluster.primary_shard("bal").bal.items
+        items.insert_many([{"k": i, "pad": "x" * 100} for i in range(1000)])
+        items.create_index("k")  # a populated collection needs its shard key index first
+        cluster.shard_collection(namespace, {"k": 1})
+        owner = RoutingTable.from_config(cluster.config_client, namespace).shards[0]
+        other = next(name for name in cluster.shard_names if name != owner)
+        cluster.move_range(namespace, {"k": MinKey()}, {"k": 300}, other)
+    return namespace
+
+
+def _insert_where_routed(cluster, namespace: str, documents: list[dict]) -> None:
+    """Write each document to the shard owning its chunk, as a router would."""
+    table = RoutingTable.from_config(cluster.config_client, namespace)
+    database, collection = namespace.split(".")
+    for document in documents:
+        cluster.shard_clients[table.shard_for(document)][database][collection].insert_one(document)
+
+
+def test_figures_are_the_servers(cluster, ranged) -> None:
+    report = balance(ConfigDatabaseSource(cluster.config_client), [ranged])
+    (collection,) = report.collections
+    by_shard = {s.shard: s for s in collection.shards}
+    for name, client in cluster.shard_clients.items():
+        assert by_shard[name].documents == client.bal.items.count_documents({})
+        assert by_shard[name].chunks == cluster.config_client.config.chunks.count_documents(
+            {"uuid": cluster.config_client.config.collections.find_one({"_id": ranged})["uuid"], "shard": name})
+    assert sorted(s.documents for s in collection.shards) == [300, 700]
+    assert collection.measure == "bytes" and all(s.bytes > 0 for s in collection.shards)
+    assert collection.imbalance == pytest.approx(1.4, abs=0.02)
+    assert collection.balanced  # 1.4 <= the default 1.5
+    assert "owns the top chunk" in collection.verdict and "70%" in collection.verdict
+    assert not balance(ConfigDatabaseSource(cluster.config_client), [ranged], max_imbalance=1.2).balanced
+
+
+def test_chunks_are_counted_on_the_server(cluster, ranged) -> None:
+    class Recorder(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.commands: list[tuple[str, str]] = []
+
+        def started(self, event) -> None:
+            self.commands.append((event.command_name, str(event.command.get(event.command_name))))
+
+        def succeeded(self, event) -> None: ...
+
+        def failed(self, event) -> None: ...
+
+    recorder = Recorder()
+    with MongoClient(cluster.config_uri, event_listeners=[recorder]) as client:
+        ConfigDatabaseSource(client).chunk_counts([ranged])
+    assert ("aggregate", "chunks") in recorder.commands
+    assert ("find", "chunks") not in recorder.commands
+
+
+def test_hashed_key_even_and_celebrity_uneven(cluster) -> None:
+    cluster.shard_collection("bal.players", {"user_id": "hashed"})
+    _insert_where_routed(cluster, "bal.players", [{"user_id": i} for i in range(2000)])
+    cluster.shard_collection("bal.celebrity", {"user_id": "hashed"})
+    _insert_where_routed(cluster, "bal.celebrity", [{"user_id": 42, "n": i} for i in range(500)] + [{"user_id": i} for i in range(20)])
+    report = balance(ConfigDatabaseSource(cluster.config_client), ["bal.players", "bal.celebrity"])
+    players, celebrity = report.collections
+    assert players.balanced and players.verdict == "even, as a hashed key promises"
+    assert players.imbalance < 1.1
+    assert not celebrity.balanced and "celebrity" in celebrity.verdict and celebrity.imbalance > 1.8
+
+
+def test_snapshot_source_reports_chunks_only(cluster, ranged, tmp_path: Path) -> None:
+    path = write_snapshot(ConfigDatabaseSource(cluster.config_client), tmp_path / "snap.json", [ranged])
+    (collection,) = balance(SnapshotSource(path)).collections
+    assert collection.measure == "chunks" and collection.chunks == 2
+    assert all(s.documents is None for s in collection.shards)
+
+
+def test_cli_exit_code_json_and_plot(cluster, ranged, tmp_path: Path) -> None:
+    strict = run("balance", ranged, "--uri", cluster.config_uri, "--max-imbalance", "1.2", "--json", "--plot", str(tmp_path / "b.svg"))
+    assert strict.returncode == 3, strict.stderr
+    document = json.loads(strict.stdout)
+    assert document["balanced"] is False
+    assert sorted(s["documents"] for s in document["collections"][0]["shards"]) == [300, 700]
+    svg = ElementTree.parse(tmp_path / "b.svg").getroot()
+    assert svg.tag.endswith("svg") and ranged in ElementTree.tostring(svg, encoding="unicode")
+    relaxed = run("balance", ranged, "--uri", cluster.config_uri)
+    assert relaxed.returncode == 0 and "imbalance 1.4" in relaxed.stdout and "█" in relaxed.stdout
+    bad = run("balance", ranged, "--uri", cluster.config_uri, "--plot", str(tmp_path / "b.gif"))
+    assert bad.returncode == 2 and bad.stderr.startswith("mongoshard: cannot plot to 'b.gif'")
