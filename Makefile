@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/balance.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

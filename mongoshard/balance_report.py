@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from bson import MaxKey
-
-from .sources import BalancerState, ChunkCount, ClusterSource, ConfigDatabaseSource, ShardData
+from .sources import BalancerState, ChunkCount, ChunkSummary, ClusterSource, ConfigDatabaseSource, ShardData, SourceError
 
 __all__ = ["balance", "BalanceReport", "CollectionBalance", "ShardBalance", "DEFAULT_MAX_IMBALANCE"]
 
@@ -71,18 +69,21 @@ def balance(source: ClusterSource | Any, namespaces: Sequence[str] | None = None
         source = ConfigDatabaseSource(source)
     chosen = list(namespaces or source.sharded_namespaces())
     shards = source.shard_names()
-    counts = source.chunk_counts(chosen)
+    summaries = source.chunk_summary(chosen)
+    missing = [ns for ns in chosen if ns not in summaries]
+    if missing:
+        raise SourceError(f"{', '.join(missing)} is not a sharded collection in this cluster; check the name")
     data = source.data_distribution(chosen)
     collections = tuple(
-        _collection(source, namespace, shards, counts.get(namespace, {}), data.get(namespace, {}), max_imbalance)
+        _collection(source, namespace, shards, summaries[namespace], data.get(namespace, {}), max_imbalance)
         for namespace in chosen
     )
     return BalanceReport(collections, source.balancer(), max_imbalance)
 
 
-def _collection(source: ClusterSource, namespace: str, shards: list[str], counts: dict[str, ChunkCount],
+def _collection(source: ClusterSource, namespace: str, shards: list[str], summary: ChunkSummary,
                 data: dict[str, ShardData], max_imbalance: float) -> CollectionBalance:
-    table = source.routing_table(namespace)
+    counts = summary.per_shard
     measure, values = _measure(shards, counts, data)
     total = sum(values.values())
     rows = tuple(
@@ -93,12 +94,11 @@ def _collection(source: ClusterSource, namespace: str, shards: list[str], counts
     )
     largest = max((r.share for r in rows), default=0.0)
     imbalance = largest * len(shards) if total else 1.0
-    strategy = "hashed" if "hashed" in table.key.values() else "ranged"
-    top_shard = table.chunks[-1].shard if table.chunks and _is_top(table.chunks[-1].max) else None
+    strategy = "hashed" if "hashed" in summary.key.values() else "ranged"
     return CollectionBalance(
-        namespace, dict(table.key), strategy, rows, measure, round(imbalance, 4),
+        namespace, summary.key, strategy, rows, measure, round(imbalance, 4),
         max(values.values(), default=0) - min(values.values(), default=0),
-        imbalance <= max_imbalance, _verdict(strategy, imbalance, max_imbalance, measure, rows, top_shard, bool(data)),
+        imbalance <= max_imbalance, _verdict(strategy, imbalance, max_imbalance, measure, rows, summary.top_shard, bool(data)),
         source.collection_balancer_status(namespace),
     )
 
@@ -110,10 +110,6 @@ def _measure(shards: list[str], counts: dict[str, ChunkCount],
     if data and sum(d.documents for d in data.values()):
         return "documents", {s: float(data[s].documents) if s in data else 0.0 for s in shards}
     return "chunks", {s: float(counts[s].chunks) if s in counts else 0.0 for s in shards}
-
-
-def _is_top(bound: dict[str, Any]) -> bool:
-    return all(isinstance(value, MaxKey) for value in bound.values())
 
 
 def _verdict(strategy: str, imbalance: float, max_imbalance: float, measure: str, rows: tuple[ShardBalance, ...],

@@ -33,6 +33,7 @@ __all__ = [
     "write_snapshot",
     "DEFAULT_SHARDS",
     "ChunkCount",
+    "ChunkSummary",
     "ShardData",
     "BalancerState",
     "ShardInfo",
@@ -52,6 +53,15 @@ class SourceError(MongoshardError):
 class ChunkCount:
     chunks: int
     jumbo: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkSummary:
+    """A collection's chunks in figures: enough for reports, without its routing table."""
+
+    key: dict[str, Any]
+    per_shard: dict[str, ChunkCount]
+    top_shard: str | None  # owner of the chunk that ends at MaxKey, where increasing keys land
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,8 @@ class ClusterSource(Protocol):
         """The collection's routing table; SourceError when it is not sharded."""
         ...
 
-    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
-        """Chunks (and jumbo chunks) per shard for each collection."""
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        """Key, chunks (and jumbo chunks) per shard, and the top chunk's shard, for each sharded collection."""
         ...
 
     def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
@@ -145,14 +155,16 @@ class _TableFacts:
     sharded_namespaces: Callable[[], list[str]]
     routing_table: Callable[[str], RoutingTable]
 
-    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
-        counts: dict[str, dict[str, ChunkCount]] = {}
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        summaries = {}
         for namespace in namespaces:
+            table = self.routing_table(namespace)
             per_shard: dict[str, int] = {}
-            for chunk in self.routing_table(namespace).chunks:
+            for chunk in table.chunks:
                 per_shard[chunk.shard] = per_shard.get(chunk.shard, 0) + 1
-            counts[namespace] = {shard: ChunkCount(n) for shard, n in per_shard.items()}
-        return counts
+            summaries[namespace] = ChunkSummary(dict(table.key), {shard: ChunkCount(n) for shard, n in per_shard.items()},
+                                                table.chunks[-1].shard)
+        return summaries
 
     def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
         return {}
@@ -205,22 +217,25 @@ class ConfigDatabaseSource:
             self._router = self._read(lambda: self._client.admin.command("hello")).get("msg") == "isdbgrid"
         return self._router
 
-    def _uuids(self, namespaces: Sequence[str]) -> dict[Any, str]:
-        found = self._read(lambda: list(self._config.collections.find({"_id": {"$in": list(namespaces)}}, {"uuid": 1})))
-        return {doc["uuid"]: doc["_id"] for doc in found}
-
-    def chunk_counts(self, namespaces: Sequence[str]) -> dict[str, dict[str, ChunkCount]]:
-        """Counted by the server in one aggregation: never a chunk document sent to the client."""
-        uuids = self._uuids(namespaces)
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        """Counted by the server in one aggregation: no chunk document but each top one reaches the client."""
+        query = {"_id": {"$in": list(namespaces)}, "dropped": {"$ne": True}}
+        collections = {doc["uuid"]: doc for doc in self._read(lambda: list(self._config.collections.find(query, {"uuid": 1, "key": 1})))}
         pipeline = [
-            {"$match": {"uuid": {"$in": list(uuids)}}},
+            {"$match": {"uuid": {"$in": list(collections)}}},
             {"$group": {"_id": {"uuid": "$uuid", "shard": "$shard"}, "chunks": {"$sum": 1},
                         "jumbo": {"$sum": {"$cond": [{"$eq": ["$jumbo", True]}, 1, 0]}}}},
         ]
-        counts: dict[str, dict[str, ChunkCount]] = {ns: {} for ns in uuids.values()}
+        counts: dict[Any, dict[str, ChunkCount]] = {uuid: {} for uuid in collections}
         for row in self._read(lambda: list(self._config.chunks.aggregate(pipeline))):
-            counts[uuids[row["_id"]["uuid"]]][row["_id"]["shard"]] = ChunkCount(row["chunks"], row["jumbo"])
-        return counts
+            counts[row["_id"]["uuid"]][row["_id"]["shard"]] = ChunkCount(row["chunks"], row["jumbo"])
+        return {doc["_id"]: ChunkSummary(dict(doc["key"]), counts[uuid], self._top_shard(uuid))
+                for uuid, doc in collections.items()}
+
+    def _top_shard(self, uuid: Any) -> str | None:
+        # The config server's {uuid: 1, min: 1} index answers this without a scan.
+        top = self._read(lambda: self._config.chunks.find_one({"uuid": uuid}, {"shard": 1}, sort=[("min", -1)]))
+        return top["shard"] if top else None
 
     def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
         if self.is_router():

@@ -58,10 +58,10 @@ def test_figures_are_the_servers(cluster, ranged) -> None:
 def test_chunks_are_counted_on_the_server(cluster, ranged) -> None:
     class Recorder(monitoring.CommandListener):
         def __init__(self) -> None:
-            self.commands: list[tuple[str, str]] = []
+            self.commands: list[tuple[str, str, int | None]] = []
 
         def started(self, event) -> None:
-            self.commands.append((event.command_name, str(event.command.get(event.command_name))))
+            self.commands.append((event.command_name, str(event.command.get(event.command_name)), event.command.get("limit")))
 
         def succeeded(self, event) -> None: ...
 
@@ -69,9 +69,10 @@ def test_chunks_are_counted_on_the_server(cluster, ranged) -> None:
 
     recorder = Recorder()
     with MongoClient(cluster.config_uri, event_listeners=[recorder]) as client:
-        ConfigDatabaseSource(client).chunk_counts([ranged])
-    assert ("aggregate", "chunks") in recorder.commands
-    assert ("find", "chunks") not in recorder.commands
+        ConfigDatabaseSource(client).chunk_summary([ranged])
+    assert ("aggregate", "chunks", None) in recorder.commands
+    finds = [command for command in recorder.commands if command[:2] == ("find", "chunks")]
+    assert finds == [("find", "chunks", 1)], "only the top chunk, never the chunk documents"
 
 
 def test_hashed_key_even_and_celebrity_uneven(cluster) -> None:

@@ -1,0 +1,98 @@
+"""Summarising a large config database: server-side aggregation against reading chunks into Python.
+
+A real mongod (PyPI) holds a copy of a config database's shape: 50 sharded
+collections with 2,000 chunks each (100,000 chunks) over 4 shards, with the
+config server's own {uuid: 1, min: 1} index.  Measured side by side in one run:
+
+* ``balance()``: the whole report (keys, chunks and jumbo chunks per shard,
+  the top chunk's shard, imbalance, verdicts) with chunks counted on the server.
+  Goal: under one second.
+* the naive way: every chunk document read into Python and counted there.
+
+Per-shard data figures need real shards and are not part of this measurement.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from bson import Binary, MaxKey, MinKey
+from pymongo import MongoClient
+
+from mongoshard import balance
+from mongoshard.binaries import find_binary
+from mongoshard.processes import free_port, spawn, stop, wait_answering
+from mongoshard.sources import ConfigDatabaseSource, ShardData
+
+COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = 50, 2000, ("s0", "s1", "s2", "s3"), 5
+
+
+class MetadataOnly(ConfigDatabaseSource):
+    """The config database alone: no shards to ask for data figures."""
+
+    def data_distribution(self, namespaces: list[str]) -> dict[str, dict[str, ShardData]]:
+        return {}
+
+
+def fill(database) -> list[str]:
+    database.shards.insert_many([{"_id": s, "host": f"{s}/h:1", "state": 1} for s in SHARDS])
+    namespaces = []
+    for c in range(COLLECTIONS):
+        collection_uuid = Binary.from_uuid(uuid.uuid4())
+        namespace = f"app.c{c}"
+        namespaces.append(namespace)
+        database.collections.insert_one({"_id": namespace, "uuid": collection_uuid, "key": {"k": 1}})
+        bounds = [MinKey(), *range(1, CHUNKS_PER_COLLECTION), MaxKey()]
+        database.chunks.insert_many([
+            {"uuid": collection_uuid, "min": {"k": bounds[i]}, "max": {"k": bounds[i + 1]},
+             "shard": SHARDS[(i * len(SHARDS)) // CHUNKS_PER_COLLECTION], "jumbo": i % 500 == 0}
+            for i in range(CHUNKS_PER_COLLECTION)])
+    database.chunks.create_index([("uuid", 1), ("min", 1)], unique=True)
+    return namespaces
+
+
+def naive(database) -> Counter:
+    return Counter((doc["uuid"], doc["shard"]) for doc in database.chunks.find({}, {"uuid": 1, "shard": 1, "_id": 0}))
+
+
+def median_seconds(action) -> float:
+    timings = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        log = Path(directory) / "mongod.log"
+        pid = spawn([str(find_binary("mongod")), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", directory,
+                     "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(log)], Path(directory) / "out")
+        try:
+            wait_answering(port, pid, time.monotonic() + 60, lambda: "mongod")
+            with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
+                database = client.bench_config
+                namespaces = fill(database)
+                source = MetadataOnly(database)
+                report = balance(source, namespaces)
+                assert sum(c.chunks for c in report.collections) == COLLECTIONS * CHUNKS_PER_COLLECTION
+                assert sum(naive(database).values()) == COLLECTIONS * CHUNKS_PER_COLLECTION
+                ours = median_seconds(lambda: balance(source, namespaces))
+                pulled = median_seconds(lambda: naive(database))
+        finally:
+            stop(pid, str(log))
+    print(f"{'summary of %d chunks over %d collections, median of %d' % (COLLECTIONS * CHUNKS_PER_COLLECTION, COLLECTIONS, ROUNDS):<60} {'seconds':>8}")
+    print(f"{'  balance() report, chunks counted on the server (goal < 1)':<60} {ours:>8.3f}")
+    print(f"{'  chunk documents read into Python and counted':<60} {pulled:>8.3f}")
+    print(f"{'  ratio naive / balance()':<60} {pulled / ours:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
