@@ -322,17 +322,62 @@ def _print_up(topology: "Topology", result: Any, report: "ClusterStatus") -> Non
 
 
 @app.command()
-def status(file: str = TOPOLOGY_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Health of every member (pid, port, replica set state), the shards and the routers; exit 1 if not all healthy."""
-    from .local import status as cluster_status
+def status(file: str = TOPOLOGY_OPTION,
+           uri: Optional[str] = typer.Option(None, "--uri", help="Report this cluster (a mongos or config server member) instead of the local one."),
+           as_json: bool = JSON_OPTION) -> None:
+    """Local processes (pid, port, replica set state) and the cluster: version, shards, routers, balancer, databases, collections.
 
-    report = cluster_status(_topology(file))
+    Exit 1 when a local process is not healthy or the cluster cannot be read.
+    """
+    from .errors import MongoshardError
+    from .local import status as cluster_status
+    from .overview import overview
+
+    processes = None if uri else cluster_status(_topology(file))
+    cluster, problem = None, "no config server of the local cluster answers"
+    if uri or any(p.role == "configsvr" and p.answering for p in processes.processes):
+        try:
+            cluster, problem = overview(_cluster_source(uri, file)), None
+        except MongoshardError as exc:
+            if uri:
+                raise
+            problem = str(exc)
     if as_json:
-        _print_json(_plain(report))
+        document = _plain(processes) if processes else {}
+        _print_json(json.loads(_json_text({**document, "cluster": _plain(cluster) if cluster else None})))
     else:
-        _print_status(report)
-    if not report.healthy:
+        if processes:
+            _print_status(processes)
+        if cluster:
+            _print_overview(cluster)
+        elif problem:
+            print(f"Cluster: not readable ({problem})")
+    if (processes and not processes.healthy) or cluster is None:
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_overview(cluster: Any) -> None:
+    from rich.table import Table
+
+    console = _console()
+    state = cluster.balancer
+    console.print(f"MongoDB {cluster.version or 'unknown'}; balancer {_known(state.enabled, 'enabled', 'disabled')}"
+                  + (f", window {state.window[0]}-{state.window[1]}" if state.window else ""), highlight=False)
+    shards = Table(title="Shards", title_justify="left")
+    for column in ("shard", "host", "state", "zones"):
+        shards.add_column(column)
+    for shard in cluster.shards:
+        shards.add_row(shard.name, shard.host or "-", "active" if shard.state == 1 else str(shard.state), ", ".join(shard.tags) or "-")
+    console.print(shards)
+    console.print("Routers: " + (", ".join(f"{r.name} ({r.version}, last ping {r.last_ping:%H:%M:%S})" if r.last_ping else r.name
+                                           for r in cluster.routers) or "none registered"), highlight=False)
+    console.print("Databases: " + (", ".join(f"{d.name} (primary {d.primary})" for d in cluster.databases) or "none"), highlight=False)
+    collections = Table(title="Sharded collections", title_justify="left")
+    for column in ("namespace", "key", "chunks"):
+        collections.add_column(column)
+    for collection in cluster.collections:
+        collections.add_row(collection.namespace, _key_text(collection.key), str(collection.chunks))
+    console.print(collections)
 
 
 def _print_status(report: "ClusterStatus") -> None:

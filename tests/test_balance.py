@@ -106,3 +106,16 @@ def test_cli_exit_code_json_and_plot(cluster, ranged, tmp_path: Path) -> None:
     assert relaxed.returncode == 0 and "imbalance 1.4" in relaxed.stdout and "█" in relaxed.stdout
     bad = run("balance", ranged, "--uri", cluster.config_uri, "--plot", str(tmp_path / "b.gif"))
     assert bad.returncode == 2 and bad.stderr.startswith("mongoshard: cannot plot to 'b.gif'")
+
+
+def test_status_overview_of_the_cluster(cluster, ranged) -> None:
+    result = run("status", "--uri", cluster.config_uri, "--json")
+    assert result.returncode == 0, result.stderr
+    overview = json.loads(result.stdout)["cluster"]
+    assert overview["version"] == cluster.config_client.server_info()["version"]
+    assert [s["name"] for s in overview["shards"]] == cluster.shard_names
+    assert {d["name"]: d["primary"] for d in overview["databases"]}["bal"] in cluster.shard_names
+    collections = {c["namespace"]: c for c in overview["collections"]}
+    assert collections[ranged] == {"namespace": ranged, "key": {"k": 1}, "chunks": 2}
+    table = run("status", "--uri", cluster.config_uri)
+    assert "Sharded collections" in table.stdout and ranged in table.stdout and "MongoDB 6.0" in table.stdout
