@@ -34,6 +34,10 @@ _EXPORTS = {
     "ApplyError": "operations",
     "balance": "balance_report",
     "BalanceReport": "balance_report",
+    "explain": "query_plans",
+    "explain_query": "query_plans",
+    "parse_explain": "query_plans",
+    "overview": "overview",
     "Topology": "topology",
     "load_topology": "topology",
 }
@@ -45,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .declaration import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
     from .errors import MongoshardError
     from .hashing import hashed_value
+    from .overview import overview
+    from .query_plans import explain, explain_query, parse_explain
     from .operations import ApplyError, ApplyResult, apply
     from .routing import Chunk, RoutingError, RoutingTable, Targeting
     from .sources import ClusterSource, ConfigDatabaseSource, PredictedSource, SnapshotSource, write_snapshot

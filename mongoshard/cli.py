@@ -592,3 +592,53 @@ def _size(value: int | None) -> str:
 
 def _spread(collection: Any) -> str:
     return _size(int(collection.spread)) if collection.measure == "bytes" else f"{collection.spread:,.0f} {collection.measure}"
+
+
+@app.command(name="explain")
+def explain_command(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Document class, e.g. examples.pokemon_storage.models:Creature"),
+                    query: str = typer.Argument(..., metavar="FILTER_JSON", help="A MongoDB filter in (Extended) JSON, with database field names."),
+                    sort: Optional[str] = typer.Option(None, "--sort", help='Sort as JSON, e.g. \'{"level": -1}\'.'),
+                    uri: Optional[str] = URI_OPTION,
+                    routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Predict from this snapshot file only; no live plans."),
+                    file: str = TOPOLOGY_OPTION,
+                    database: Optional[str] = DATABASE_OPTION,
+                    as_json: bool = JSON_OPTION) -> None:
+    """Shards reached, merge stage and each shard's plan: live (router, else each shard) and predicted, with disagreements flagged."""
+    from .query_plans import explain_query
+
+    spec = _model_spec(target, database)
+    filter_document = _parse_filter(query)
+    sort_pairs = list(_parse_filter(sort).items()) if sort else None
+    source = _cluster_source(None if routing_table else uri, file, routing_table)
+    client = getattr(source, "client", None)
+    with _progress("explaining"):
+        report = explain_query(spec.namespace, filter_document, source, client=client, sort=sort_pairs,
+                               shard_options=getattr(source, "shard_options", None))
+    if as_json:
+        _print_json(json.loads(_json_text(_plain(report))))
+        return
+    _print_explain(report)
+
+
+def _print_explain(report: Any) -> None:
+    from rich.table import Table
+
+    console = _console()
+    predicted = report.predicted
+    style = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red"}[predicted.kind]
+    console.print(f"[bold]{report.namespace}[/] filter {_json_text(report.filter)}", highlight=False)
+    console.print(f"  predicted: [{style}]{predicted.kind}[/] -> {', '.join(predicted.shards)} ({predicted.reason})", highlight=False)
+    for label, reading in (("live, through the router", report.live), ("read from each shard (no router)", report.from_shards)):
+        if reading is None:
+            continue
+        console.print(f"  {label}: {reading.merge_stage} -> {', '.join(reading.shard_names)}", highlight=False)
+        table = Table()
+        for column in ("shard", "plan", "engine", "keys examined", "docs examined", "returned"):
+            table.add_column(column)
+        for plan in reading.shards:
+            colour = "red" if "collection scan" in plan.plan else "green"
+            table.add_row(plan.shard, f"[{colour}]{plan.plan}[/]", plan.engine, _number(plan.keys_examined),
+                          _number(plan.docs_examined), _number(plan.returned))
+        console.print(table)
+    if report.disagreement:
+        console.print(f"  [red]disagreement:[/] {report.disagreement}", highlight=False)

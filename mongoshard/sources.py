@@ -209,12 +209,17 @@ class ConfigDatabaseSource:
         self._router: bool | None = None
 
     @property
-    def _client(self) -> Any:
+    def client(self) -> Any:
+        """The pymongo client this source reads through (a router's or a config server's)."""
         return self._config.client
+
+    @property
+    def shard_options(self) -> dict[str, Any]:
+        return dict(self._shard_options)
 
     def is_router(self) -> bool:
         if self._router is None:
-            self._router = self._read(lambda: self._client.admin.command("hello")).get("msg") == "isdbgrid"
+            self._router = self._read(lambda: self.client.admin.command("hello")).get("msg") == "isdbgrid"
         return self._router
 
     def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
@@ -246,10 +251,10 @@ class ConfigDatabaseSource:
         from pymongo.errors import OperationFailure
 
         try:
-            rows = list(self._client.admin.aggregate([{"$shardedDataDistribution": {}},
+            rows = list(self.client.admin.aggregate([{"$shardedDataDistribution": {}},
                                                       {"$match": {"ns": {"$in": list(namespaces)}}}]))
         except OperationFailure:  # before 6.0.3: each shard's statistics, gathered by the router
-            return {ns: _collection_statistics(self._client, ns) for ns in namespaces}
+            return {ns: _collection_statistics(self.client, ns) for ns in namespaces}
         found = {row["ns"]: {s["shardName"]: ShardData(s["numOwnedDocuments"], s["ownedSizeBytes"], s.get("numOrphanedDocs", 0))
                              for s in row["shards"]} for row in rows}
         return {ns: found.get(ns, {}) for ns in namespaces}
@@ -273,13 +278,13 @@ class ConfigDatabaseSource:
         window = (window_document["start"], window_document["stop"]) if window_document else None
         running = None
         if self.is_router():
-            running = bool(self._read(lambda: self._client.admin.command("balancerStatus")).get("inBalancerRound"))
+            running = bool(self._read(lambda: self.client.admin.command("balancerStatus")).get("inBalancerRound"))
         return BalancerState(enabled, running, window, _inside(window) if window else None)
 
     def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
         if not self.is_router():
             return None
-        reply = self._read(lambda: self._client.admin.command("balancerCollectionStatus", namespace))
+        reply = self._read(lambda: self.client.admin.command("balancerCollectionStatus", namespace))
         return {k: v for k, v in reply.items() if k in ("balancerCompliant", "firstComplianceViolation", "chunkSize")}
 
     def shards(self) -> list[ShardInfo]:
@@ -295,7 +300,7 @@ class ConfigDatabaseSource:
         return [DatabaseInfo(d["_id"], d.get("primary")) for d in found]
 
     def server_version(self) -> str | None:
-        return self._read(lambda: self._client.server_info()).get("version")
+        return self._read(lambda: self.client.server_info()).get("version")
 
     def shard_names(self) -> list[str]:
         return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.shards.find({}, {"_id": 1}))))

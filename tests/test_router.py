@@ -84,3 +84,15 @@ def test_queries_with_the_key_are_targeted_and_others_broadcast(project) -> None
         broadcast = creatures.find({"species": "s1"}).explain()["queryPlanner"]["winningPlan"]
     assert targeted["stage"] == "SINGLE_SHARD" and len(targeted["shards"]) == 1
     assert broadcast["stage"] == "SHARD_MERGE" and len(broadcast["shards"]) == 2
+
+
+def test_live_explain_agrees_with_the_prediction(project) -> None:
+    from mongoshard import ConfigDatabaseSource, explain_query
+
+    directory, topology, environment = project
+    assert run("apply", MODELS, cwd=directory, env=environment).returncode == 0
+    with _router(directory, topology) as client:
+        client.game.creatures.insert_many([{"user_id": i, "species": "s"} for i in range(50)])
+        report = explain_query("game.creatures", {"user_id": 7}, ConfigDatabaseSource(client), client=client)
+    assert report.live.merge_stage == "SINGLE_SHARD" and report.disagreement is None
+    assert report.live.shard_names == report.predicted.shards
