@@ -642,3 +642,73 @@ def _print_explain(report: Any) -> None:
         console.print(table)
     if report.disagreement:
         console.print(f"  [red]disagreement:[/] {report.disagreement}", highlight=False)
+
+
+@app.command(name="audit")
+def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) from mongoshard.audit.capture() or pytest --mongoshard-audit."),
+                  module: Optional[str] = typer.Argument(None, help="Module with the Documents: their declared keys are judged too."),
+                  key: Optional[list[str]] = typer.Option(None, "--key", help='Candidate key, repeatable: NAMESPACE=KEY_JSON, e.g. \'game.creatures={"species": 1}\'.'),
+                  uri: Optional[str] = typer.Option(None, "--uri", help="Also judge the keys the collections are sharded with on this cluster."),
+                  database: Optional[str] = DATABASE_OPTION,
+                  top: int = typer.Option(10, "--top", min=1, help="Query shapes shown per collection."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """Share of single-shard, multi-shard, scatter-gather and unknown queries per collection, under each key."""
+    from .audit import audit, read_log
+
+    keys: dict[str, dict[str, dict[str, Any]]] = {}
+    if module:
+        from .declaration import discover
+
+        for spec in discover(module, database=database):
+            keys.setdefault(spec.namespace, {})["declared"] = spec.key_pattern
+    if uri:
+        from .connection import connect
+        from .sources import ConfigDatabaseSource
+
+        source = ConfigDatabaseSource(connect(uri))
+        for namespace, summary in source.chunk_summary(source.sharded_namespaces()).items():
+            keys.setdefault(namespace, {})["current"] = summary.key
+    for entry in key or []:
+        namespace, pattern = _parse_candidate(entry)
+        keys.setdefault(namespace, {})[_key_text(pattern)] = pattern
+    report = audit(read_log(log), keys)
+    if as_json:
+        _print_json(_plain(report))
+        return
+    _print_audit(report, top)
+
+
+def _parse_candidate(entry: str) -> tuple[str, dict[str, Any]]:
+    namespace, separator, text = entry.partition("=")
+    if not separator or "." not in namespace:
+        _fail(f"--key '{entry}' must be NAMESPACE=KEY_JSON, e.g. 'game.creatures={{\"species\": 1}}'")
+    pattern = _parse_filter(text)
+    if not pattern or any(kind not in (1, -1, "hashed") for kind in pattern.values()):
+        _fail(f"--key '{entry}': each key field must be 1 or \"hashed\"")
+    return namespace, pattern
+
+
+def _print_audit(report: Any, top: int) -> None:
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"{report.total} queries in {len(report.collections)} collection(s)")
+    colours = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta"}
+    for collection in report.collections:
+        table = Table(title=f"{collection.namespace}: {collection.total} queries", title_justify="left")
+        table.add_column("key")
+        for kind, colour in colours.items():
+            table.add_column(f"[{colour}]{kind}[/]", justify="right")
+        for label, shares in collection.distribution.items():
+            name = label if label.startswith("{") else f"{label} {_key_text(collection.keys[label])}"
+            table.add_row(name, *(f"{shares[kind]:.0%}" for kind in colours))
+        if not collection.keys:
+            table.add_row("(no key known: pass MODULE, --uri or --key)", "-", "-", "-", "-")
+        console.print(table)
+        shapes = Table(show_header=True)
+        for column in ("count", "share", "operation", "shape", *collection.keys):
+            shapes.add_column(column, overflow="fold")
+        for figures in collection.shapes[:top]:
+            verdicts = [f"[{colours[kind]}]{kind}[/]" for kind, _ in figures.kinds.values()]
+            shapes.add_row(str(figures.count), f"{figures.share:.0%}", figures.operation, json.dumps(figures.shape), *verdicts)
+        console.print(shapes)

@@ -1,0 +1,141 @@
+"""audit: query shapes, their verdict under any key, capture from a mongoengine application, the pytest option."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mongoengine import connect, disconnect
+
+from commandline import run
+from mongoshard.audit import audit, capture, classify, read_log, shape_of
+
+HASHED_USER = [("user_id", "hashed")]
+RANGED_BOX = [("owner.pid", 1), ("box", 1)]
+
+
+def test_shapes_keep_structure_and_drop_values() -> None:
+    assert shape_of({"user_id": 7, "species": {"$in": ["a", "b"]}, "level": {"$gte": 3}}) == \
+        {"user_id": "?int", "species": {"$in": ["?str", "..."]}, "level": {"$gte": "?int"}}
+    assert shape_of({"user_id": {"$in": [7]}}) == {"user_id": {"$in": ["?int"]}}
+    assert shape_of({"$or": [{"a": 1}, {"b": "x"}], "$where": "this.a > 1"}) == \
+        {"$or": [{"a": "?int"}, {"b": "?str"}], "$where": "?code"}
+
+
+@pytest.mark.parametrize("query, key, kind", [
+    ({"user_id": 7}, HASHED_USER, "single-shard"),
+    ({"user_id": {"$in": [1, 2, 3]}}, HASHED_USER, "multi-shard"),
+    ({"user_id": {"$in": [1]}}, HASHED_USER, "single-shard"),
+    ({"user_id": {"$gt": 5}}, HASHED_USER, "scatter-gather"),  # a range on a hashed key is broadcast
+    ({"species": "pikachu"}, HASHED_USER, "scatter-gather"),
+    ({"owner.pid": 5, "box": 2}, RANGED_BOX, "single-shard"),
+    ({"owner.pid": 5}, RANGED_BOX, "multi-shard"),  # a prefix: the chunks owning it
+    ({"owner.pid": {"$gte": 1, "$lt": 9}}, RANGED_BOX, "multi-shard"),
+    ({"box": 2}, RANGED_BOX, "scatter-gather"),
+    ({"$or": [{"user_id": 1}, {"user_id": 2}]}, HASHED_USER, "multi-shard"),
+    ({"$or": [{"user_id": 1}, {"species": "x"}]}, HASHED_USER, "scatter-gather"),
+])
+def test_verdicts_follow_the_router(query, key, kind) -> None:
+    assert classify(shape_of(query), key)[0] == kind
+
+
+@pytest.mark.parametrize("query, collation, reason", [
+    ({"user_id": 7, "$where": "this.level > 3"}, None, "$where"),
+    ({"$expr": {"$eq": ["$user_id", 7]}}, None, "$expr"),
+    ({"name": "Ash"}, {"locale": "fr", "strength": 1}, "collation fr on string key field(s) name"),
+])
+def test_what_cannot_be_judged_is_unknown_never_targeted(query, collation, reason) -> None:
+    kind, why = classify(shape_of(query), [("name", 1)] if "name" in query else HASHED_USER, collation)
+    assert kind == "unknown" and reason in why
+
+
+def test_a_collation_on_a_numeric_key_changes_nothing() -> None:
+    assert classify(shape_of({"user_id": 7}), HASHED_USER, {"locale": "fr"})[0] == "single-shard"
+
+
+@pytest.fixture
+def shard_uri(cluster) -> str:
+    return f"mongodb://127.0.0.1:{cluster.topology.shards[0].ports[0]}/?directConnection=true"
+
+
+@pytest.mark.mongod
+def test_capture_a_mongoengine_application_end_to_end(shard_uri: str, tmp_path: Path) -> None:
+    from examples.pokemon_storage.models import Creature, Owner, StorageBox, Trade
+
+    log = tmp_path / "queries.jsonl"
+    with capture(log) as recorder:
+        connect(db="game", host=shard_uri, alias="default", uuidRepresentation="standard")
+        try:
+            Creature(user_id=7, species="pikachu").save()
+            for user in (7, 8, 9):
+                list(Creature.objects(user_id=user))
+            Creature.objects(species="pikachu").count()
+            Creature.objects(user_id__in=[1, 2, 3]).update(set__level=5)
+            StorageBox(owner=Owner(player_id=1200), box=1).save()
+            StorageBox.objects(owner__player_id=1200, box=1).first()
+            Trade.objects(region="EU").delete()
+            list(Creature.objects(__raw__={"$where": "this.level > 3"}))
+        finally:
+            disconnect(alias="default")
+    assert read_log(log) == recorder.records
+    creatures = [r for r in recorder.records if r["namespace"] == "game.creatures"]
+    assert {"namespace": "game.creatures", "operation": "find", "shape": {"user_id": "?int"}, "collation": None} in creatures
+
+    report = audit(read_log(log), {
+        "game.creatures": {"declared": {"user_id": "hashed"}, "{species: 1}": {"species": 1}},
+        "game.boxes": {"declared": {"owner.pid": 1, "box": 1}},
+        "game.trades": {"declared": {"region": 1, "trade_id": 1}},
+    })
+    by_namespace = {c.namespace: c for c in report.collections}
+    creature_audit = by_namespace["game.creatures"]
+    finds = sum(f.count for f in creature_audit.shapes if f.operation == "find" and f.shape == {"user_id": "?int"})
+    assert finds == 3
+    declared = creature_audit.distribution["declared"]
+    total = creature_audit.total
+    assert declared["single-shard"] == pytest.approx(finds / total)
+    assert declared["unknown"] == pytest.approx(1 / total)  # the $where query
+    assert declared["scatter-gather"] > 0 and creature_audit.distribution["{species: 1}"]["single-shard"] > 0
+    assert sum(declared.values()) == pytest.approx(1.0)
+    assert by_namespace["game.boxes"].distribution["declared"]["single-shard"] == 1.0
+    assert by_namespace["game.trades"].distribution["declared"]["multi-shard"] == 1.0
+
+
+@pytest.mark.mongod
+def test_pytest_option_records_a_suite(shard_uri: str, tmp_path: Path) -> None:
+    (tmp_path / "test_app.py").write_text(
+        "import os\nfrom pymongo import MongoClient\n"
+        "def test_reads():\n"
+        "    client = MongoClient(os.environ['APP_URI'])\n"
+        "    for user in range(3):\n"
+        "        client.app.users.find_one({'user_id': user})\n"
+        "    client.app.users.delete_many({'email': 'x@example.com'})\n")
+    log = tmp_path / "suite.jsonl"
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--mongoshard-audit={log}",
+                                "test_app.py"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "APP_URI": shard_uri})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    operations = [(r["operation"], r["shape"]) for r in read_log(log)]
+    assert operations == [("find", {"user_id": "?int"})] * 3 + [("delete", {"email": "?str"})]
+
+
+def test_cli_audit_with_declared_and_candidate_keys(tmp_path: Path) -> None:
+    log = tmp_path / "q.jsonl"
+    records = [{"namespace": "game.creatures", "operation": "find", "shape": {"user_id": "?int"}}] * 3 + \
+              [{"namespace": "game.creatures", "operation": "find", "shape": {"species": "?str"}}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = run("audit", str(log), "examples.pokemon_storage.models", "--key", 'game.creatures={"species": 1}', "--json")
+    assert result.returncode == 0, result.stderr
+    (collection,) = json.loads(result.stdout)["collections"]
+    assert collection["distribution"]["declared"]["single-shard"] == 0.75
+    assert collection["distribution"]["{species: 1}"]["single-shard"] == 0.25
+    table = run("audit", str(log), "examples.pokemon_storage.models")
+    assert "75%" in table.stdout and "scatter-gather" in table.stdout
+    bad = run("audit", str(log), "--key", "creatures=species")
+    assert bad.returncode == 2 and "NAMESPACE=KEY_JSON" in bad.stderr
+    (tmp_path / "broken.jsonl").write_text("{not json}\n")
+    broken = run("audit", str(tmp_path / "broken.jsonl"))
+    assert broken.returncode == 2 and "line 1: not a query record" in broken.stderr
+
