@@ -10,6 +10,7 @@ server's.  Never used on a user's cluster.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,16 +19,20 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from mongoshard import local
-from mongoshard.processes import free_port, port_in_use
+from mongoshard.processes import port_in_use
 from mongoshard.topology import Topology
 
 MAJORITY = {"w": "majority"}
 
 
 def topology_with_free_ports(shard_count: int = 2, auth: bool = False) -> Topology:
-    """A default topology on 1 + 1 + shard_count consecutive free ports."""
+    """A default topology on 1 + 1 + shard_count consecutive free ports.
+
+    Chosen below the kernel's ephemeral range (32768+), where outgoing
+    connections could take a port between this check and the server's start.
+    """
     while True:
-        base = free_port()
+        base = random.randrange(20_000, 32_000)
         candidate = Topology(base_port=base, shard_count=shard_count, auth=auth)
         if candidate.all_ports[-1] <= 65535 and not any(port_in_use(p) for p in candidate.all_ports):
             return candidate

@@ -66,9 +66,10 @@ def shard_uri(cluster) -> str:
 def test_capture_a_mongoengine_application_end_to_end(shard_uri: str, tmp_path: Path) -> None:
     from examples.pokemon_storage.models import Creature, Owner, StorageBox, Trade
 
+    # A database of its own: the session's cluster is shared with other tests.
     log = tmp_path / "queries.jsonl"
     with capture(log) as recorder:
-        connect(db="game", host=shard_uri, alias="default", uuidRepresentation="standard")
+        connect(db="audit_game", host=shard_uri, alias="default", uuidRepresentation="standard")
         try:
             Creature(user_id=7, species="pikachu").save()
             for user in (7, 8, 9):
@@ -82,16 +83,16 @@ def test_capture_a_mongoengine_application_end_to_end(shard_uri: str, tmp_path: 
         finally:
             disconnect(alias="default")
     assert read_log(log) == recorder.records
-    creatures = [r for r in recorder.records if r["namespace"] == "game.creatures"]
-    assert {"namespace": "game.creatures", "operation": "find", "shape": {"user_id": "?int"}, "collation": None} in creatures
+    creatures = [r for r in recorder.records if r["namespace"] == "audit_game.creatures"]
+    assert {"namespace": "audit_game.creatures", "operation": "find", "shape": {"user_id": "?int"}, "collation": None} in creatures
 
     report = audit(read_log(log), {
-        "game.creatures": {"declared": {"user_id": "hashed"}, "{species: 1}": {"species": 1}},
-        "game.boxes": {"declared": {"owner.pid": 1, "box": 1}},
-        "game.trades": {"declared": {"region": 1, "trade_id": 1}},
+        "audit_game.creatures": {"declared": {"user_id": "hashed"}, "{species: 1}": {"species": 1}},
+        "audit_game.boxes": {"declared": {"owner.pid": 1, "box": 1}},
+        "audit_game.trades": {"declared": {"region": 1, "trade_id": 1}},
     })
     by_namespace = {c.namespace: c for c in report.collections}
-    creature_audit = by_namespace["game.creatures"]
+    creature_audit = by_namespace["audit_game.creatures"]
     finds = sum(f.count for f in creature_audit.shapes if f.operation == "find" and f.shape == {"user_id": "?int"})
     assert finds == 3
     declared = creature_audit.distribution["declared"]
@@ -100,8 +101,8 @@ def test_capture_a_mongoengine_application_end_to_end(shard_uri: str, tmp_path: 
     assert declared["unknown"] == pytest.approx(1 / total)  # the $where query
     assert declared["scatter-gather"] > 0 and creature_audit.distribution["{species: 1}"]["single-shard"] > 0
     assert sum(declared.values()) == pytest.approx(1.0)
-    assert by_namespace["game.boxes"].distribution["declared"]["single-shard"] == 1.0
-    assert by_namespace["game.trades"].distribution["declared"]["multi-shard"] == 1.0
+    assert by_namespace["audit_game.boxes"].distribution["declared"]["single-shard"] == 1.0
+    assert by_namespace["audit_game.trades"].distribution["declared"]["multi-shard"] == 1.0
 
 
 @pytest.mark.mongod
