@@ -712,3 +712,28 @@ def _print_audit(report: Any, top: int) -> None:
             verdicts = [f"[{colours[kind]}]{kind}[/]" for kind, _ in figures.kinds.values()]
             shapes.add_row(str(figures.count), f"{figures.share:.0%}", figures.operation, json.dumps(figures.shape), *verdicts)
         console.print(shapes)
+
+
+@app.command(name="advise")
+def advise_command(module: str = typer.Argument(..., help="Module or package with the Documents."),
+                   audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log (JSON lines) to judge real queries too."),
+                   database: Optional[str] = DATABASE_OPTION,
+                   as_json: bool = JSON_OPTION) -> None:
+    """Lint the declared shard keys: hot spots, jumbo chunks, lost uniqueness, broadcast queries; exit 1 on an error."""
+    from .advice import advise
+    from .audit import read_log
+    from .declaration import discover
+
+    findings = advise(discover(module, database=database), read_log(audit_log) if audit_log else ())
+    if as_json:
+        _print_json([_plain(f) for f in findings])
+    else:
+        console = _console()
+        colours = {"error": "red", "warning": "yellow", "info": "blue"}
+        for finding in findings:
+            console.print(f"[{colours[finding.severity]}]{finding.severity}[/] [bold]{finding.namespace}[/] ({finding.model}) "
+                          f"{finding.rule}: {finding.message}\n  fix: {finding.fix}", highlight=False)
+        errors = sum(f.severity == "error" for f in findings)
+        console.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {module}.")
+    if any(f.severity == "error" for f in findings):
+        raise typer.Exit(EXIT_INCOMPLETE)

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence, TypeVar
 from .errors import MongoshardError
 from .splitting import ZoneRange
 
-__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "discover", "load_model", "DeclarationError", "META_OPTIONS"]
+__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "discover", "load_model", "key_fields", "DeclarationError", "META_OPTIONS"]
 
 HASHED = "hashed"
 META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
@@ -307,6 +307,15 @@ class _FieldResolver:
                 )
         return ".".join(db_parts)
 
+    def field_at(self, path: str) -> Any:
+        """The mongoengine field a (valid) key path ends at; None inside free-form data."""
+        current: Any = self.document_class
+        found = None
+        for part in path.split("."):
+            found = self._field(current, part, path)
+            current = getattr(found, "document_type", None)
+        return found
+
     def _field(self, owner: Any, part: str, path: str) -> Any:
         if owner is None:
             return None
@@ -333,6 +342,15 @@ class _FieldResolver:
                 f"Model {self.name}: {label} names {extra}, which are not shard key fields {list(key_fields)}"
             )
         return {self.resolve(name): bound[name] for name in key_fields if name in bound}
+
+
+def key_fields(document_class: type) -> list[tuple[str, str, Any]]:
+    """(model path, database path, mongoengine field or None) of each declared key field, in key order."""
+    meta = _meta_of(document_class)
+    paths = meta.get("shard_key") or ()
+    paths = (paths,) if isinstance(paths, str) else tuple(paths)
+    resolver = _FieldResolver(document_class)
+    return [(path, resolver.resolve(path), resolver.field_at(path)) for path in paths]
 
 
 # Discovery -------------------------------------------------------------------------
