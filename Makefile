@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/balance.py
+	$(BIN)/python benchmarks/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -737,3 +737,54 @@ def advise_command(module: str = typer.Argument(..., help="Module or package wit
         console.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {module}.")
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command(name="simulate")
+def simulate_command(source: str = typer.Argument(..., help="Sample data: a JSON lines file, MODULE:FUNCTION yielding documents, or a MongoDB URI with --collection."),
+                     key: list[str] = typer.Option(..., "--key", help='Candidate key as JSON, repeatable, e.g. \'{"user_id": "hashed"}\'.'),
+                     shards: int = typer.Option(2, "--shards", min=1, help="Shards to simulate."),
+                     collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample when SOURCE is a URI."),
+                     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many documents."),
+                     audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
+                     plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard per key to FILE (.svg or .html)."),
+                     as_json: bool = JSON_OPTION) -> None:
+    """Predict, for candidate keys, data and chunks per shard, jumbo chunks, hot inserts, targeting, and what adding a shard moves."""
+    from .audit import read_log
+    from .simulation import load_documents, simulate
+
+    patterns = [_parse_candidate(f"x.x={text}")[1] for text in key]
+    with _progress("reading the sample"):
+        documents = load_documents(source, collection=collection, limit=limit)
+    with _progress(f"simulating {len(patterns)} key(s) over {len(documents):,} documents"):
+        report = simulate(documents, patterns, shards, audit_records=read_log(audit_log) if audit_log else ())
+    if plot:
+        from .plot import write_simulation_plot
+
+        print(f"Wrote {write_simulation_plot(report, plot)}", file=sys.stderr)
+    if as_json:
+        _print_json(_plain(report))
+        return
+    _print_simulation(report)
+
+
+def _print_simulation(report: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{report.documents:,} documents over {report.shards} shards (chunks of at most {_size(report.chunk_bytes)})")
+    table.add_column("")
+    for candidate in report.candidates:
+        table.add_column(_key_text(candidate.key), justify="right")
+    rows = [
+        ("data per shard", lambda c: " / ".join(f"{b / max(sum(c.bytes_per_shard), 1):.0%}" for b in c.bytes_per_shard)),
+        ("chunks per shard", lambda c: " / ".join(str(n) for n in c.chunks_per_shard)),
+        ("largest shard's share", lambda c: f"{c.largest_share:.1%}"),
+        ("jumbo chunks", lambda c: str(c.jumbo_chunks)),
+        ("recent inserts on the busiest shard", lambda c: f"{c.hot_insert_share:.0%}"),
+        ("moved by adding a shard: chunk ranges", lambda c: f"{c.moved_by_chunks:.0%}"),
+        ("moved by adding a shard: hash mod N", lambda c: f"{c.moved_by_modulo:.0%}"),
+    ]
+    if report.candidates and report.candidates[0].queries is not None:
+        rows += [(f"queries {kind}", lambda c, kind=kind: f"{c.queries[kind]:.0%}") for kind in ("single-shard", "multi-shard", "scatter-gather", "unknown")]
+    for label, cell in rows:
+        table.add_row(label, *(cell(c) for c in report.candidates))
+    _console().print(table)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from .balance_report import BalanceReport
 from .errors import MongoshardError
 
-__all__ = ["write_plot", "PlotError"]
+__all__ = ["write_plot", "write_simulation_plot", "PlotError"]
 
 _WIDTH, _LABEL, _BAR, _GAP = 760, 160, 14, 10
 _COLOURS = {"chunks": "#4c78a8", "data": "#f58518"}
@@ -21,15 +22,32 @@ class PlotError(MongoshardError):
 def write_plot(report: BalanceReport, path: str | Path) -> Path:
     """Chunks and data per shard per collection, as .svg, .html or .png (by the file name)."""
     target = Path(path)
+    if target.suffix.lower() == ".png":
+        _png(report, target)
+        return target
+    return _write_svg_or_html(_svg(_rows(report)), target)
+
+
+def write_simulation_plot(report: Any, path: str | Path) -> Path:
+    """Data per shard for each candidate key of a simulation, as .svg or .html."""
+    rows = []
+    for candidate in report.candidates:
+        total = sum(candidate.bytes_per_shard) or 1
+        label = ", ".join(f"{k}: {v}" for k, v in candidate.key.items())
+        rows += [(label, f"shard{i}", candidate.chunks_per_shard[i] / max(sum(candidate.chunks_per_shard), 1), b / total)
+                 for i, b in enumerate(candidate.bytes_per_shard)]
+    return _write_svg_or_html(_svg(rows), path)
+
+
+def _write_svg_or_html(svg: str, path: str | Path) -> Path:
+    target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".svg":
-        target.write_text(_svg(report))
+        target.write_text(svg)
     elif suffix == ".html":
-        target.write_text(f"<!doctype html><meta charset='utf-8'><title>mongoshard balance</title><body>{_svg(report)}</body>")
-    elif suffix == ".png":
-        _png(report, target)
+        target.write_text(f"<!doctype html><meta charset='utf-8'><title>mongoshard</title><body>{svg}</body>")
     else:
-        raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg, .html or .png")
+        raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg or .html")
     return target
 
 
@@ -44,12 +62,12 @@ def _rows(report: BalanceReport) -> list[tuple[str, str, float, float]]:
     return rows
 
 
-def _svg(report: BalanceReport) -> str:
+def _svg(rows: list[tuple[str, str, float, float]]) -> str:
     parts, y = [], 30
     scale = _WIDTH - _LABEL - 60
     parts.append("<text x='10' y='18' font-weight='bold'>chunks (blue) and data (orange) per shard, share of each collection</text>")
     current = None
-    for namespace, shard, chunk_share, data_share in _rows(report):
+    for namespace, shard, chunk_share, data_share in rows:
         if namespace != current:
             current = namespace
             y += _GAP
