@@ -19,6 +19,9 @@ demo: $(STAMP)
 	$(BIN)/mongoshard route examples.pokemon_storage.models:Creature '{"species": "pikachu"}'
 	$(BIN)/mongoshard route examples.pokemon_storage.models:StorageBox '{"owner.pid": {"$$gte": 1200, "$$lt": 1800}}'
 	$(BIN)/mongoshard route examples.pokemon_storage.models:Trade '{"region": "EU"}'
+	$(BIN)/mongoshard advise examples.pokemon_storage.models
+	$(BIN)/mongoshard simulate examples.sensors.data:readings --shards 3 \
+	  --key '{"taken_at": 1}' --key '{"taken_at": "hashed"}' --key '{"sensor_id": 1, "taken_at": 1}'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
