@@ -188,7 +188,9 @@ def _spec_document(spec: "ShardSpec") -> dict[str, Any]:
 
 
 def _key_text(key: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{name}: {json.dumps(kind)}" for name, kind in key.items()) + "}"
+    from .routing import key_text
+
+    return key_text(key)
 
 
 def _presplit_text(spec: "ShardSpec") -> str:

@@ -21,6 +21,7 @@ from bson import MinKey
 
 from .declaration import ShardSpec
 from .errors import MongoshardError
+from .routing import key_text
 from .splitting import initial_chunks
 
 __all__ = ["apply", "ApplyResult", "CollectionOutcome", "Step", "Router", "MongosRouter", "ApplyError"]
@@ -120,7 +121,7 @@ class _Applier:
             return CollectionOutcome(spec.namespace, DRIFT, _drift_message(spec, current["key"]))
         self._zones()
         if current is not None:
-            return self._outcome(ALREADY, f"{spec.namespace} is already sharded with the declared key {_text(spec.key_pattern)}")
+            return self._outcome(ALREADY, f"{spec.namespace} is already sharded with the declared key {key_text(spec.key_pattern)}")
         self._step("enable sharding", "admin", {"enableSharding": spec.database},
                    done=self._find_one("databases", {"_id": spec.database}) is not None)
         self._index()
@@ -128,7 +129,7 @@ class _Applier:
         self._step("shard collection", "admin", self._shard_command(documents), done=False)
         self._presplit(documents)
         populated = f" in place ({documents} documents kept)" if documents else ""
-        return self._outcome(SHARDED, f"{spec.namespace} sharded on {_text(spec.key_pattern)}{populated}")
+        return self._outcome(SHARDED, f"{spec.namespace} sharded on {key_text(spec.key_pattern)}{populated}")
 
     def _outcome(self, outcome: str, message: str) -> CollectionOutcome:
         if self.dry_run and any(step.status == WOULD_RUN for step in self.steps):
@@ -236,13 +237,10 @@ def _full_key(spec: ShardSpec, partial: Mapping[str, Any], filler: Any) -> dict[
 
 def _drift_message(spec: ShardSpec, current: Mapping[str, Any]) -> str:
     have, want = _key_items(current), _key_items(spec.key_pattern)
-    prefix = f"{spec.namespace} is sharded on {_text(current)} but declared with {_text(spec.key_pattern)}"
+    prefix = f"{spec.namespace} is sharded on {key_text(current)} but declared with {key_text(spec.key_pattern)}"
     if len(want) > len(have) and want[: len(have)] == have:
         return (f"{prefix}; the declared key extends the current one, so refineCollectionShardKey "
-                f"(after creating an index on {_text(spec.key_pattern)}) can change it without moving data")
+                f"(after creating an index on {key_text(spec.key_pattern)}) can change it without moving data")
     return f"{prefix}; only reshardCollection (MongoDB 5.0+) can change it, which rewrites the collection"
 
 
-def _text(key: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{name}: {kind!r}" if isinstance(kind, str) else f"{name}: {int(kind)}"
-                           for name, kind in key.items()) + "}"

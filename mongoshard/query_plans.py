@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from .errors import MongoshardError
-from .routing import RoutingTable, Targeting
+from .routing import RoutingTable, Targeting, key_text
 from .sources import ClusterSource, ConfigDatabaseSource
 
 __all__ = ["explain", "explain_query", "parse_explain", "ParsedExplain", "ShardPlan", "ExplainReport", "ExplainError"]
@@ -146,17 +146,13 @@ def _describe(tree: Mapping[str, Any]) -> str:
         elif name in _INDEX_SCANS:
             pattern = leaf.get("keyPattern")
             # 8.0's express stages print the pattern as text, e.g. '{ user_id: 1 }'.
-            text = pattern if isinstance(pattern, str) else _pattern_text(pattern) if pattern else leaf.get("indexName", "")
+            text = pattern if isinstance(pattern, str) else key_text(pattern) if pattern else leaf.get("indexName", "")
             parts.append(f"index scan {text}")
         elif name == "EOF":
             parts.append("no documents (EOF)")
         else:
             parts.append(name)
     return " + ".join(dict.fromkeys(parts))
-
-
-def _pattern_text(pattern: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {int(v)}" for k, v in pattern.items()) + "}"
 
 
 def explain_query(namespace: str, filter_document: Mapping[str, Any], source: ClusterSource, *,

@@ -24,7 +24,7 @@ from .bounds import HASHED, FieldBounds, QueryBounds, bounds_for_filter
 from .hashing import hashed_value
 from .ordering import MAX_KEY, MIN_KEY, SortKey, sort_key
 
-__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind"]
+__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind", "key_text"]
 
 TargetKind = Literal["single-shard", "multi-shard", "scatter-gather"]
 # The server refuses to flatten more $in combinations than this (error 17439).
@@ -195,6 +195,12 @@ class RoutingTable:
 
     def __repr__(self) -> str:
         return f"RoutingTable({self.namespace!r}, key={self.key}, chunks={len(self.chunks)}, shards={list(self.shards)})"
+
+
+def key_text(key: Mapping[str, Any]) -> str:
+    """A key pattern as people write it: ``{owner.pid: 1, box: 1}``, ``{user_id: "hashed"}`` (1.0 and Int64 read as 1)."""
+    return "{" + ", ".join(f'{name}: "{kind}"' if isinstance(kind, str) else f"{name}: {int(kind)}"
+                           for name, kind in key.items()) + "}"
 
 
 def flatten(fields: Sequence[FieldBounds]) -> list[tuple[tuple[SortKey, ...], tuple[SortKey, ...]]]:

@@ -17,7 +17,7 @@ def test_6_0_classic_single_shard() -> None:
     parsed = parse_explain(shapes.V6_SINGLE_SHARD)
     assert parsed.merge_stage == "SINGLE_SHARD" and parsed.shard_names == ("shard1",)
     (plan,) = parsed.shards
-    assert plan.plan == "index scan {user_id: 'hashed'}" and plan.engine == "classic"
+    assert plan.plan == 'index scan {user_id: "hashed"}' and plan.engine == "classic"
     assert plan.stages == ("FETCH", "SHARDING_FILTER", "IXSCAN")
     assert (plan.keys_examined, plan.docs_examined, plan.returned) == (4, 4, 4)
     assert parsed.plan_cache_hash == "6F1E7A22" and parsed.query_shape_hash is None
@@ -70,7 +70,7 @@ def test_plans_read_from_the_real_shards_agree_with_the_prediction(cluster, crea
     assert targeted.live is None and targeted.predicted.kind == "single-shard"
     (plan,) = targeted.from_shards.shards
     assert targeted.from_shards.merge_stage == "SINGLE_SHARD" and plan.shard == targeted.predicted.shards[0]
-    assert plan.plan == "index scan {user_id: 'hashed'}" and plan.returned == 2 and plan.docs_examined == 2
+    assert plan.plan == 'index scan {user_id: "hashed"}' and plan.returned == 2 and plan.docs_examined == 2
 
     broadcast = explain_query(creatures, {"species": "pikachu"}, source, client=cluster.config_client, sort=[("user_id", 1)])
     assert broadcast.predicted.kind == "scatter-gather" and broadcast.from_shards.merge_stage == "SHARD_MERGE_SORT"
