@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import MongoshardError, redact_uri
 
-__all__ = ["connect", "ConnectionFailed"]
+__all__ = ["connect", "shard_client", "ConnectionFailed"]
 
 DEFAULT_TIMEOUT_MS = 5000
 
@@ -34,3 +34,14 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
             f"Cannot reach {shown} within {timeout_ms / 1000:g} s ({first_line}); check the address and that the server is up"
         ) from None
     return client
+
+
+def shard_client(host: str, **options: Any) -> Any:
+    """A client for a shard as ``config.shards`` records it ("replicaSet/host:port,..."), without a router."""
+    from pymongo import MongoClient
+
+    replica_set, _, members = host.partition("/")
+    if not members:  # a standalone shard: "host:port"
+        replica_set, members = "", host
+    extra = {"replicaSet": replica_set} if replica_set else {"directConnection": True}
+    return MongoClient(f"mongodb://{members}/", serverSelectionTimeoutMS=5000, **extra, **options)

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .binaries import BinaryNotFound, find_binary
 from .credentials import Credentials, ensure_credentials, load_credentials
@@ -23,7 +23,10 @@ from .errors import MongoshardError
 from .processes import ProcessFailed, is_ours, port_in_use, spawn, stop, wait_answering
 from .topology import Process, ReplicaSet, Topology
 
-__all__ = ["up", "down", "status", "UpResult", "DownResult", "ClusterStatus", "ProcessStatus", "ShardStatus",
+if TYPE_CHECKING:  # pragma: no cover
+    from .sources import ShardInfo
+
+__all__ = ["up", "down", "status", "UpResult", "DownResult", "ClusterStatus", "ProcessStatus",
            "LocalClusterError", "admin_client_options", "router_uri", "recorded_pids", "wait_for_router"]
 
 STATE_FILE = "state.json"
@@ -69,16 +72,9 @@ class ProcessStatus:
 
 
 @dataclass(frozen=True)
-class ShardStatus:
-    name: str
-    host: str
-    state: int
-
-
-@dataclass(frozen=True)
 class ClusterStatus:
     processes: tuple[ProcessStatus, ...]
-    shards: tuple[ShardStatus, ...] = ()
+    shards: tuple[ShardInfo, ...] = ()
     routers: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
 
@@ -396,7 +392,7 @@ def status(topology: Topology, *, state_dir: str | Path | None = None) -> Cluste
     options = admin_client_options(directory)
     processes = tuple(_map(lambda p: _process_status(p, state, options), topology.processes(), parallel=True))
     problems = [f"{p.name} is {p.state}" for p in processes if p.state not in ("PRIMARY", "SECONDARY", "router")]
-    shards, routers = _config_view(topology, processes, options)
+    shards, routers = _config_view(processes, options)
     missing = sorted({s.name for s in topology.shards} - {s.name for s in shards})
     if missing and not problems:
         problems.append(f"shard(s) {', '.join(missing)} not added yet")
@@ -427,18 +423,18 @@ def _member_state(client: Any) -> str:
     return next(m["stateStr"] for m in members if m.get("self"))
 
 
-def _config_view(topology: Topology, processes: tuple[ProcessStatus, ...],
-                 options: dict[str, str]) -> tuple[tuple[ShardStatus, ...], tuple[str, ...]]:
+def _config_view(processes: tuple[ProcessStatus, ...], options: dict[str, str]) -> tuple[tuple[ShardInfo, ...], tuple[str, ...]]:
     """Shards and routers as recorded on the config server (readable without a mongos)."""
-    from pymongo.errors import PyMongoError
+    from .sources import ConfigDatabaseSource, SourceError
 
     config = next((p for p in processes if p.role == "configsvr" and p.state == "PRIMARY"), None)
     if config is None:
         return (), ()
-    try:
-        with _client(config.port, options) as client:
-            shards = tuple(ShardStatus(d["_id"], d["host"], d.get("state", 0)) for d in client.config.shards.find().sort("_id"))
-            routers = tuple(sorted(d["_id"] for d in client.config.mongos.find({}, {"_id": 1})))
-    except PyMongoError:
-        return (), ()
+    with _client(config.port, options) as client:
+        source = ConfigDatabaseSource(client)
+        try:
+            shards = tuple(source.shards())
+            routers = tuple(r.name for r in source.routers())
+        except SourceError:
+            return (), ()
     return shards, routers

@@ -260,13 +260,11 @@ class ConfigDatabaseSource:
         return {ns: found.get(ns, {}) for ns in namespaces}
 
     def _shard_statistics(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
-        from pymongo import MongoClient
+        from .connection import shard_client
 
         result: dict[str, dict[str, ShardData]] = {ns: {} for ns in namespaces}
         for shard in self.shards():
-            replica_set, _, hosts = (shard.host or "").partition("/")
-            with MongoClient(f"mongodb://{hosts}/", replicaSet=replica_set, serverSelectionTimeoutMS=5000,
-                             **self._shard_options) as client:
+            with shard_client(shard.host or "", **self._shard_options) as client:
                 for namespace in namespaces:
                     result[namespace].update(_collection_statistics(client, namespace, shard.name))
         return result
