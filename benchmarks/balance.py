@@ -25,9 +25,10 @@ from bson import Binary, MaxKey, MinKey
 from pymongo import MongoClient
 
 from mongoshard import balance
-from mongoshard.binaries import find_binary
-from mongoshard.processes import free_port, spawn, stop, wait_answering
-from mongoshard.sources import ConfigDatabaseSource, ShardData
+from mongoshard.cluster.live import ConfigDatabaseSource
+from mongoshard.cluster.source import ShardData
+from mongoshard.deploy.binaries import find_binary
+from mongoshard.deploy.processes import free_port, spawn, stop, wait_answering
 
 COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = 50, 2000, ("s0", "s1", "s2", "s3"), 5
 

@@ -16,8 +16,8 @@ import bson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from examples.sensors.data import readings  # noqa: E402
-from mongoshard.hashing import hashed_value  # noqa: E402
-from mongoshard.simulation import simulate  # noqa: E402
+from mongoshard.advice.simulate import simulate  # noqa: E402
+from mongoshard.routing.hashing import hashed_value  # noqa: E402
 
 DOCUMENTS = 1_000_000
 

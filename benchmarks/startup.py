@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from harness import topology_with_free_ports  # noqa: E402
 
-from mongoshard import local  # noqa: E402
-from mongoshard.binaries import find_binary  # noqa: E402
+from mongoshard.deploy import local  # noqa: E402
+from mongoshard.deploy.binaries import find_binary  # noqa: E402
 
 ROUNDS = 3
 

@@ -1,7 +1,10 @@
 """mongoshard: declare shard keys on mongoengine models, provision, apply and report.
 
 The public API is re-exported here and imported on first use, so that
-``mongoshard --help`` does not pay for pymongo and mongoengine.
+``mongoshard --help`` does not pay for pymongo and mongoengine.  The code
+behind it is layered, one folder a layer, each importing only the ones before
+it: ``routing`` (pure), ``model``, ``cluster``, ``deploy``, ``reports``,
+``advice``, ``cli``.
 """
 
 from __future__ import annotations
@@ -12,49 +15,63 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ShardSpec": "declaration",
-    "Zone": "declaration",
-    "sharded": "declaration",
-    "discover": "declaration",
-    "spec_for": "declaration",
-    "DeclarationError": "declaration",
-    "hashed_value": "hashing",
-    "RoutingTable": "routing",
-    "Targeting": "routing",
-    "Chunk": "routing",
-    "RoutingError": "routing",
-    "ClusterSource": "sources",
-    "ConfigDatabaseSource": "sources",
-    "SnapshotSource": "sources",
-    "PredictedSource": "sources",
-    "write_snapshot": "sources",
+    "ShardSpec": "model.declaration",
+    "Zone": "model.declaration",
+    "sharded": "model.declaration",
+    "spec_for": "model.declaration",
+    "discover": "model.discovery",
+    "Salting": "model.salting",
+    "DeclarationError": "errors",
     "MongoshardError": "errors",
-    "apply": "operations",
-    "ApplyResult": "operations",
-    "ApplyError": "operations",
-    "balance": "balance_report",
-    "BalanceReport": "balance_report",
-    "explain": "query_plans",
-    "explain_query": "query_plans",
-    "parse_explain": "query_plans",
-    "overview": "overview",
-    "Topology": "topology",
-    "load_topology": "topology",
+    "hashed_value": "routing.hashing",
+    "RoutingTable": "routing.table",
+    "Targeting": "routing.table",
+    "Chunk": "routing.table",
+    "RoutingError": "routing.table",
+    "ClusterSource": "cluster.source",
+    "ConfigDatabaseSource": "cluster.live",
+    "SnapshotSource": "cluster.offline",
+    "PredictedSource": "cluster.offline",
+    "write_snapshot": "cluster.offline",
+    "apply": "cluster.apply",
+    "ApplyResult": "cluster.apply",
+    "ApplyError": "cluster.apply",
+    "Topology": "deploy.topology",
+    "load_topology": "deploy.topology",
+    "balance": "reports.balance",
+    "BalanceReport": "reports.balance",
+    "explain": "reports.explain",
+    "explain_query": "reports.explain",
+    "parse_explain": "reports.explain",
+    "overview": "reports.status",
+    "capture": "reports.capture",
+    "read_log": "reports.capture",
+    "audit": "reports.audit",
+    "advise": "advice.advise",
+    "simulate": "advice.simulate",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .balance_report import BalanceReport, balance
-    from .declaration import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
-    from .errors import MongoshardError
-    from .hashing import hashed_value
-    from .overview import overview
-    from .query_plans import explain, explain_query, parse_explain
-    from .operations import ApplyError, ApplyResult, apply
-    from .routing import Chunk, RoutingError, RoutingTable, Targeting
-    from .sources import ClusterSource, ConfigDatabaseSource, PredictedSource, SnapshotSource, write_snapshot
-    from .topology import Topology, load_topology
+    from .advice.advise import advise  # noqa: F401
+    from .advice.simulate import simulate  # noqa: F401
+    from .cluster.apply import ApplyError, ApplyResult, apply  # noqa: F401
+    from .cluster.live import ConfigDatabaseSource  # noqa: F401
+    from .cluster.offline import PredictedSource, SnapshotSource, write_snapshot  # noqa: F401
+    from .cluster.source import ClusterSource  # noqa: F401
+    from .deploy.topology import Topology, load_topology  # noqa: F401
+    from .errors import DeclarationError, MongoshardError  # noqa: F401
+    from .model.declaration import ShardSpec, Zone, sharded, spec_for  # noqa: F401
+    from .model.discovery import discover  # noqa: F401
+    from .model.salting import Salting  # noqa: F401
+    from .reports.audit import audit  # noqa: F401
+    from .reports.balance import BalanceReport, balance  # noqa: F401
+    from .reports.capture import capture, read_log  # noqa: F401
+    from .reports.explain import explain, explain_query, parse_explain  # noqa: F401
+    from .reports.status import overview  # noqa: F401
+    from .routing.hashing import hashed_value  # noqa: F401
+    from .routing.table import Chunk, RoutingError, RoutingTable, Targeting  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

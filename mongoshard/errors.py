@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MongoshardError", "redact_uri"]
+__all__ = ["MongoshardError", "DeclarationError", "redact_uri"]
 
 
 class MongoshardError(Exception):
     """Bad input or an unreachable cluster: the message says what is wrong and how to fix it."""
+
+
+class DeclarationError(MongoshardError):
+    """A shard key declaration that MongoDB would reject or that cannot be resolved."""
 
 
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]+@")

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from harness import RouterlessCluster
-from mongoshard.binaries import BinaryNotFound, find_binary
+
+from mongoshard.deploy.binaries import BinaryNotFound, find_binary
 
 
 @pytest.fixture(scope="session")

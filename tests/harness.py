@@ -1,6 +1,6 @@
 """A real sharded cluster without a router, for tests.
 
-The processes are started by mongoshard's own launcher (``mongoshard.local``):
+The processes are started by mongoshard's own launcher (``mongoshard.deploy.local``):
 a config server replica set and two shard replica sets from the real mongod.
 Where a router would be needed, the harness does the router's part with the
 servers' own internal sharding commands (what mongos itself sends), so every
@@ -18,9 +18,12 @@ from bson import SON
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from mongoshard import local
-from mongoshard.processes import port_in_use
-from mongoshard.topology import Topology
+from mongoshard.cluster.live import ConfigDatabaseSource
+from mongoshard.deploy import local
+from mongoshard.deploy.processes import port_in_use
+from mongoshard.deploy.state import recorded_pids
+from mongoshard.deploy.topology import Topology
+from mongoshard.routing.table import RoutingTable
 
 MAJORITY = {"w": "majority"}
 
@@ -61,7 +64,7 @@ class RouterlessCluster:
         for client in [getattr(self, "config_client", None), *getattr(self, "shard_clients", {}).values()]:
             if client is not None:
                 client.close()
-        self.pids = list(local.recorded_pids(self.topology, self.root).values())
+        self.pids = list(recorded_pids(self.topology, self.root).values())
         local.down(self.topology, state_dir=self.root)
 
     @property
@@ -98,6 +101,10 @@ class RouterlessCluster:
         if initial_chunks:
             command["numInitialChunks"] = initial_chunks
         self.admin_command(self.shard_clients[entry["primary"]], command, database=database)
+
+    def routing_table(self, namespace: str) -> RoutingTable:
+        """The collection's routing table as the config server records it."""
+        return ConfigDatabaseSource(self.config_client).routing_table(namespace)
 
     def _collection_entry(self, namespace: str) -> dict[str, Any]:
         return self.config_client.config.collections.find_one({"_id": namespace})

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import advice_models as models
+import pytest
 from commandline import run
-from mongoshard import spec_for
-from mongoshard.advice import advise
+
+from mongoshard import advise, spec_for
 
 
 def _rules(model, records=()) -> set[tuple[str, str]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import bson
-from bson import Int64
 import pytest
-
+from bson import Int64
 from harness import HarnessRouter
-from mongoshard import PredictedSource, RoutingTable, ShardSpec, apply, discover
-from mongoshard import ApplyError
+
+from mongoshard import ApplyError, PredictedSource, ShardSpec, apply, discover
 
 pytestmark = pytest.mark.mongod
 
@@ -29,7 +28,7 @@ def test_apply_shards_every_example_collection_as_predicted(cluster) -> None:
     for spec in specs:
         entry = _collection_entry(cluster, spec.namespace)
         assert list(entry["key"].items()) == list(spec.key_pattern.items())
-        server = RoutingTable.from_config(cluster.config_client, spec.namespace)
+        server = cluster.routing_table(spec.namespace)
         assert server.chunks == prediction.routing_table(spec.namespace).chunks, spec.namespace
     zones = {(doc["tag"], doc["ns"]) for doc in cluster.config_client.config.tags.find({"ns": {"$regex": "^apply_fresh"}})}
     assert zones == {("asia", "apply_fresh.trades"), ("europe", "apply_fresh.trades")}
@@ -93,12 +92,12 @@ def test_populated_collection_is_sharded_in_place_without_losing_or_changing_a_d
     assert outcome.outcome == "sharded" and "500 documents kept" in outcome.message
     shard_command = next(s.command for s in outcome.steps if s.action == "shard collection")
     assert "numInitialChunks" not in shard_command, "pre-splitting applies to empty collections only"
-    table = RoutingTable.from_config(cluster.config_client, "apply_full.players")
+    table = cluster.routing_table("apply_full.players")
     other = next(name for name in cluster.shard_names if name not in table.shards)
     (chunk,) = table.chunks
     # The server splits at hash 0 and moves the lower half's documents to the other shard.
     cluster.move_range("apply_full.players", chunk.min, {"user_id": Int64(0)}, other)
-    assert len(RoutingTable.from_config(cluster.config_client, "apply_full.players").shards) == 2
+    assert len(cluster.routing_table("apply_full.players").shards) == 2
     assert 0 < cluster.shard_clients[other].apply_full.players.count_documents({}) < 500
     assert _checksum(_all_documents(cluster, "apply_full", "players")) == before
 

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from commandline import run
 from mongoengine import connect, disconnect
 
-from commandline import run
-from mongoshard.audit import audit, capture, classify, read_log, shape_of
+from mongoshard.reports.audit import audit, classify
+from mongoshard.reports.capture import capture, read_log, shape_of
 
 HASHED_USER = [("user_id", "hashed")]
 RANGED_BOX = [("owner.pid", 1), ("box", 1)]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from bson import MinKey
+from commandline import run
 from pymongo import MongoClient, monitoring
 
-from commandline import run
-from mongoshard import ConfigDatabaseSource, RoutingTable, SnapshotSource, balance, write_snapshot
+from mongoshard import ConfigDatabaseSource, SnapshotSource, balance, write_snapshot
 
 pytestmark = pytest.mark.mongod
 
@@ -25,7 +25,7 @@ def ranged(cluster) -> str:
         items.insert_many([{"k": i, "pad": "x" * 100} for i in range(1000)])
         items.create_index("k")  # a populated collection needs its shard key index first
         cluster.shard_collection(namespace, {"k": 1})
-        owner = RoutingTable.from_config(cluster.config_client, namespace).shards[0]
+        owner = cluster.routing_table(namespace).shards[0]
         other = next(name for name in cluster.shard_names if name != owner)
         cluster.move_range(namespace, {"k": MinKey()}, {"k": 300}, other)
     return namespace
@@ -33,7 +33,7 @@ def ranged(cluster) -> str:
 
 def _insert_where_routed(cluster, namespace: str, documents: list[dict]) -> None:
     """Write each document to the shard owning its chunk, as a router would."""
-    table = RoutingTable.from_config(cluster.config_client, namespace)
+    table = cluster.routing_table(namespace)
     database, collection = namespace.split(".")
     for document in documents:
         cluster.shard_clients[table.shard_for(document)][database][collection].insert_one(document)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from commandline import run
 
 import mongoshard
-from commandline import run
 
 MODELS = "examples.pokemon_storage.models"
 
@@ -76,7 +76,7 @@ def test_snapshot_then_route_offline(cluster, tmp_path: Path) -> None:
     path = tmp_path / "cluster.json"
     result = run("snapshot", f"{cluster.config_uri}", str(path))
     assert result.returncode == 0, result.stderr
-    live = mongoshard.RoutingTable.from_config(cluster.config_client, "game.creatures")
+    live = cluster.routing_table("game.creatures")
     routed = json.loads(run("route", f"{MODELS}:Creature", '{"user_id": 42}', "-t", str(path), "--json").stdout)
     assert routed["shards"] == [live.shard_for({"user_id": 42})]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from commandline import ROOT, run
-from mongoshard.compose import render_compose
-from mongoshard.topology import Topology, load_topology
+
+from mongoshard.deploy.compose import render_compose
+from mongoshard.deploy.topology import Topology, load_topology
 
 TOPOLOGIES = {
     "default": Topology(),

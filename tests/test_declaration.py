@@ -6,9 +6,18 @@ import textwrap
 
 import mongomock
 import pytest
-from mongoengine import (DateTimeField, DictField, Document, EmbeddedDocument, EmbeddedDocumentField, IntField, ListField,
-                         StringField, connect, disconnect)
-
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    IntField,
+    ListField,
+    StringField,
+    connect,
+    disconnect,
+)
 from mongoengine.errors import OperationError
 
 from mongoshard import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for

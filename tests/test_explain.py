@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+import explain_shapes as shapes
 import pytest
+from commandline import run
 from mongoengine import Document, IntField, StringField, connect, disconnect
 
-import explain_shapes as shapes
-from commandline import run
-from mongoshard import ConfigDatabaseSource, RoutingTable, explain, explain_query, parse_explain
-from mongoshard.query_plans import ExplainError
+from mongoshard import ConfigDatabaseSource, explain, explain_query, parse_explain
+from mongoshard.reports.explain import ExplainError
 
 
 def test_6_0_classic_single_shard() -> None:
@@ -55,7 +55,7 @@ def creatures(cluster) -> str:
     """game_x.creatures hashed on user_id, 4 chunks over both shards, documents on their owning shards."""
     namespace = "game_x.creatures"
     cluster.shard_collection(namespace, {"user_id": "hashed"})
-    table = RoutingTable.from_config(cluster.config_client, namespace)
+    table = cluster.routing_table(namespace)
     for user in range(200):
         for species in ("bulbasaur", "pikachu"):
             document = {"user_id": user, "species": species}

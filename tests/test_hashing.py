@@ -11,7 +11,7 @@ from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Rege
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mongoshard.hashing import UnhashableValueError, hashed_value
+from mongoshard.routing.hashing import UnhashableValueError, hashed_value
 
 # Published in the server's hasher_test.cpp / hasher.cpp startup test.
 PUBLISHED = [

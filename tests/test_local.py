@@ -10,12 +10,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from commandline import run
+from harness import topology_with_free_ports
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from commandline import run
-from harness import topology_with_free_ports
-from mongoshard.processes import is_alive
+from mongoshard.deploy.processes import is_alive
 
 pytestmark = pytest.mark.mongod
 
@@ -157,9 +157,9 @@ def test_bad_input_is_one_sentence(tmp_path: Path, arguments: tuple[str, ...], e
 
 
 def test_status_shows_the_shards_the_config_server_knows(cluster) -> None:
-    from mongoshard import local
+    from mongoshard.deploy import health
 
-    report = local.status(cluster.topology, state_dir=cluster.root)
+    report = health.status(cluster.topology, state_dir=cluster.root)
     assert [(s.name, s.host) for s in report.shards] == [
         (rs.name, f"{rs.name}/127.0.0.1:{rs.ports[0]}") for rs in cluster.topology.shards]
     assert [p.state for p in report.processes if p.role != "mongos"] == ["PRIMARY"] * 3

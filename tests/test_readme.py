@@ -6,7 +6,6 @@ import re
 import shlex
 
 import pytest
-
 from commandline import ROOT, run
 
 README = (ROOT / "README.md").read_text()

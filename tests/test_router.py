@@ -13,10 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
-
 from commandline import run
 from harness import topology_with_free_ports
+from pymongo import MongoClient
 
 pytestmark = pytest.mark.mongos
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from bson import Int64, MaxKey, MinKey
 
-from mongoshard import PredictedSource, RoutingError, RoutingTable, SnapshotSource, ShardSpec, hashed_value, write_snapshot
-from mongoshard.splitting import hashed_split_points
+from mongoshard import PredictedSource, RoutingError, RoutingTable, ShardSpec, SnapshotSource, hashed_value, write_snapshot
+from mongoshard.routing.splitting import hashed_split_points
 
 
 def ranged_table() -> RoutingTable:
@@ -143,7 +143,7 @@ def test_snapshot_round_trip_keeps_types_and_routing(tmp_path) -> None:
 
 
 def test_snapshot_errors_are_one_sentence(tmp_path) -> None:
-    from mongoshard.sources import SourceError
+    from mongoshard.cluster.source import SourceError
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

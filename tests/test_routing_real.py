@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mongoshard import PredictedSource, RoutingTable, ShardSpec
-from mongoshard.ordering import sort_key
+from mongoshard.routing.ordering import sort_key
 
 pytestmark = pytest.mark.mongod
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.mongod
 def test_predicted_hashed_layout_equals_the_servers(cluster, initial_chunks) -> None:
     namespace = f"layout.hashed_{initial_chunks or 'default'}"
     cluster.shard_collection(namespace, {"k": "hashed"}, initial_chunks=initial_chunks)
-    server = RoutingTable.from_config(cluster.config_client, namespace)
+    server = cluster.routing_table(namespace)
     shards = list(cluster.shard_names)
     spec = ShardSpec(*namespace.split("."), key=(("k", "hashed"),), initial_chunks=initial_chunks)
     predicted = PredictedSource([spec], shards).routing_table(namespace)
@@ -31,7 +31,7 @@ def test_ranged_and_compound_hashed_layouts_equal_the_servers(cluster) -> None:
     for collection, key in [("ranged", (("a", 1), ("b", 1))), ("prefix", (("a", "hashed"), ("b", 1)))]:
         namespace = f"layout.{collection}"
         cluster.shard_collection(namespace, dict(key))
-        server = RoutingTable.from_config(cluster.config_client, namespace)
+        server = cluster.routing_table(namespace)
         primary = cluster.config_client.config.databases.find_one({"_id": "layout"})["primary"]
         predicted = PredictedSource([ShardSpec("layout", collection, key)], shards).routing_table(namespace)
         if key[0][1] == 1:  # one chunk, on the database's primary shard
@@ -59,7 +59,7 @@ def test_documents_live_where_shard_for_says_after_server_moves(cluster) -> None
     cluster.shard_clients[primary].moves.ranged.insert_many(documents)
     cluster.move_range(namespace, {"x": 0}, {"x": 100}, other)        # numbers in [0, 100)
     cluster.move_range(namespace, {"x": "m"}, {"x": MaxKey()}, other)  # strings from "m" on, and every later type
-    table = RoutingTable.from_config(cluster.config_client, namespace)
+    table = cluster.routing_table(namespace)
     assert len(table.chunks) == 4
     placed = _documents_by_shard(cluster, namespace)
     assert sum(len(docs) for docs in placed.values()) == len(documents)
@@ -75,7 +75,7 @@ def test_hashed_documents_live_where_shard_for_says(cluster) -> None:
     documents = [{"_id": i, "k": v} for i, v in enumerate([*MIXED_VALUES, *range(200), *(f"user{i}" for i in range(200))])]
     cluster.shard_clients[primary].moves.hashed.insert_many(documents)
     cluster.move_range(namespace, {"k": Int64(-(2**62))}, {"k": Int64(2**61)}, other)
-    table = RoutingTable.from_config(cluster.config_client, namespace)
+    table = cluster.routing_table(namespace)
     placed = _documents_by_shard(cluster, namespace)
     assert min(len(docs) for docs in placed.values()) > 50  # both shards really hold data
     for shard, docs in placed.items():

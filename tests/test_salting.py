@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from harness import HarnessRouter
 from mongoengine import Document, IntField, StringField
 
-from harness import HarnessRouter
-from mongoshard import RoutingTable, apply, sharded, spec_for
-from mongoshard.salting import Salting
+from mongoshard import Salting, apply, sharded, spec_for
 
 pytestmark = pytest.mark.mongod
 
@@ -43,7 +42,7 @@ def test_celebrity_writes_spread_and_one_read_gathers_them(cluster) -> None:
     apply([spec], router=HarnessRouter(cluster))
     for bucket in range(4):  # more chunks than buckets: each bucket splits by author too
         cluster.split(spec.namespace, {"salt": bucket, "author_id": 1000})
-    table = RoutingTable.from_config(cluster.config_client, spec.namespace)
+    table = cluster.routing_table(spec.namespace)
     assert len(table.chunks) == 8
 
     celebrity_ids = set()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from bson import json_util
-
 from commandline import run
-from mongoshard.simulation import SimulationError, load_documents, simulate
+
+from mongoshard.advice.simulate import SimulationError, load_documents, simulate
 
 START = datetime.datetime(2026, 1, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mongoshard.topology import Topology, TopologyError, load_topology, parse_topology
+from mongoshard.deploy.topology import Topology, TopologyError, load_topology, parse_topology
 
 
 def test_defaults_are_a_small_development_cluster(tmp_path) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from mongoengine import DateTimeField, Document, IntField, StringField
 
-from mongoshard import sharded
-from mongoshard.salting import Salting
+from mongoshard import Salting, sharded
 
 POSTS = Salting("author_id", buckets=16)
 

@@ -1,0 +1,33 @@
+"""The ``mongoshard`` command: a thin typer layer over the library, one module per group of commands.
+
+Heavy imports (pymongo, mongoengine, rich) happen inside the commands so that
+``mongoshard --help`` starts fast.  Exit codes are documented in ``app``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .app import app
+from .output import fail
+
+# Each module registers its commands on ``app``; the order of these imports is the order of ``--help``.
+# isort: off
+from . import declarations, deployment, applying, reports, advice  # noqa: E402, F401
+# isort: on
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the console script; turns library errors into one line and exit code 2."""
+    from ..errors import MongoshardError
+
+    # Like ``python -m``, let MODULE arguments name modules of the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        app()
+    except MongoshardError as exc:
+        fail(str(exc))

@@ -1,0 +1,88 @@
+"""Advice commands, for before sharding: ``advise`` and ``simulate``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from .app import DATABASE_OPTION, EXIT_INCOMPLETE, JSON_OPTION, app
+from .inputs import parse_candidate
+from .output import console, key_text, plain, print_json, progress, size
+
+
+@app.command(name="advise")
+def advise_command(module: str = typer.Argument(..., help="Module or package with the Documents."),
+                   audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log (JSON lines) to judge real queries too."),
+                   database: Optional[str] = DATABASE_OPTION,
+                   as_json: bool = JSON_OPTION) -> None:
+    """Lint the declared shard keys: hot spots, jumbo chunks, lost uniqueness, broadcast queries; exit 1 on an error."""
+    from ..advice.advise import advise
+    from ..model.discovery import discover
+    from ..reports.capture import read_log
+
+    findings = advise(discover(module, database=database), read_log(audit_log) if audit_log else ())
+    if as_json:
+        print_json([plain(f) for f in findings])
+    else:
+        out = console()
+        colours = {"error": "red", "warning": "yellow", "info": "blue"}
+        for finding in findings:
+            out.print(f"[{colours[finding.severity]}]{finding.severity}[/] [bold]{finding.namespace}[/] ({finding.model}) "
+                          f"{finding.rule}: {finding.message}\n  fix: {finding.fix}", highlight=False)
+        errors = sum(f.severity == "error" for f in findings)
+        out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {module}.")
+    if any(f.severity == "error" for f in findings):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command(name="simulate")
+def simulate_command(source: str = typer.Argument(..., help="Sample data: a JSON lines file, MODULE:FUNCTION yielding documents, or a MongoDB URI with --collection."),
+                     key: list[str] = typer.Option(..., "--key", help='Candidate key as JSON, repeatable, e.g. \'{"user_id": "hashed"}\'.'),
+                     shards: int = typer.Option(2, "--shards", min=1, help="Shards to simulate."),
+                     collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample when SOURCE is a URI."),
+                     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many documents."),
+                     audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
+                     plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard per key to FILE (.svg or .html)."),
+                     as_json: bool = JSON_OPTION) -> None:
+    """Predict, for candidate keys, data and chunks per shard, jumbo chunks, hot inserts, targeting, and what adding a shard moves."""
+    from ..advice.simulate import load_documents, simulate
+    from ..reports.capture import read_log
+
+    patterns = [parse_candidate(f"x.x={text}")[1] for text in key]
+    with progress("reading the sample"):
+        documents = load_documents(source, collection=collection, limit=limit)
+    with progress(f"simulating {len(patterns)} key(s) over {len(documents):,} documents"):
+        report = simulate(documents, patterns, shards, audit_records=read_log(audit_log) if audit_log else ())
+    if plot:
+        from ..advice.simulate import write_simulation_plot
+
+        print(f"Wrote {write_simulation_plot(report, plot)}", file=sys.stderr)
+    if as_json:
+        print_json(plain(report))
+        return
+    _print_simulation(report)
+
+
+def _print_simulation(report: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{report.documents:,} documents over {report.shards} shards (chunks of at most {size(report.chunk_bytes)})")
+    table.add_column("")
+    for candidate in report.candidates:
+        table.add_column(key_text(candidate.key), justify="right")
+    rows = [
+        ("data per shard", lambda c: " / ".join(f"{b / max(sum(c.bytes_per_shard), 1):.0%}" for b in c.bytes_per_shard)),
+        ("chunks per shard", lambda c: " / ".join(str(n) for n in c.chunks_per_shard)),
+        ("largest shard's share", lambda c: f"{c.largest_share:.1%}"),
+        ("jumbo chunks", lambda c: str(c.jumbo_chunks)),
+        ("recent inserts on the busiest shard", lambda c: f"{c.hot_insert_share:.0%}"),
+        ("moved by adding a shard: chunk ranges", lambda c: f"{c.moved_by_chunks:.0%}"),
+        ("moved by adding a shard: hash mod N", lambda c: f"{c.moved_by_modulo:.0%}"),
+    ]
+    if report.candidates and report.candidates[0].queries is not None:
+        rows += [(f"queries {kind}", lambda c, kind=kind: f"{c.queries[kind]:.0%}") for kind in ("single-shard", "multi-shard", "scatter-gather", "unknown")]
+    for label, cell in rows:
+        table.add_row(label, *(cell(c) for c in report.candidates))
+    console().print(table)

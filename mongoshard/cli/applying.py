@@ -1,0 +1,49 @@
+"""``apply``: shard every declared collection, idempotently."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+
+from .app import DATABASE_OPTION, EXIT_INCOMPLETE, JSON_OPTION, TOPOLOGY_OPTION, app
+from .inputs import load_cli_topology
+from .output import console, fail, json_text, plain, print_json, progress
+
+
+@app.command(name="apply")
+def apply_command(module: str = typer.Argument(..., help="Module or package with the Documents, e.g. examples.pokemon_storage.models"),
+                  uri: Optional[str] = typer.Option(None, "--uri", help="A mongos (default: the topology's first router, as admin when auth is on)."),
+                  file: str = TOPOLOGY_OPTION,
+                  database: Optional[str] = DATABASE_OPTION,
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands that would run; change nothing."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """Shard every declared collection (index, key, pre-split, zones); idempotent, exit 1 on drift."""
+    from ..cluster.apply import apply
+    from ..cluster.connection import connect
+    from ..deploy.credentials import admin_client_options
+    from ..model.discovery import discover
+
+    specs = discover(module, database=database)
+    if not specs:
+        fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
+    topology = load_cli_topology(file)
+    client = connect(uri) if uri else connect(topology.router_uri, **admin_client_options(topology.data_dir))
+    with progress("applying shard keys"):
+        result = apply(specs, client, dry_run=dry_run)
+    if as_json:
+        print_json(json.loads(json_text(plain(result))))
+    else:
+        _print_apply(result)
+    if result.drifted:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_apply(result: Any) -> None:
+    out = console()
+    for collection in result.collections:
+        colour = {"drift": "red", "planned": "yellow"}.get(collection.outcome, "green")
+        out.print(f"[{colour}]{collection.message}[/]", highlight=False)
+        for step in collection.steps:
+            out.print(f"  {step.status:9} {step.action}: {json_text(step.command)}", highlight=False, soft_wrap=True)

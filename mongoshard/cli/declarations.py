@@ -1,0 +1,110 @@
+"""Commands about declared keys, offline: ``keys``, ``route``, and ``snapshot`` to take tables offline."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from .app import DATABASE_OPTION, JSON_OPTION, app
+from .inputs import model_spec, parse_filter, routing_table_for
+from .output import console, key_text, print_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.declaration import ShardSpec
+
+@app.command()
+def keys(module: str = typer.Argument(..., help="Dotted module or package holding Document classes, e.g. examples.pokemon_storage.models"),
+         database: Optional[str] = DATABASE_OPTION,
+         as_json: bool = JSON_OPTION) -> None:
+    """List the shard keys declared on the Documents of MODULE."""
+    from ..model.discovery import discover
+
+    specs = discover(module, database=database)
+    if as_json:
+        print_json([_spec_document(spec) for spec in specs])
+        return
+    if not specs:
+        print(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded.")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Shard keys declared in {module}")
+    table.add_column("namespace", no_wrap=True)
+    for column in ("key", "strategy", "unique", "pre-split", "zones", "models"):
+        table.add_column(column, overflow="fold")
+    for spec in specs:
+        table.add_row(
+            spec.namespace,
+            key_text(spec.key_pattern),
+            spec.strategy,
+            "yes" if spec.unique else "no",
+            _presplit_text(spec),
+            ", ".join(z.name for z in spec.zones) or "-",
+            "\n".join(model.rsplit(".", 1)[-1] for model in spec.models),
+        )
+    console().print(table)
+
+
+@app.command()
+def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Document class, e.g. examples.pokemon_storage.models:Creature"),
+          query: str = typer.Argument(..., metavar="FILTER_JSON", help='A MongoDB filter in (Extended) JSON, with database field names, e.g. \'{"user_id": 7}\''),
+          routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Snapshot or routing table file (from 'mongoshard snapshot'); default: predict a fresh cluster."),
+          shards: int = typer.Option(2, "--shards", min=1, help="Shards of the predicted cluster when no routing table is given."),
+          database: Optional[str] = DATABASE_OPTION,
+          as_json: bool = JSON_OPTION) -> None:
+    """Predict which shards a query on MODEL reaches, and whether it is targeted."""
+    spec = model_spec(target, database)
+    filter_document = parse_filter(query)
+    table = routing_table_for(spec, routing_table, shards)
+    targeting = table.target(filter_document)
+    if as_json:
+        print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(query),
+                     "shards": list(targeting.shards), "kind": targeting.kind, "reason": targeting.reason,
+                     "chunks": targeting.chunks, "source": routing_table or f"predicted ({shards} shards)"})
+        return
+    style = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red"}[targeting.kind]
+    out = console()
+    out.print(f"[bold]{spec.namespace}[/] key {key_text(spec.key_pattern)}  filter {query}")
+    out.print(f"  [{style}]{targeting.kind}[/] -> {', '.join(targeting.shards)}")
+    out.print(f"  {targeting.reason}", highlight=False)
+
+
+@app.command()
+def snapshot(uri: str = typer.Argument(..., help="URI of a mongos or a config server member (credentials are never printed)."),
+             output: str = typer.Argument(..., help="File to write."),
+             namespace: Optional[list[str]] = typer.Option(None, "--namespace", "-n", help="Only these collections (repeatable).")) -> None:
+    """Save a cluster's shards and routing tables to a file for offline 'route'."""
+    from ..cluster.connection import connect
+    from ..cluster.live import ConfigDatabaseSource
+    from ..cluster.offline import write_snapshot
+
+    source = ConfigDatabaseSource(connect(uri))
+    path = write_snapshot(source, output, namespace or None)
+    print(f"Wrote {len(namespace or source.sharded_namespaces())} routing table(s) to {path}")
+
+
+def _spec_document(spec: "ShardSpec") -> dict[str, Any]:
+    from bson import json_util
+
+    return {
+        "namespace": spec.namespace,
+        "database": spec.database,
+        "collection": spec.collection,
+        "key": spec.key_pattern,
+        "strategy": spec.strategy,
+        "unique": spec.unique,
+        "initial_chunks": spec.initial_chunks,
+        "split_points": json.loads(json_util.dumps(list(spec.split_points))),
+        "zones": json.loads(json_util.dumps([{"name": z.name, "min": z.min, "max": z.max, "shards": list(z.shards)} for z in spec.zones])),
+        "models": list(spec.models),
+    }
+
+
+def _presplit_text(spec: "ShardSpec") -> str:
+    if spec.initial_chunks:
+        return f"{spec.initial_chunks} chunks"
+    if spec.split_points:
+        return f"{len(spec.split_points)} split points"
+    return "-"

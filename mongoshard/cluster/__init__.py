@@ -1,0 +1,1 @@
+"""The cluster layer: where cluster facts come from (``ClusterSource`` and its transports), connections, apply."""

@@ -1,0 +1,246 @@
+"""Applying declared shard keys to a cluster, idempotently.
+
+For each ``ShardSpec``: enable sharding on the database, pin zones, create the
+supporting index, shard the collection, and pre-split it so that the chunks
+are exactly the layout ``routing.splitting.initial_chunks`` predicts.  State is read
+first and every step that is already true is skipped, so a second run changes
+nothing.  A collection sharded on another key is never touched: it is
+reported as drift with the command that would change it.
+
+Commands go through a ``Router``: a mongos in production (``MongosRouter``).
+The interface is one method wide so that a stand-in can do a router's work
+where none exists (the test suite's real-mongod harness does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Protocol
+
+from bson import MinKey
+
+from ..errors import MongoshardError
+from ..model.declaration import ShardSpec
+from ..routing.splitting import initial_chunks
+from ..routing.table import key_text
+
+__all__ = ["apply", "ApplyResult", "CollectionOutcome", "Step", "Router", "MongosRouter", "ApplyError"]
+
+# Outcomes of one collection.
+SHARDED = "sharded"
+ALREADY = "already sharded with the declared key"
+DRIFT = "drift"
+PLANNED = "planned"
+# Status of one step.
+DONE, SKIPPED, WOULD_RUN = "done", "already", "would run"
+_NAMESPACE_NOT_FOUND = 26
+
+
+class ApplyError(MongoshardError):
+    """The cluster refused a step; the message names the collection and the step."""
+
+
+class Router(Protocol):
+    """Where apply's commands go and where it reads the cluster's metadata."""
+
+    def command(self, database: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """Run ``document`` as a command on ``database``, as a mongos would."""
+        ...
+
+
+class MongosRouter:
+    """A real mongos, reached with a pymongo client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def command(self, database: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        from bson import SON
+
+        return self._client[database].command(SON(document))
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    database: str
+    command: Mapping[str, Any]
+    status: str
+
+
+@dataclass(frozen=True)
+class CollectionOutcome:
+    namespace: str
+    outcome: str
+    message: str
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any(step.status == DONE for step in self.steps)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    collections: tuple[CollectionOutcome, ...]
+    dry_run: bool
+
+    @property
+    def drifted(self) -> tuple[CollectionOutcome, ...]:
+        return tuple(c for c in self.collections if c.outcome == DRIFT)
+
+
+def apply(specs: Iterable[ShardSpec], client: Any = None, *, router: Router | None = None,
+          dry_run: bool = False) -> ApplyResult:
+    """Shard every collection of ``specs`` through ``client`` (a mongos) or ``router``.
+
+    With ``dry_run`` the state is read and the commands that would run are
+    returned, nothing is changed.
+    """
+    if router is None:
+        if client is None:
+            raise ValueError("apply needs a client connected to a mongos, or a router")
+        router = MongosRouter(client)
+    outcomes = tuple(_Applier(router, spec, dry_run).run() for spec in specs)
+    return ApplyResult(outcomes, dry_run)
+
+
+class _Applier:
+    """The steps for one spec, each run (or only listed) in order."""
+
+    def __init__(self, router: Router, spec: ShardSpec, dry_run: bool) -> None:
+        self.router = router
+        self.spec = spec
+        self.dry_run = dry_run
+        self.steps: list[Step] = []
+
+    def run(self) -> CollectionOutcome:
+        spec = self.spec
+        current = self._find_one("collections", {"_id": spec.namespace, "dropped": {"$ne": True}})
+        if current is not None and _key_items(current["key"]) != _key_items(spec.key_pattern):
+            return CollectionOutcome(spec.namespace, DRIFT, _drift_message(spec, current["key"]))
+        self._zones()
+        if current is not None:
+            return self._outcome(ALREADY, f"{spec.namespace} is already sharded with the declared key {key_text(spec.key_pattern)}")
+        self._step("enable sharding", "admin", {"enableSharding": spec.database},
+                   done=self._find_one("databases", {"_id": spec.database}) is not None)
+        self._index()
+        documents = self._count()
+        self._step("shard collection", "admin", self._shard_command(documents), done=False)
+        self._presplit(documents)
+        populated = f" in place ({documents} documents kept)" if documents else ""
+        return self._outcome(SHARDED, f"{spec.namespace} sharded on {key_text(spec.key_pattern)}{populated}")
+
+    def _outcome(self, outcome: str, message: str) -> CollectionOutcome:
+        if self.dry_run and any(step.status == WOULD_RUN for step in self.steps):
+            outcome, message = PLANNED, f"{self.spec.namespace}: {sum(s.status == WOULD_RUN for s in self.steps)} command(s) would run"
+        return CollectionOutcome(self.spec.namespace, outcome, message, tuple(self.steps))
+
+    def _step(self, action: str, database: str, command: Mapping[str, Any], *, done: bool) -> None:
+        """Record a step; run it unless it is already true or this is a dry run."""
+        if done:
+            status = SKIPPED
+        elif self.dry_run:
+            status = WOULD_RUN
+        else:
+            self._run(action, database, command)
+            status = DONE
+        self.steps.append(Step(action, database, command, status))
+
+    def _run(self, action: str, database: str, command: Mapping[str, Any]) -> dict[str, Any]:
+        from pymongo.errors import OperationFailure
+
+        try:
+            return self.router.command(database, command)
+        except OperationFailure as exc:
+            reason = str(exc.details.get("errmsg", exc)) if exc.details else str(exc)
+            raise ApplyError(f"{self.spec.namespace}: the cluster refused to {action} ({reason}); "
+                             "fix the declaration or the collection, then run apply again") from None
+
+    def _find(self, collection: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        reply = self.router.command("config", {"find": collection, "filter": dict(query), "batchSize": 100_000})
+        return list(reply["cursor"]["firstBatch"])
+
+    def _find_one(self, collection: str, query: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = self._find(collection, query)
+        return found[0] if found else None
+
+    def _zones(self) -> None:
+        spec = self.spec
+        for zone in spec.zones:
+            for shard in zone.shards:
+                tagged = self._find_one("shards", {"_id": shard, "tags": zone.name}) is not None
+                self._step(f"add {shard} to zone {zone.name}", "admin", {"addShardToZone": shard, "zone": zone.name}, done=tagged)
+        for zone in spec.zones:
+            low, high = _full_key(spec, zone.min, MinKey()), _full_key(spec, zone.max, MinKey())
+            present = self._find_one("tags", {"ns": spec.namespace, "min": low, "max": high, "tag": zone.name}) is not None
+            self._step(f"pin range to zone {zone.name}", "admin",
+                       {"updateZoneKeyRange": spec.namespace, "min": low, "max": high, "zone": zone.name}, done=present)
+
+    def _index(self) -> None:
+        spec = self.spec
+        existing = self._indexes()
+        wanted = spec.key_pattern
+        present = any(_key_items(index["key"]) == _key_items(wanted) and (index.get("unique", False) or not spec.unique)
+                      for index in existing)
+        index = {"key": wanted, "name": "_".join(f"{name}_{kind}" for name, kind in wanted.items())}
+        if spec.unique:
+            index["unique"] = True
+        self._step("create the shard key index", spec.database,
+                   {"createIndexes": spec.collection, "indexes": [index]}, done=present)
+
+    def _indexes(self) -> list[dict[str, Any]]:
+        from pymongo.errors import OperationFailure
+
+        try:
+            reply = self.router.command(self.spec.database, {"listIndexes": self.spec.collection})
+        except OperationFailure as exc:
+            if exc.code == _NAMESPACE_NOT_FOUND:
+                return []
+            raise
+        return list(reply["cursor"]["firstBatch"])
+
+    def _count(self) -> int:
+        return int(self.router.command(self.spec.database, {"count": self.spec.collection}).get("n", 0))
+
+    def _shard_command(self, documents: int) -> dict[str, Any]:
+        spec = self.spec
+        command: dict[str, Any] = {"shardCollection": spec.namespace, "key": spec.key_pattern, "unique": spec.unique}
+        if spec.initial_chunks and spec.strategy == "hashed" and not documents and not spec.zones:
+            command["numInitialChunks"] = spec.initial_chunks
+        return command
+
+    def _presplit(self, documents: int) -> None:
+        """Split a new, empty ranged collection at its split points and spread the chunks as predicted."""
+        spec = self.spec
+        if documents or not spec.split_points or spec.zones:
+            return
+        for point in spec.split_points:
+            self._step("split", "admin", {"split": spec.namespace, "middle": _full_key(spec, point, MinKey())}, done=False)
+        shards = sorted(doc["_id"] for doc in self._find("shards", {}))
+        primary = (self._find_one("databases", {"_id": spec.database}) or {}).get("primary")
+        for chunk in initial_chunks(list(spec.key_pattern.items()), shards, primary=primary,
+                                    split_points=spec.split_points):
+            if chunk.shard != primary:
+                self._step(f"move a chunk to {chunk.shard}", "admin",
+                           {"moveChunk": spec.namespace, "bounds": [chunk.min, chunk.max], "to": chunk.shard}, done=False)
+
+
+def _key_items(key: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """A key pattern comparable across sources: 1, 1.0 and Int64(1) are the same direction."""
+    return [(name, kind if isinstance(kind, str) else int(kind)) for name, kind in key.items()]
+
+
+def _full_key(spec: ShardSpec, partial: Mapping[str, Any], filler: Any) -> dict[str, Any]:
+    return {name: partial.get(name, filler) for name in spec.key_pattern}
+
+
+def _drift_message(spec: ShardSpec, current: Mapping[str, Any]) -> str:
+    have, want = _key_items(current), _key_items(spec.key_pattern)
+    prefix = f"{spec.namespace} is sharded on {key_text(current)} but declared with {key_text(spec.key_pattern)}"
+    if len(want) > len(have) and want[: len(have)] == have:
+        return (f"{prefix}; the declared key extends the current one, so refineCollectionShardKey "
+                f"(after creating an index on {key_text(spec.key_pattern)}) can change it without moving data")
+    return f"{prefix}; only reshardCollection (MongoDB 5.0+) can change it, which rewrites the collection"
+
+

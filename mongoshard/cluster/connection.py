@@ -1,0 +1,54 @@
+"""Connecting to a cluster with a clear sentence instead of a driver traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MongoshardError, redact_uri
+
+__all__ = ["connect", "shard_client", "direct_client", "ConnectionFailed"]
+
+DEFAULT_TIMEOUT_MS = 5000
+
+
+class ConnectionFailed(MongoshardError):
+    """The URI is malformed or nothing answered at its address."""
+
+
+def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -> Any:
+    """A MongoClient that has answered a ping; credentials never appear in errors."""
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+
+    shown = redact_uri(uri)
+    try:
+        client: Any = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, **options)
+    except (InvalidURI, ConfigurationError, ValueError) as exc:
+        raise ConnectionFailed(f"'{shown}' is not a valid MongoDB URI ({redact_uri(str(exc))}); use mongodb://host:port") from None
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        client.close()
+        first_line = redact_uri(str(exc)).split(",")[0].splitlines()[0]
+        raise ConnectionFailed(
+            f"Cannot reach {shown} within {timeout_ms / 1000:g} s ({first_line}); check the address and that the server is up"
+        ) from None
+    return client
+
+
+def shard_client(host: str, **options: Any) -> Any:
+    """A client for a shard as ``config.shards`` records it ("replicaSet/host:port,..."), without a router."""
+    from pymongo import MongoClient
+
+    replica_set, _, members = host.partition("/")
+    if not members:  # a standalone shard: "host:port"
+        replica_set, members = "", host
+    extra = {"replicaSet": replica_set} if replica_set else {"directConnection": True}
+    return MongoClient(f"mongodb://{members}/", serverSelectionTimeoutMS=5000, **extra, **options)
+
+
+def direct_client(port: int, *, host: str = "127.0.0.1", timeout_ms: int = 2000, **options: Any) -> Any:
+    """A client for the one server at ``host:port``, without replica set discovery: bootstrapping and health checks."""
+    from pymongo import MongoClient
+
+    return MongoClient(f"mongodb://{host}:{port}/?directConnection=true", serverSelectionTimeoutMS=timeout_ms, **options)

@@ -1,0 +1,183 @@
+"""A live cluster's facts, read from its config database through a router or a config server member."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Mapping, Sequence
+
+from ..errors import redact_uri
+from ..routing.table import RoutingTable
+from .source import BalancerState, ChunkCount, ChunkSummary, DatabaseInfo, RouterInfo, ShardData, ShardInfo, SourceError
+
+__all__ = ["ConfigDatabaseSource"]
+
+
+class ConfigDatabaseSource:
+    """A live cluster, through a router or a config server member.
+
+    Metadata comes from the config database.  Data per shard comes from the
+    router's ``$shardedDataDistribution`` (6.0.3+), or, reached through a config
+    server (no router), from each shard's own ``$collStats``, connecting to the
+    shards recorded in ``config.shards`` with ``shard_options`` (credentials).
+    """
+
+    def __init__(self, client_or_config_db: Any, *, shard_options: Mapping[str, Any] | None = None) -> None:
+        from pymongo.database import Database
+
+        # A config database (of any name, e.g. a copy for benchmarks) or a client holding one.
+        database = client_or_config_db
+        if not isinstance(database, Database):
+            database = client_or_config_db["config"]
+        self._config = database
+        self._shard_options = dict(shard_options or {})
+        self._router: bool | None = None
+
+    @property
+    def client(self) -> Any:
+        """The pymongo client this source reads through (a router's or a config server's)."""
+        return self._config.client
+
+    @property
+    def shard_options(self) -> dict[str, Any]:
+        return dict(self._shard_options)
+
+    def is_router(self) -> bool:
+        if self._router is None:
+            self._router = self._read(lambda: self.client.admin.command("hello")).get("msg") == "isdbgrid"
+        return self._router
+
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        """Counted by the server in one aggregation: no chunk document but each top one reaches the client."""
+        query = {"_id": {"$in": list(namespaces)}, "dropped": {"$ne": True}}
+        collections = {doc["uuid"]: doc for doc in self._read(lambda: list(self._config.collections.find(query, {"uuid": 1, "key": 1})))}
+        pipeline = [
+            {"$match": {"uuid": {"$in": list(collections)}}},
+            {"$group": {"_id": {"uuid": "$uuid", "shard": "$shard"}, "chunks": {"$sum": 1},
+                        "jumbo": {"$sum": {"$cond": [{"$eq": ["$jumbo", True]}, 1, 0]}}}},
+        ]
+        counts: dict[Any, dict[str, ChunkCount]] = {uuid: {} for uuid in collections}
+        for row in self._read(lambda: list(self._config.chunks.aggregate(pipeline))):
+            counts[row["_id"]["uuid"]][row["_id"]["shard"]] = ChunkCount(row["chunks"], row["jumbo"])
+        return {doc["_id"]: ChunkSummary(dict(doc["key"]), counts[uuid], self._top_shard(uuid))
+                for uuid, doc in collections.items()}
+
+    def _top_shard(self, uuid: Any) -> str | None:
+        # The config server's {uuid: 1, min: 1} index answers this without a scan.
+        top = self._read(lambda: self._config.chunks.find_one({"uuid": uuid}, {"shard": 1}, sort=[("min", -1)]))
+        return top["shard"] if top else None
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        if self.is_router():
+            return self._read(lambda: self._router_distribution(namespaces))
+        return self._read(lambda: self._shard_statistics(namespaces))
+
+    def _router_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        from pymongo.errors import OperationFailure
+
+        try:
+            rows = list(self.client.admin.aggregate([{"$shardedDataDistribution": {}},
+                                                      {"$match": {"ns": {"$in": list(namespaces)}}}]))
+        except OperationFailure:  # before 6.0.3: each shard's statistics, gathered by the router
+            return {ns: _collection_statistics(self.client, ns) for ns in namespaces}
+        found = {row["ns"]: {s["shardName"]: ShardData(s["numOwnedDocuments"], s["ownedSizeBytes"], s.get("numOrphanedDocs", 0))
+                             for s in row["shards"]} for row in rows}
+        return {ns: found.get(ns, {}) for ns in namespaces}
+
+    def _shard_statistics(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        from .connection import shard_client
+
+        result: dict[str, dict[str, ShardData]] = {ns: {} for ns in namespaces}
+        for shard in self.shards():
+            with shard_client(shard.host or "", **self._shard_options) as client:
+                for namespace in namespaces:
+                    result[namespace].update(_collection_statistics(client, namespace, shard.name))
+        return result
+
+    def balancer(self) -> BalancerState:
+        settings = self._read(lambda: self._config.settings.find_one({"_id": "balancer"})) or {}
+        enabled = settings.get("mode", "full") != "off" and not settings.get("stopped", False)
+        window_document = settings.get("activeWindow")
+        window = (window_document["start"], window_document["stop"]) if window_document else None
+        running = None
+        if self.is_router():
+            running = bool(self._read(lambda: self.client.admin.command("balancerStatus")).get("inBalancerRound"))
+        return BalancerState(enabled, running, window, _inside(window) if window else None)
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        if not self.is_router():
+            return None
+        reply = self._read(lambda: self.client.admin.command("balancerCollectionStatus", namespace))
+        return {k: v for k, v in reply.items() if k in ("balancerCompliant", "firstComplianceViolation", "chunkSize")}
+
+    def shards(self) -> list[ShardInfo]:
+        found = self._read(lambda: list(self._config.shards.find().sort("_id")))
+        return [ShardInfo(d["_id"], d.get("host"), d.get("state"), tuple(d.get("tags", ()))) for d in found]
+
+    def routers(self) -> list[RouterInfo]:
+        found = self._read(lambda: list(self._config.mongos.find().sort("_id")))
+        return [RouterInfo(d["_id"], d.get("mongoVersion"), d.get("ping")) for d in found]
+
+    def databases(self) -> list[DatabaseInfo]:
+        found = self._read(lambda: list(self._config.databases.find().sort("_id")))
+        return [DatabaseInfo(d["_id"], d.get("primary")) for d in found]
+
+    def server_version(self) -> str | None:
+        return self._read(lambda: self.client.server_info()).get("version")
+
+    def shard_names(self) -> list[str]:
+        return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.shards.find({}, {"_id": 1}))))
+
+    def sharded_namespaces(self) -> list[str]:
+        query = {"_id": {"$ne": "config.system.sessions"}, "dropped": {"$ne": True}}
+        return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.collections.find(query, {"_id": 1}))))
+
+    def routing_table(self, namespace: str) -> RoutingTable:
+        collection = self._read(lambda: self._config.collections.find_one({"_id": namespace}))
+        if collection is None or collection.get("dropped"):
+            raise SourceError(f"{namespace} is not a sharded collection in this cluster; check the name or shard it first")
+        # Since 5.0 chunks name their collection by uuid; before, by namespace.
+        selector = {"uuid": collection["uuid"]} if "uuid" in collection else {"ns": namespace}
+        projection = {"min": 1, "max": 1, "shard": 1, "_id": 0}
+        chunks = self._read(lambda: list(self._config.chunks.find(selector, projection)))
+        return RoutingTable(namespace, collection["key"], chunks, unique=bool(collection.get("unique")))
+
+    def _read(self, query: Any) -> Any:
+        from pymongo.errors import PyMongoError
+
+        try:
+            return query()
+        except PyMongoError as exc:
+            raise SourceError(
+                f"Cannot read the config database: {redact_uri(str(exc)).splitlines()[0]}; "
+                "check the address and that the cluster is up"
+            ) from None
+
+
+def _collection_statistics(client: Any, namespace: str, shard: str | None = None) -> dict[str, ShardData]:
+    """``$collStats`` of one collection: one row per shard through a router, one row on a shard itself."""
+    from pymongo.errors import OperationFailure
+
+    database, collection = namespace.split(".", 1)
+    pipeline = [{"$collStats": {"storageStats": {}}},
+                {"$project": {"shard": 1, "storageStats.count": 1, "storageStats.size": 1, "storageStats.numOrphanDocs": 1}}]
+    try:
+        rows = list(client[database][collection].aggregate(pipeline))
+    except OperationFailure as exc:
+        if exc.code == 26:  # NamespaceNotFound: the shard holds none of it
+            return {shard: ShardData(0, 0)} if shard else {}
+        raise
+    result = {}
+    for row in rows:
+        stats = row["storageStats"]
+        orphans = stats.get("numOrphanDocs", 0)
+        owned = stats["count"] - orphans
+        size = int(stats["size"] * owned / stats["count"]) if stats["count"] else 0
+        result[shard or row["shard"]] = ShardData(owned, size, orphans)
+    return result
+
+
+def _inside(window: tuple[str, str], now: datetime.datetime | None = None) -> bool:
+    """Whether the local time is inside a balancer window "HH:MM"-"HH:MM" (which may wrap midnight)."""
+    current = (now or datetime.datetime.now()).strftime("%H:%M")
+    start, stop = window
+    return start <= current < stop if start <= stop else current >= start or current < stop

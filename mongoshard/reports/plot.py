@@ -1,0 +1,94 @@
+"""Charts of a balance report: SVG and HTML drawn here, PNG through matplotlib when it is installed."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from ..errors import MongoshardError
+from .balance import BalanceReport
+
+__all__ = ["write_plot", "write_svg_or_html", "bar_chart", "PlotError"]
+
+_WIDTH, _LABEL, _BAR, _GAP = 760, 160, 14, 10
+_COLOURS = {"chunks": "#4c78a8", "data": "#f58518"}
+
+
+class PlotError(MongoshardError):
+    """The plot cannot be written in the asked format."""
+
+
+def write_plot(report: BalanceReport, path: str | Path) -> Path:
+    """Chunks and data per shard per collection, as .svg, .html or .png (by the file name)."""
+    target = Path(path)
+    if target.suffix.lower() == ".png":
+        _png(report, target)
+        return target
+    return write_svg_or_html(bar_chart(_rows(report)), target)
+
+
+def write_svg_or_html(svg: str, path: str | Path) -> Path:
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".svg":
+        target.write_text(svg)
+    elif suffix == ".html":
+        target.write_text(f"<!doctype html><meta charset='utf-8'><title>mongoshard</title><body>{svg}</body>")
+    else:
+        raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg or .html")
+    return target
+
+
+def _rows(report: BalanceReport) -> list[tuple[str, str, float, float]]:
+    """(collection, shard, chunk share, data share) for every shard of every collection."""
+    rows = []
+    for collection in report.collections:
+        total_chunks = collection.chunks or 1
+        for shard in collection.shards:
+            data_share = shard.share if collection.measure != "chunks" else 0.0
+            rows.append((collection.namespace, shard.shard, shard.chunks / total_chunks, data_share))
+    return rows
+
+
+def bar_chart(rows: list[tuple[str, str, float, float]]) -> str:
+    """SVG bars of (group, shard, chunk share, data share) rows, one group after the other."""
+    parts, y = [], 30
+    scale = _WIDTH - _LABEL - 60
+    parts.append("<text x='10' y='18' font-weight='bold'>chunks (blue) and data (orange) per shard, share of each collection</text>")
+    current = None
+    for namespace, shard, chunk_share, data_share in rows:
+        if namespace != current:
+            current = namespace
+            y += _GAP
+            parts.append(f"<text x='10' y='{y + 10}' font-weight='bold'>{escape(namespace)}</text>")
+            y += 16
+        parts.append(f"<text x='20' y='{y + 11}'>{escape(shard)}</text>")
+        for offset, (kind, share) in enumerate((("chunks", chunk_share), ("data", data_share))):
+            top = y + offset * (_BAR // 2 + 1)
+            parts.append(f"<rect x='{_LABEL}' y='{top}' width='{share * scale:.1f}' height='{_BAR // 2}' fill='{_COLOURS[kind]}'/>")
+        parts.append(f"<text x='{_LABEL + scale + 8}' y='{y + 11}'>{chunk_share:.0%} / {data_share:.0%}</text>")
+        y += _BAR + 4
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' height='{y + 20}' font-family='sans-serif' "
+            f"font-size='12'><rect width='100%' height='100%' fill='white'/>{''.join(parts)}</svg>")
+
+
+def _png(report: BalanceReport, target: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+    except ImportError:
+        raise PlotError("a .png plot needs matplotlib (pip install matplotlib); .svg and .html need nothing") from None
+    rows = _rows(report)
+    labels = [f"{namespace}\n{shard}" for namespace, shard, _, _ in rows]
+    figure, axes = pyplot.subplots(figsize=(8, 0.5 * len(rows) + 1))
+    positions = range(len(rows))
+    axes.barh([p + 0.2 for p in positions], [r[2] for r in rows], height=0.4, color=_COLOURS["chunks"], label="chunks")
+    axes.barh([p - 0.2 for p in positions], [r[3] for r in rows], height=0.4, color=_COLOURS["data"], label="data")
+    axes.set_yticks(list(positions), labels)
+    axes.set_xlabel("share of the collection")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(target)
+    pyplot.close(figure)
