@@ -1,10 +1,38 @@
-"""The one exception family the CLI turns into a clear sentence and an exit code."""
+"""What may reach the user: the one exception family, and redaction of every secret from every message.
+
+Redaction works two ways, because neither is enough alone:
+
+* by parsing: every ``mongodb://`` or ``mongodb+srv://`` URI in a text loses
+  its user information (everything up to the last ``@`` of the URI, so an
+  unescaped ``/`` or ``@`` in a password cannot cut it short) and the value of
+  every option that carries a secret (``password``, ``authMechanismProperties``
+  with its AWS session token, ``tlsCertificateKeyFilePassword``, ...);
+* by value: secrets this process has seen (the password of a URI it was
+  given, a generated admin password or keyfile) are registered with
+  ``remember_secret`` and scrubbed wherever they appear, which covers driver
+  messages that quote a fragment of a URI rather than the URI itself.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from urllib.parse import quote, quote_plus, unquote_plus
 
-__all__ = ["MongoshardError", "DeclarationError", "redact_uri"]
+__all__ = ["MongoshardError", "DeclarationError", "redact", "redact_uri", "remember_secret", "remember_uri_secrets",
+           "brief", "REDACTED"]
+
+REDACTED = "***"
+# Shorter secrets are not scrubbed by value (they would mangle ordinary words); URIs are still redacted by parsing.
+_MIN_SECRET_LENGTH = 4
+# A URI runs to the next white space or quoting character.
+_URI = re.compile(r"mongodb(?:\+srv)?://[^\s'\"<>`]*", re.IGNORECASE)
+# Option names whose values are secrets (matched case-insensitively, anywhere in the name).
+_SECRET_OPTION = re.compile(r"(pass|token|secret|propert|credential|key(?!file\b))", re.IGNORECASE)
+_OPTION = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
 
 
 class MongoshardError(Exception):
@@ -15,9 +43,56 @@ class DeclarationError(MongoshardError):
     """A shard key declaration that MongoDB would reject or that cannot be resolved."""
 
 
-_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]+@")
+def remember_secret(value: str | None) -> None:
+    """Scrub ``value`` (and its URI-escaped forms) from every text redacted from now on."""
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        _secrets.update(form for form in {value, quote_plus(value), quote(value, safe=""), unquote_plus(value)}
+                        if len(form) >= _MIN_SECRET_LENGTH)
+
+
+def remember_uri_secrets(uri: str) -> None:
+    """Register the secrets of ``uri`` as written, however malformed: its user information, password and secret options."""
+    scheme_free = uri.split("://", 1)[1] if "://" in uri else uri
+    if "@" in scheme_free:
+        userinfo = scheme_free.rsplit("@", 1)[0]
+        remember_secret(userinfo)
+        if ":" in userinfo:
+            remember_secret(userinfo.split(":", 1)[1])
+    for _, name, value in _OPTION.findall(scheme_free):
+        if _SECRET_OPTION.search(name):
+            remember_secret(value)
+            for part in re.split(r"[,:]", unquote_plus(value)):  # AWS_SESSION_TOKEN:abc,SERVICE_NAME:x
+                remember_secret(part)
 
 
 def redact_uri(text: str) -> str:
-    """Hide the user and password of every MongoDB URI in ``text``."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """``text`` with the credentials and secret options of every MongoDB URI in it replaced by ``***``."""
+    return _URI.sub(lambda match: _redacted_uri(match.group(0)), text)
+
+
+def _redacted_uri(uri: str) -> str:
+    scheme, rest = uri.split("://", 1)
+    if "@" in rest:
+        rest = f"{REDACTED}@" + rest.rsplit("@", 1)[1]
+    rest = _OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_OPTION.search(m.group(2)) else m.group(0), rest)
+    return f"{scheme}://{rest}"
+
+
+def redact(text: str) -> str:
+    """``text`` without any URI credential, secret URI option or remembered secret."""
+    text = redact_uri(text)
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def brief(exc: BaseException) -> str:
+    """An exception's message as one redacted line: drivers append topology dumps and "full error" documents."""
+    text = redact(str(exc)).split(", full error")[0].split(", Topology Description")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

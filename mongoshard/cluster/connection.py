@@ -1,10 +1,10 @@
-"""Connecting to a cluster with a clear sentence instead of a driver traceback."""
+"""Connecting to a cluster with a clear sentence instead of a driver traceback, and never a secret in it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MongoshardError, redact_uri
+from ..errors import MongoshardError, brief, redact, remember_secret, remember_uri_secrets
 
 __all__ = ["connect", "shard_client", "direct_client", "ConnectionFailed"]
 
@@ -18,20 +18,21 @@ class ConnectionFailed(MongoshardError):
 def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -> Any:
     """A MongoClient that has answered a ping; credentials never appear in errors."""
     from pymongo import MongoClient
-    from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+    from pymongo.errors import PyMongoError
 
-    shown = redact_uri(uri)
+    remember_uri_secrets(uri)
+    remember_secret(options.get("password"))
+    shown = redact(uri)
     try:
         client: Any = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, **options)
-    except (InvalidURI, ConfigurationError, ValueError) as exc:
-        raise ConnectionFailed(f"'{shown}' is not a valid MongoDB URI ({redact_uri(str(exc))}); use mongodb://host:port") from None
+    except Exception as exc:  # InvalidURI, ConfigurationError, ValueError, TypeError, or OSError for a TLS file
+        raise ConnectionFailed(f"'{shown}' cannot be used ({brief(exc)}); check the URI, e.g. mongodb://host:27017") from None
     try:
         client.admin.command("ping")
     except PyMongoError as exc:
         client.close()
-        first_line = redact_uri(str(exc)).split(",")[0].splitlines()[0]
         raise ConnectionFailed(
-            f"Cannot reach {shown} within {timeout_ms / 1000:g} s ({first_line}); check the address and that the server is up"
+            f"Cannot reach {shown} within {timeout_ms / 1000:g} s ({brief(exc)}); check the address and that the server is up"
         ) from None
     return client
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any, Mapping, Sequence
 
-from ..errors import redact_uri
+from ..errors import brief
 from ..routing.table import RoutingTable
 from .source import BalancerState, ChunkCount, ChunkSummary, DatabaseInfo, RouterInfo, ShardData, ShardInfo, SourceError
 
@@ -148,7 +148,7 @@ class ConfigDatabaseSource:
             return query()
         except PyMongoError as exc:
             raise SourceError(
-                f"Cannot read the config database: {redact_uri(str(exc)).splitlines()[0]}; "
+                f"Cannot read the config database: {brief(exc)}; "
                 "check the address and that the cluster is up"
             ) from None
 
