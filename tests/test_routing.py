@@ -144,12 +144,13 @@ def test_snapshot_round_trip_keeps_types_and_routing(tmp_path) -> None:
 
 def test_snapshot_errors_are_one_sentence(tmp_path) -> None:
     from mongoshard.cluster.source import SourceError
+    from mongoshard.files import FileProblem
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(SourceError, match="is not valid JSON"):
         SnapshotSource(bad)
-    with pytest.raises(SourceError, match="Cannot read"):
+    with pytest.raises(FileProblem, match="missing.json does not exist"):
         SnapshotSource(tmp_path / "missing.json")
 
 

@@ -10,7 +10,9 @@ import pytest
 from bson import json_util
 from commandline import run
 
-from mongoshard.advice.simulate import SimulationError, load_documents, simulate
+from mongoshard.advice.sample import SampleError, load_documents
+from mongoshard.advice.simulate import simulate
+from mongoshard.files import FileProblem
 
 START = datetime.datetime(2026, 1, 1)
 
@@ -55,9 +57,11 @@ def test_sources_file_generator_and_errors(tmp_path: Path) -> None:
     path.write_text("".join(json_util.dumps(d) + "\n" for d in _readings(50)))
     assert load_documents(str(path)) == _readings(50)
     assert len(load_documents("examples.sensors.data:readings", limit=123)) == 123
-    with pytest.raises(SimulationError, match="neither a file"):
+    with pytest.raises(FileProblem, match="the sample no-such-file.jsonl does not exist"):
         load_documents("no-such-file.jsonl")
-    with pytest.raises(SimulationError, match="needs --collection"):
+    with pytest.raises(SampleError, match="neither a file"):
+        load_documents("no-such-file")
+    with pytest.raises(SampleError, match="needs --collection"):
         load_documents("mongodb://127.0.0.1:1/")
 
 

@@ -7,9 +7,10 @@ import pytest
 from mongoshard.deploy.topology import Topology, TopologyError, load_topology, parse_topology
 
 
-def test_defaults_are_a_small_development_cluster(tmp_path) -> None:
-    topology = load_topology(tmp_path / "absent.yaml")
-    assert topology == Topology()
+def test_defaults_are_a_small_development_cluster(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no mongoshard.yaml here: the defaults
+    topology = load_topology()
+    assert topology == Topology() and topology.state_dir == tmp_path.resolve() / ".mongoshard"
     assert topology.router_ports == (27017,)
     assert topology.config_server.ports == (27018,) and topology.config_server.role == "configsvr"
     assert [s.ports for s in topology.shards] == [(27019,), (27020,)]

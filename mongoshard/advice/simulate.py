@@ -24,19 +24,14 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import bson
 
-from ..errors import MongoshardError
 from ..reports.audit import KINDS, classify
 from ..routing.hashing import hashed_value
 from ..routing.ordering import sort_key
 
-__all__ = ["simulate", "load_documents", "write_simulation_plot", "SimulationReport", "CandidateResult", "SimulationError"]
+__all__ = ["simulate", "write_simulation_plot", "SimulationReport", "CandidateResult"]
 
 CHUNKS_PER_SHARD = 8  # default chunk size: the data cut into this many chunks per shard
 RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
-
-
-class SimulationError(MongoshardError):
-    """The sample documents cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +201,7 @@ def _query_shares(records: Sequence[Mapping[str, Any]], key: list[tuple[str, Any
     return shares
 
 
-def write_simulation_plot(report: SimulationReport, path: str | Path) -> Path:
+def write_simulation_plot(report: SimulationReport, path: str | Path, *, force: bool = False) -> Path:
     """Data per shard for each candidate key of a simulation, as .svg or .html."""
     from ..reports.plot import bar_chart, write_svg_or_html
 
@@ -216,39 +211,4 @@ def write_simulation_plot(report: SimulationReport, path: str | Path) -> Path:
         label = ", ".join(f"{k}: {v}" for k, v in candidate.key.items())
         rows += [(label, f"shard{i}", candidate.chunks_per_shard[i] / max(sum(candidate.chunks_per_shard), 1), b / total)
                  for i, b in enumerate(candidate.bytes_per_shard)]
-    return write_svg_or_html(bar_chart(rows), path)
-
-
-def load_documents(source: str, *, collection: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Sample documents from a JSON lines file, a ``module:function`` generator, or a MongoDB URI (with ``collection``)."""
-    import importlib
-    import itertools
-
-    from bson import json_util
-
-    if "://" in source:
-        if not collection or "." not in collection:
-            raise SimulationError("a URI needs --collection DATABASE.COLLECTION to sample from")
-        from ..cluster.connection import connect
-
-        database, name = collection.split(".", 1)
-        cursor = connect(source)[database][name].find({}, limit=limit or 0)
-        return list(cursor)
-    path = Path(source)
-    if path.exists():
-        documents = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    documents.append(json_util.loads(line))
-                except ValueError:
-                    raise SimulationError(f"{path}, line {number}: not a JSON document") from None
-        return documents[:limit] if limit else documents
-    module_name, separator, function_name = source.partition(":")
-    if not separator:
-        raise SimulationError(f"'{source}' is neither a file, a MongoDB URI nor MODULE:FUNCTION")
-    try:
-        generator = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise SimulationError(f"cannot load the generator '{source}' ({exc}); check the module and function names") from None
-    return list(itertools.islice(generator(), limit) if limit else generator())
+    return write_svg_or_html(bar_chart(rows), path, force=force)

@@ -7,6 +7,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bson import json_util
 
+from ..errors import brief
+from ..files import read_text, write_text
+
 from ..model.declaration import ShardSpec
 from ..routing.splitting import initial_chunks
 from ..routing.table import RoutingError, RoutingTable
@@ -79,12 +82,17 @@ class SnapshotSource(_TableFacts):
             document = {"shards": None, "collections": [document]}
         if not isinstance(document.get("collections"), list):
             raise SourceError(f"{self.path} is not a mongoshard snapshot: it has no 'collections' list")
+        shards = document.get("shards")
+        if shards is not None and not (isinstance(shards, list) and all(isinstance(s, str) for s in shards)):
+            raise SourceError(f"{self.path} is not a mongoshard snapshot: 'shards' must be a list of shard names")
         try:
             tables = [RoutingTable.from_document(c) for c in document["collections"]]
         except RoutingError as exc:
             raise SourceError(f"{self.path}: {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:  # values of the wrong types where tables need documents
+            raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); write it with 'mongoshard snapshot'") from None
         self._tables = {t.namespace: t for t in tables}
-        self._shards = sorted(document.get("shards") or {s for t in tables for s in t.shards})
+        self._shards = sorted(shards or {s for t in tables for s in t.shards})
 
     def shard_names(self) -> list[str]:
         return list(self._shards)
@@ -131,8 +139,12 @@ class PredictedSource(_TableFacts):
         return RoutingTable(namespace, spec.key_pattern, chunks, unique=spec.unique)
 
 
-def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None) -> Path:
-    """Save shards and routing tables to a JSON file (MongoDB Extended JSON, types kept)."""
+def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None, *,
+                   force: bool = False) -> Path:
+    """Save shards and routing tables to a JSON file (MongoDB Extended JSON, types kept).
+
+    An earlier snapshot is replaced; any other existing file only with ``force``.
+    """
     chosen = namespaces or source.sharded_namespaces()
     document = {
         "format": SNAPSHOT_FORMAT,
@@ -140,20 +152,19 @@ def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence
         "shards": source.shard_names(),
         "collections": [source.routing_table(ns).to_document() for ns in chosen],
     }
-    target = Path(path)
-    target.write_text(json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n")
-    return target
+    text = json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n"
+    return write_text(path, text, "the snapshot", ours=lambda existing: f'"format": "{SNAPSHOT_FORMAT}"' in existing[:200],
+                      force=force)
 
 
 def _load_json(path: Path) -> Mapping[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SourceError(f"Cannot read {path}: {exc.strerror}; check the path") from None
+    text = read_text(path, "the snapshot file", hint="write one with 'mongoshard snapshot'")
     try:
         document = json_util.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise SourceError(f"{path} is not valid JSON ({exc}); write it with 'mongoshard snapshot'") from None
+    except RecursionError:
+        raise SourceError(f"{path} nests too deeply to be a snapshot; write it with 'mongoshard snapshot'") from None
+    except Exception as exc:  # json_util raises ValueError, TypeError, InvalidId, ... for bad input
+        raise SourceError(f"{path} is not valid JSON ({brief(exc)}); write it with 'mongoshard snapshot'") from None
     if not isinstance(document, Mapping):
         raise SourceError(f"{path} must hold a JSON object, not {type(document).__name__}")
     return document

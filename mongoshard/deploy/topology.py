@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import MongoshardError
+from ..files import read_text
 
 __all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology", "parse_topology", "commented_topology"]
 
@@ -59,6 +60,13 @@ class Topology:
     base_port: int = 27017
     auth: bool = True
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # The directory of the topology file (the project): data_dir is relative to it.  None: the current directory.
+    root: Path | None = field(default=None, compare=False)
+
+    @property
+    def state_dir(self) -> Path:
+        """The state directory as an absolute path: data_dir, relative to the topology file's directory."""
+        return ((self.root or Path.cwd()) / self.data_dir).resolve()
 
     @property
     def router_ports(self) -> tuple[int, ...]:
@@ -114,8 +122,8 @@ _FIELDS: dict[str, tuple[str, type, int | None]] = {
 }
 
 
-def parse_topology(document: Any, origin: str = DEFAULT_FILE) -> Topology:
-    """A validated Topology from a parsed YAML document; every problem is one sentence."""
+def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None = None) -> Topology:
+    """A validated Topology from a parsed YAML document (of a file in ``root``); every problem is one sentence."""
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -133,12 +141,29 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE) -> Topology:
         if minimum is not None and value < minimum:
             raise TopologyError(f"{origin}: '{key}' must be at least {minimum}, not {value}")
         values[attribute] = value
-    topology = Topology(**values)
+    topology = Topology(**values, root=root)
     if not _PROJECT_NAME.fullmatch(topology.name):
         raise TopologyError(f"{origin}: 'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not {topology.name!r}")
     if topology.all_ports[-1] > 65535:
         raise TopologyError(f"{origin}: ports run past 65535 from base_port {topology.base_port}; lower base_port")
-    return Topology(**values, warnings=tuple(_warnings(topology)))
+    _check_data_dir(topology, origin)
+    return Topology(**values, root=root, warnings=tuple(_warnings(topology)))
+
+
+def _check_data_dir(topology: Topology, origin: str) -> None:
+    """The state directory holds data that ``down --purge`` deletes: it must be a directory of its own."""
+    state, project = topology.state_dir, (topology.root or Path.cwd()).resolve()
+    home = Path.home().resolve()
+    reason = None
+    if state == project or state in project.parents:
+        reason = "is the project directory or contains it"
+    elif state == home or state in home.parents:
+        reason = "is your home directory or contains it"
+    elif state == Path(state.anchor):
+        reason = "is the root of the file system"
+    if reason:
+        raise TopologyError(f"{origin}: 'data_dir' {topology.data_dir!r} ({state}) {reason}; mongoshard keeps data, logs and "
+                            "secrets in a directory of its own: use the default '.mongoshard' or another new directory")
 
 
 def _warnings(topology: Topology) -> list[str]:
@@ -153,20 +178,44 @@ def _describe(kind: type) -> str:
     return {str: "text", int: "a whole number", bool: "true or false"}[kind]
 
 
-def load_topology(path: str | Path = DEFAULT_FILE) -> Topology:
-    """Read and validate a topology file; a missing file means the defaults."""
+def load_topology(path: str | Path | None = None) -> Topology:
+    """Read and validate a topology file.
+
+    Without ``path``, ``mongoshard.yaml`` of the current directory, or the
+    defaults when there is none; a file named explicitly must exist.
+    """
     import yaml
 
-    target = Path(path)
-    if not target.exists():
-        return Topology()
+    target = Path(path or DEFAULT_FILE)
+    if path is None and not target.exists():
+        return Topology(root=Path.cwd())
+    text = read_text(target, "the topology file", hint="check the name, or create it with 'mongoshard init -f FILE'")
+    if len(text) > _MAX_TOPOLOGY_CHARACTERS:
+        raise TopologyError(f"{target} is {len(text):,} characters long; a topology file is a few settings")
     try:
-        document = yaml.safe_load(target.read_text())
+        document = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise TopologyError(f"{target} is not valid YAML{where}; fix the indentation or quoting there") from None
-    return parse_topology(document, str(target))
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise TopologyError(f"{target} is not valid YAML{where} ({problem}); fix it there") from None
+    return parse_topology(document, str(target), target.resolve().parent)
+
+
+_MAX_TOPOLOGY_CHARACTERS = 64 * 1024
+
+
+def _loader() -> type:
+    """PyYAML's safe loader without aliases: a topology needs none, and nested aliases expand exponentially."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+    return Loader
 
 
 _COMMENTS: dict[str, str] = {

@@ -162,19 +162,21 @@ def capture(path: str | Path | None = None) -> Iterator[Recorder]:
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a JSON lines query log."""
+    """The records of a JSON lines query log, each checked to be a query record."""
+    from ..files import read_text
+
+    text = read_text(path, "the query log", hint="record one with mongoshard.capture() or pytest --mongoshard-audit")
     records = []
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise AuditError(f"Cannot read {path} ({exc.strerror}); record one with mongoshard.audit.capture() or --mongoshard-audit") from None
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            record["namespace"], record["shape"]
-        except (ValueError, KeyError, TypeError):
-            raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and 'shape')") from None
+        except (ValueError, RecursionError):
+            record = None
+        if not (isinstance(record, dict) and isinstance(record.get("namespace"), str) and isinstance(record.get("shape"), dict)
+                and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)):
+            raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and a 'shape' document); "
+                             "record the log with mongoshard.capture()")
         records.append(record)
     return records

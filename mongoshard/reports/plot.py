@@ -2,41 +2,49 @@
 
 from __future__ import annotations
 
+import io
 from html import escape
 from pathlib import Path
 
 from ..errors import MongoshardError
+from ..files import write_bytes, write_text
 from .balance import BalanceReport
 
 __all__ = ["write_plot", "write_svg_or_html", "bar_chart", "PlotError"]
 
 _WIDTH, _LABEL, _BAR, _GAP = 760, 160, 14, 10
 _COLOURS = {"chunks": "#4c78a8", "data": "#f58518"}
+# Every plot mongoshard writes carries this mark, so a later plot may replace it and nothing else.
+MARK = "generator: mongoshard"
 
 
 class PlotError(MongoshardError):
     """The plot cannot be written in the asked format."""
 
 
-def write_plot(report: BalanceReport, path: str | Path) -> Path:
+def write_plot(report: BalanceReport, path: str | Path, *, force: bool = False) -> Path:
     """Chunks and data per shard per collection, as .svg, .html or .png (by the file name)."""
     target = Path(path)
     if target.suffix.lower() == ".png":
-        _png(report, target)
-        return target
-    return write_svg_or_html(bar_chart(_rows(report)), target)
+        return _png(report, target, force)
+    return write_svg_or_html(bar_chart(_rows(report)), target, force=force)
 
 
-def write_svg_or_html(svg: str, path: str | Path) -> Path:
+def _is_ours(existing: str) -> bool:
+    return MARK in existing[:2000]
+
+
+def write_svg_or_html(svg: str, path: str | Path, *, force: bool = False) -> Path:
+    """Write ``svg`` as an .svg file or inside an .html page, replacing only a plot mongoshard wrote (or with ``force``)."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".svg":
-        target.write_text(svg)
+        text = svg
     elif suffix == ".html":
-        target.write_text(f"<!doctype html><meta charset='utf-8'><title>mongoshard</title><body>{svg}</body>")
+        text = f"<!doctype html><meta charset='utf-8'><meta name='generator' content='mongoshard'><title>mongoshard</title><body>{svg}</body>"
     else:
         raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg or .html")
-    return target
+    return write_text(target, text, "the plot", ours=_is_ours, force=force)
 
 
 def _rows(report: BalanceReport) -> list[tuple[str, str, float, float]]:
@@ -69,10 +77,10 @@ def bar_chart(rows: list[tuple[str, str, float, float]]) -> str:
         parts.append(f"<text x='{_LABEL + scale + 8}' y='{y + 11}'>{chunk_share:.0%} / {data_share:.0%}</text>")
         y += _BAR + 4
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' height='{y + 20}' font-family='sans-serif' "
-            f"font-size='12'><rect width='100%' height='100%' fill='white'/>{''.join(parts)}</svg>")
+            f"font-size='12'><!-- {MARK} --><rect width='100%' height='100%' fill='white'/>{''.join(parts)}</svg>")
 
 
-def _png(report: BalanceReport, target: Path) -> None:
+def _png(report: BalanceReport, target: Path, force: bool) -> Path:
     try:
         import matplotlib
 
@@ -90,5 +98,7 @@ def _png(report: BalanceReport, target: Path) -> None:
     axes.set_xlabel("share of the collection")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(target)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", metadata={"Software": MARK})
     pyplot.close(figure)
+    return write_bytes(target, image.getvalue(), "the plot", ours=_is_ours, force=force)

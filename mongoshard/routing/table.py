@@ -21,6 +21,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..errors import MongoshardError
 from .bounds import HASHED, FieldBounds, QueryBounds, bounds_for_filter
+from .filters import validate_filter
 from .hashing import hashed_value
 from .ordering import MAX_KEY, MIN_KEY, SortKey, sort_key
 
@@ -121,6 +122,7 @@ class RoutingTable:
     # Queries ----------------------------------------------------------------------
 
     def key_ranges(self, query: Mapping[str, Any]) -> tuple[QueryBounds, list[tuple[tuple[SortKey, ...], tuple[SortKey, ...]]]]:
+        validate_filter(query)
         bounds = bounds_for_filter(query, list(self.key.items()))
         return bounds, flatten(bounds.fields)
 
@@ -179,10 +181,15 @@ class RoutingTable:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "RoutingTable":
-        try:
-            return cls(document["namespace"], document["key"], document["chunks"], unique=bool(document.get("unique", False)))
-        except KeyError as missing:
-            raise RoutingError(f"a routing table document lacks the field {missing}") from None
+        if not isinstance(document, Mapping):
+            raise RoutingError(f"a routing table must be a document, not {type(document).__name__}")
+        missing = [name for name in ("namespace", "key", "chunks") if name not in document]
+        if missing:
+            raise RoutingError(f"a routing table document lacks the field '{missing[0]}'")
+        namespace, key, chunks = document["namespace"], document["key"], document["chunks"]
+        if not isinstance(namespace, str) or not isinstance(key, Mapping) or not isinstance(chunks, list):
+            raise RoutingError("a routing table needs a 'namespace' string, a 'key' document and a 'chunks' list")
+        return cls(namespace, key, chunks, unique=bool(document.get("unique", False)))
 
     def __repr__(self) -> str:
         return f"RoutingTable({self.namespace!r}, key={self.key}, chunks={len(self.chunks)}, shards={list(self.shards)})"

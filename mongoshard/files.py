@@ -1,0 +1,113 @@
+"""Reading the user's files and writing ours: one sentence for every failure, and nothing overwritten that is not ours.
+
+Every file mongoshard reads (a topology, a snapshot, a sample, a query log, a
+filter given as ``@file``) goes through ``read_text``, so a missing file, a
+directory, a permission problem or bytes that are not UTF-8 are each one
+sentence naming the file.  Every file it writes goes through ``write_text``,
+which refuses to replace a file that mongoshard did not write (``ours`` says
+how to recognise its own) unless forced, and writes through a temporary file
+so that a failure never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import MongoshardError
+
+__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "FileProblem", "MAX_INPUT_BYTES"]
+
+# Inputs are documents, filters and samples; anything larger than this is a mistake, not data.
+MAX_INPUT_BYTES = 2 * 1024**3
+
+
+class FileProblem(MongoshardError):
+    """A file that cannot be read or written as asked."""
+
+
+def read_text(path: str | Path, what: str, *, hint: str = "check the path") -> str:
+    """The UTF-8 text of ``path`` (``what`` names it in messages: "the topology file", "the sample", ...)."""
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise FileProblem(f"{what} {target} is a directory; give the path of a file")
+        data = target.read_bytes()
+    except FileNotFoundError:
+        raise FileProblem(f"{what} {target} does not exist; {hint}") from None
+    except OSError as exc:
+        raise FileProblem(f"Cannot read {what} {target} ({exc.strerror}); {hint}") from None
+    return _decoded(data, f"{what} {target}")
+
+
+def read_argument(text: str, what: str) -> str:
+    """A command-line value that may be given inline, as ``@FILE``, or as ``-`` (standard input).
+
+    Filters and keys can outgrow the kernel's limit on argument length; a file or a pipe has no such limit.
+    """
+    if text == "-":
+        return _decoded(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(), f"{what} on standard input")
+    if text.startswith("@"):
+        return read_text(text[1:], what, hint=f"give {what} inline, as @FILE or as - for standard input")
+    return text
+
+
+def _decoded(data: bytes, label: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise FileProblem(f"{label} holds {len(data):,} bytes, more than mongoshard reads ({MAX_INPUT_BYTES:,})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileProblem(f"{label} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}); save it as UTF-8") from None
+
+
+def write_text(path: str | Path, text: str, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False,
+               mode: int | None = None) -> Path:
+    """Write ``text`` to ``path`` unless that would replace a file mongoshard did not write.
+
+    ``ours(existing_text)`` tells an earlier output of mongoshard's apart from
+    anything else; without it, any existing file is refused.  ``force``
+    overwrites regardless.
+    """
+    return write_bytes(path, text.encode("utf-8"), what, ours=ours, force=force, mode=mode)
+
+
+def write_bytes(path: str | Path, data: bytes, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False,
+                mode: int | None = None) -> Path:
+    """``write_text`` for binary content (a PNG plot); ``ours`` sees the existing file decoded leniently."""
+    target = Path(path)
+    if target.is_dir():
+        raise FileProblem(f"Cannot write {what} to {target}: it is a directory; give a file name")
+    if target.exists() and not force:
+        try:
+            existing = target.read_text(errors="replace")
+        except OSError:
+            existing = ""
+        if ours is None or not ours(existing):
+            raise FileProblem(f"{target} exists and was not written by mongoshard; pass --force to replace it, "
+                              f"or write {what} elsewhere")
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileProblem(f"Cannot write {what} to {target}: the directory {directory} does not exist")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
+    return target
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
