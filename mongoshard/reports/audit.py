@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from bson import ObjectId
 
 from ..routing.bounds import bounds_for_filter
+from ..routing.filters import FilterError, validate_filter
 from ..routing.ordering import MAX_KEY, MIN_KEY
 from .capture import UNANALYSABLE
 
@@ -83,7 +84,12 @@ def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation
         if strings:
             return "unknown", (f"collation {collation.get('locale')} on string key field(s) {', '.join(sorted(strings))}: "
                                "the router targets by the simple collation")
-    bounds = bounds_for_filter(_concrete(shape, [0]), key)
+    concrete = _concrete(shape, [0])
+    try:
+        validate_filter(concrete)
+    except FilterError as exc:
+        return "unknown", f"not a filter MongoDB parses ({exc})"
+    bounds = bounds_for_filter(concrete, key)
     fields = [name for name, _ in key]
     if not bounds.fields or _unbounded(bounds.fields[0]):
         return "scatter-gather", f"no usable condition on the leading key field '{fields[0]}'"
