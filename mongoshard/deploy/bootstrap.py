@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..cluster.connection import direct_client
+from ..errors import brief
 from .credentials import Credentials, admin_client_options
-from .processes import ProcessFailed
+from .processes import Deadline, ProcessFailed
 from .topology import ReplicaSet, Topology
 
 __all__ = ["initiate", "add_shards", "wait_for_router", "until", "NOT_YET_INITIALIZED", "DEFAULT_TIMEOUT_S"]
@@ -24,7 +25,7 @@ NOT_YET_INITIALIZED = 94
 
 
 def initiate(replica_set: ReplicaSet, internal: dict[str, str], credentials: Credentials | None,
-             deadline: float) -> str | None:
+             deadline: Deadline) -> str | None:
     """Initiate ``replica_set`` unless it is, wait for its first member to be primary, create the admin user."""
     from pymongo.errors import OperationFailure
 
@@ -54,7 +55,7 @@ def _replica_set_config(replica_set: ReplicaSet) -> dict[str, Any]:
     return config
 
 
-def add_shards(topology: Topology, internal: dict[str, str], deadline: float) -> tuple[str, ...]:
+def add_shards(topology: Topology, internal: dict[str, str], deadline: Deadline) -> tuple[str, ...]:
     """addShard through the first mongos for every shard it does not list yet."""
     added = []
     with direct_client(topology.router_ports[0], **internal) as client:
@@ -67,19 +68,21 @@ def add_shards(topology: Topology, internal: dict[str, str], deadline: float) ->
     return tuple(added)
 
 
-def until(deadline: float, attempt: Callable[[], Any], failure: str) -> Any:
+def until(deadline: Deadline, attempt: Callable[[], Any], failure: str) -> Any:
     """Retry ``attempt`` until it returns something true; servers refuse work while electing."""
     from pymongo.errors import PyMongoError
 
     while True:
+        if deadline.cancelled:
+            raise ProcessFailed(f"{failure}: cancelled")
         try:
             result = attempt()
             if result:
                 return result
         except PyMongoError as exc:
-            if time.monotonic() > deadline:
-                raise ProcessFailed(f"{failure} ({str(exc).split(', full error')[0]})") from None
-        if time.monotonic() > deadline:
+            if deadline.passed:
+                raise ProcessFailed(f"{failure} ({brief(exc)})") from None
+        if deadline.passed:
             raise ProcessFailed(failure)
         time.sleep(0.2)
 
@@ -87,9 +90,9 @@ def until(deadline: float, attempt: Callable[[], Any], failure: str) -> Any:
 def wait_for_router(topology: Topology, *, state_dir: str | Path | None = None,
                     timeout: float = DEFAULT_TIMEOUT_S) -> None:
     """Wait until the first mongos answers and lists every shard (a compose cluster's init has finished)."""
-    options = admin_client_options(state_dir or topology.data_dir)
+    options = admin_client_options(Path(state_dir) if state_dir else topology.state_dir)
     wanted = {shard.name for shard in topology.shards}
     with direct_client(topology.router_ports[0], **options) as client:
-        until(time.monotonic() + timeout,
+        until(Deadline(timeout),
               lambda: wanted <= {s["_id"] for s in client.admin.command("listShards")["shards"]},
               f"mongos on port {topology.router_ports[0]} did not list shards {', '.join(sorted(wanted))} in time")

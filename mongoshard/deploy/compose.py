@@ -17,6 +17,7 @@ in as the internal ``__system`` user with the keyfile.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from importlib.resources import files
@@ -26,10 +27,11 @@ from typing import Any
 from ..errors import MongoshardError
 from .topology import Process, Topology
 
-__all__ = ["render_compose", "compose_document", "compose_up", "init_script", "ComposeError"]
+__all__ = ["render_compose", "compose_document", "compose_up", "init_script", "is_rendered", "ComposeError"]
 
 KEYFILE_IN_CONTAINER = "/etc/mongo-keyfile"
 PLAN_PLACEHOLDER = "const plan = PLAN;"
+RENDERED_HEADER = "# Rendered by 'mongoshard compose' from mongoshard.yaml; edit that file, not this one."
 HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 30, "start_period": "10s"}
 
 
@@ -95,8 +97,8 @@ def _init_plan(topology: Topology, hosts: dict[str, list[str]]) -> dict[str, Any
     }
 
 
-def compose_document(topology: Topology) -> dict[str, Any]:
-    """The compose file for ``topology`` as data."""
+def compose_document(topology: Topology, compose_dir: Path | None = None) -> dict[str, Any]:
+    """The compose file for ``topology`` as data, to be written in ``compose_dir`` (default: beside the topology file)."""
     processes = topology.processes()
     hosts: dict[str, list[str]] = {}
     for process in processes:
@@ -118,22 +120,34 @@ def compose_document(topology: Topology) -> dict[str, Any]:
         "volumes": {f"{p.name}-data": {} for p in processes if p.role != "mongos"},
     }
     if topology.auth:
-        document["secrets"] = {"keyfile": {"file": f"./{topology.data_dir}/keyfile"},
-                               "admin_password": {"file": f"./{topology.data_dir}/admin-password"}}
+        secrets = _secrets_path(topology, compose_dir)
+        document["secrets"] = {"keyfile": {"file": f"{secrets}/keyfile"}, "admin_password": {"file": f"{secrets}/admin-password"}}
     return document
 
 
-def render_compose(topology: Topology) -> str:
+def _secrets_path(topology: Topology, compose_dir: Path | None) -> str:
+    """The state directory as the compose file names it: relative to the compose file's own directory."""
+    base = (compose_dir or topology.root or Path.cwd()).resolve()
+    relative = os.path.relpath(topology.state_dir, base)
+    return relative if relative.startswith("..") else f"./{relative}"
+
+
+def render_compose(topology: Topology, compose_dir: Path | None = None) -> str:
     """``compose.yaml`` text for ``topology``: stable, so the repository's copy can be checked."""
     import yaml
 
-    header = ("# Rendered by 'mongoshard compose' from mongoshard.yaml; edit that file, not this one.\n"
+    header = (f"{RENDERED_HEADER}\n"
               f"# Usage: mongoshard init && docker compose -p {topology.name} up -d && docker compose -p {topology.name} logs init\n")
     if topology.auth:
-        header += f"# Secrets come from ./{topology.data_dir}/ (created by 'mongoshard init'); never commit them.\n"
-    body = yaml.dump(compose_document(topology), Dumper=_literal_blocks(), sort_keys=False,
+        header += f"# Secrets come from {_secrets_path(topology, compose_dir)}/ (created by 'mongoshard init'); never commit them.\n"
+    body = yaml.dump(compose_document(topology, compose_dir), Dumper=_literal_blocks(), sort_keys=False,
                      default_flow_style=False, width=1000)
     return header + body
+
+
+def is_rendered(text: str) -> bool:
+    """Whether ``text`` is a compose file mongoshard rendered (and may therefore replace)."""
+    return text.startswith(RENDERED_HEADER)
 
 
 def compose_up(compose_file: str | Path, project: str) -> None:

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MongoshardError
+from ..errors import MongoshardError, remember_secret
 
 __all__ = ["Credentials", "CredentialsError", "ensure_credentials", "load_credentials", "admin_client_options", "ADMIN_USER"]
 
@@ -39,12 +39,16 @@ class Credentials:
 
     @property
     def password(self) -> str:
-        return _read(self.password_file).strip()
+        password = _read(self.password_file).strip()
+        remember_secret(password)
+        return password
 
     @property
     def internal_key(self) -> str:
         """The keyfile's key: its content without whitespace, as mongod reads it."""
-        return "".join(_read(self.keyfile).split())
+        key = "".join(_read(self.keyfile).split())
+        remember_secret(key)
+        return key
 
     def admin_options(self) -> dict[str, str]:
         """pymongo options that log in as the cluster's admin user."""
@@ -57,10 +61,21 @@ class Credentials:
 
 
 def ensure_credentials(state_dir: str | Path) -> Credentials:
-    """The state directory's secrets, generating whichever is missing; existing ones are kept."""
+    """The state directory's secrets, generating whichever is missing; existing ones are kept.
+
+    A secret missing beside the data of a cluster that already uses it is an
+    error: a new one would lock everybody out of that cluster.
+    """
+    from .state import has_cluster_data
+
     directory = Path(state_dir)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     credentials = Credentials(directory / KEYFILE_NAME, directory / PASSWORD_NAME)
+    if has_cluster_data(directory):
+        lost = [path for path in (credentials.password_file, credentials.keyfile) if not path.exists()]
+        if lost:
+            raise CredentialsError(f"{lost[0]} is missing, but the cluster in {directory / 'data'} was set up with it; "
+                                   "restore the file, or start over with 'mongoshard down --purge' (which deletes that data)")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _create_once(credentials.keyfile, base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode() + "\n", 0o400)
     _create_once(credentials.password_file, secrets.token_urlsafe(24) + "\n", 0o600)
     return credentials
@@ -73,9 +88,15 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
     return credentials if credentials.keyfile.exists() and credentials.password_file.exists() else None
 
 
-def admin_client_options(state_dir: str | Path) -> dict[str, str]:
-    """pymongo options for the admin user of the cluster in ``state_dir`` (empty without auth)."""
+def admin_client_options(state_dir: str | Path, *, required: bool = False) -> dict[str, str]:
+    """pymongo options for the admin user of the cluster in ``state_dir`` (empty without auth).
+
+    With ``required`` (the topology has auth on), missing secrets are an error naming the file, not an anonymous login.
+    """
     credentials = load_credentials(state_dir)
+    if credentials is None and required:
+        raise CredentialsError(f"{Path(state_dir) / PASSWORD_NAME} does not exist, so mongoshard cannot log in as admin; "
+                               "start the cluster with 'mongoshard up' (which creates it), restore it, or pass --uri")
     return credentials.admin_options() if credentials else {}
 
 

@@ -11,7 +11,7 @@ from ..cluster.source import ShardInfo
 from .bootstrap import NOT_YET_INITIALIZED
 from .credentials import admin_client_options
 from .processes import in_parallel
-from .state import StateFile, is_running
+from .state import StateFile, adopt_running, is_running
 from .topology import Process, Topology
 
 __all__ = ["status", "ClusterStatus", "ProcessStatus", "HEALTHY_STATES"]
@@ -44,8 +44,9 @@ class ClusterStatus:
 
 def status(topology: Topology, *, state_dir: str | Path | None = None) -> ClusterStatus:
     """Each process's health, and the shards and routers the config server knows."""
-    directory = Path(state_dir or topology.data_dir)
+    directory = Path(state_dir) if state_dir else topology.state_dir
     state = StateFile(directory)
+    adopt_running(state, topology.processes())
     options = admin_client_options(directory)
     processes = tuple(in_parallel(lambda p: _process_status(p, state, options), topology.processes()))
     problems = [f"{p.name} is {p.state}" for p in processes if p.state not in HEALTHY_STATES]

@@ -9,8 +9,6 @@ answer, ``bootstrap`` makes them a cluster; ``health`` reports on it.
 from __future__ import annotations
 
 import json
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -18,8 +16,8 @@ from typing import Callable, Iterable
 from .binaries import BinaryNotFound, find_binary
 from .bootstrap import DEFAULT_TIMEOUT_S, add_shards, initiate
 from .credentials import Credentials, ensure_credentials
-from .processes import in_parallel, port_in_use, spawn, stop, wait_answering
-from .state import LocalClusterError, StateFile, is_running, log_path, marker
+from .processes import Deadline, in_parallel, port_in_use, signals_deferred, spawn, stop, wait_answering
+from .state import LocalClusterError, PurgeResult, StateFile, adopt_running, is_running, log_path, marker, purge_state_dir
 from .topology import Process, Topology
 
 __all__ = ["up", "down", "UpResult", "DownResult", "Progress"]
@@ -44,7 +42,7 @@ class UpResult:
 class DownResult:
     stopped: tuple[str, ...]
     not_running: tuple[str, ...]
-    purged: Path | None
+    purged: PurgeResult | None
 
 
 def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str | Path | None = None,
@@ -55,7 +53,7 @@ def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str 
     and a call after a crash restarts only the dead.  On failure, the processes
     this call started are stopped again before the error is raised.
     """
-    directory = Path(state_dir or topology.data_dir)
+    directory = Path(state_dir) if state_dir else topology.state_dir
     say = progress or (lambda message: None)
     mongod = find_binary("mongod", bin_dir)
     try:
@@ -64,12 +62,13 @@ def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str 
     except BinaryNotFound as exc:
         mongos, missing_router = None, str(exc)
     state = StateFile(directory)
+    adopt_running(state, topology.processes())
     credentials = ensure_credentials(directory) if topology.auth else None
     already = tuple(p.name for p in topology.processes() if is_running(state, p))
     wanted = [p for p in topology.processes() if p.name not in already and (p.role != "mongos" or mongos)]
     _refuse_taken_ports(wanted)
     started: list[Process] = []
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout)
     try:
         members = [p for p in wanted if p.role != "mongos"]
         _start(members, mongod, topology, state, credentials, deadline, say, started, parallel)
@@ -84,8 +83,12 @@ def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str 
             say("adding shards")
             added = add_shards(topology, internal, deadline)
     except BaseException:
+        # Interrupted or failed: cancel the waits in other threads, then stop everything this run started,
+        # also a process spawned an instant before the interruption and not yet recorded (found by its marker).
+        deadline.cancel()
         say("stopping what this run started")
-        _stop_all(reversed(started), state)
+        adopt_running(state, wanted)
+        _stop_all(reversed(wanted), state)
         raise
     return UpResult(tuple(p.name for p in started), already, initiated, added,
                     _missing_router_sentence(topology, missing_router))
@@ -121,7 +124,7 @@ def _arguments(binary: Path, process: Process, topology: Topology, state_dir: Pa
 
 
 def _start(processes: list[Process], binary: Path, topology: Topology, state: StateFile, credentials: Credentials | None,
-           deadline: float, say: Progress, started: list[Process], parallel: bool) -> None:
+           deadline: Deadline, say: Progress, started: list[Process], parallel: bool) -> None:
     if not processes:
         return
     say(f"starting {', '.join(p.name for p in processes)}")
@@ -138,12 +141,14 @@ def _start(processes: list[Process], binary: Path, topology: Topology, state: St
 def _spawn(process: Process, binary: Path, topology: Topology, state: StateFile, credentials: Credentials | None,
            started: list[Process]) -> None:
     log = log_path(state.directory, process)
-    pid = spawn(_arguments(binary, process, topology, state.directory, credentials), log.with_suffix(".out"))
-    started.append(process)
-    state.record(process, pid)
+    arguments = _arguments(binary, process, topology, state.directory, credentials)
+    with signals_deferred():  # a process is recorded before an interruption can be acted on
+        pid = spawn(arguments, log.with_suffix(".out"))
+        started.append(process)
+        state.record(process, pid)
 
 
-def _wait(process: Process, state: StateFile, deadline: float) -> None:
+def _wait(process: Process, state: StateFile, deadline: Deadline) -> None:
     pid = state.pid(process.name)
     assert pid is not None
     log = log_path(state.directory, process)
@@ -170,20 +175,20 @@ def _last_error(log: Path) -> str:
 
 def down(topology: Topology, *, state_dir: str | Path | None = None, purge: bool = False,
          progress: Progress | None = None) -> DownResult:
-    """Stop every recorded process (routers, then shards, then config servers), gracefully first.
+    """Stop every process of the cluster (routers, then shards, then config servers), gracefully first.
 
-    Data, logs and secrets stay unless ``purge``.
+    Processes are found by their record, or by their command lines when the
+    record is lost.  Data, logs and secrets stay unless ``purge``, which
+    deletes only what mongoshard created in the state directory.
     """
-    directory = Path(state_dir or topology.data_dir)
+    directory = Path(state_dir) if state_dir else topology.state_dir
     state = StateFile(directory)
+    adopt_running(state, topology.processes())
     say = progress or (lambda message: None)
     order = [p for p in reversed(topology.processes())]
     say(f"stopping {', '.join(p.name for p in order if p.name in state.records) or 'nothing'}")
     stopped, not_running = _stop_all(order, state)
-    purged = None
-    if purge and directory.exists():
-        shutil.rmtree(directory)
-        purged = directory
+    purged = purge_state_dir(directory) if purge and directory.exists() else None
     return DownResult(stopped, not_running, purged)
 
 

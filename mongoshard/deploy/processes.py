@@ -1,24 +1,32 @@
-"""Server processes by pid: start detached, check, wait for, and stop.
+"""Server processes by pid: start detached, find, check, wait for, and stop.
 
 The CLI exits while the servers it started keep running, so everything here
-works from a recorded pid, not from a ``Popen`` object, and never signals a
-pid that no longer belongs to the process it was recorded for.
+works from a pid, not from a ``Popen`` object, and never signals a pid that no
+longer belongs to the process it was recorded for: a process is identified by
+a marker in its command line (its log path), which also finds it again when
+the record of its pid is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import MongoshardError
 
-__all__ = ["spawn", "is_alive", "is_ours", "stop", "port_in_use", "free_port", "wait_answering", "in_parallel", "ProcessFailed"]
+__all__ = ["spawn", "is_alive", "is_ours", "pids_by_marker", "stop", "port_in_use", "free_port", "wait_answering",
+           "in_parallel", "signals_deferred", "Deadline", "ProcessFailed", "STOP_SIGNALS"]
+
+# The signals that ask mongoshard to stop: each rolls back what an interrupted command started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 POLL_S = 0.1
 # Children started by this Python process, kept so they can be reaped (no zombies, no ResourceWarning).
@@ -27,6 +35,35 @@ _children: dict[int, subprocess.Popen] = {}
 
 class ProcessFailed(MongoshardError):
     """A server process exited, or did not answer in time."""
+
+
+class Deadline:
+    """A point in time that work waiting in other threads can also be cancelled at (an interrupted ``up``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def passed(self) -> bool:
+        return self.cancelled or time.monotonic() > self._end
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold the stop signals until the block is done: a spawned process must be recorded before anyone acts on one."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def spawn(arguments: Sequence[str], output: Path) -> int:
@@ -48,6 +85,8 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    except OverflowError:  # not a pid at all
+        return False
     stat = Path(f"/proc/{pid}/stat")
     try:
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -55,15 +94,43 @@ def is_alive(pid: int) -> bool:
         return True  # no /proc (not Linux): kill(0) is all we know
 
 
+def _command_line(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def _has_marker(command_line: str, marker: str) -> bool:
+    # A whole argument: the log path "x/shard1-0.log" must not match "x/shard1-0.log.out".
+    return f"{marker} " in f"{command_line} "
+
+
 def is_ours(pid: int, marker: str) -> bool:
     """True when ``pid`` runs and its command line contains ``marker`` (guards against reused pids)."""
-    if not is_alive(pid):
+    if pid <= 0 or not is_alive(pid):
         return False
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return True
-    return marker in command_line
+    command_line = _command_line(pid)
+    return command_line is None or _has_marker(command_line, marker)
+
+
+def pids_by_marker(markers: Iterable[str]) -> dict[str, int]:
+    """The live process whose command line holds each marker (Linux /proc), for markers that have one."""
+    wanted = set(markers)
+    found: dict[str, int] = {}
+    proc = Path("/proc")
+    if not wanted or not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        command_line = _command_line(int(entry.name))
+        if not command_line:
+            continue
+        for marker in wanted:
+            if _has_marker(command_line, marker) and is_alive(int(entry.name)):
+                found[marker] = int(entry.name)
+    return found
 
 
 def stop(pid: int, marker: str, timeout: float = 30.0) -> bool:
@@ -92,33 +159,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_answering(port: int, pid: int, deadline: float, describe: Callable[[], str],
+def wait_answering(port: int, pid: int, deadline: Deadline, describe: Callable[[], str],
                    client_options: dict[str, Any] | None = None) -> None:
-    """Wait until the server at ``port`` answers a ping; fail at once if its process exits."""
+    """Wait until the server at ``port`` answers a ping; fail at once if its process exits or the wait is cancelled."""
     from pymongo.errors import PyMongoError
 
     from ..cluster.connection import direct_client
 
     with direct_client(port, timeout_ms=500, connectTimeoutMS=500, **(client_options or {})) as client:
         while True:
+            if deadline.cancelled:
+                raise ProcessFailed(f"{describe()}: start-up cancelled")
             if not is_alive(pid):
                 raise ProcessFailed(f"{describe()} exited during start-up")
             try:
                 client.admin.command("ping")
                 return
             except PyMongoError:
-                if time.monotonic() > deadline:
+                if deadline.passed:
                     raise ProcessFailed(f"{describe()} did not answer on port {port} in time") from None
             time.sleep(POLL_S)
 
 
 def in_parallel(function: Callable[[Any], Any], items: Iterable[Any], parallel: bool = True) -> list[Any]:
-    """``function`` over ``items`` in threads (servers start and answer independently), results in order."""
+    """``function`` over ``items`` in threads (servers start and answer independently), results in order.
+
+    When the calling thread is interrupted, it does not wait for the workers: they watch a ``Deadline``
+    that the interrupted caller cancels.
+    """
     items = list(items)
     if not parallel or len(items) < 2:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(len(items)) as pool:
-        return list(pool.map(function, items))
+    pool = ThreadPoolExecutor(len(items))
+    try:
+        results = list(pool.map(function, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -2,24 +2,35 @@
 
 ``state.json`` records the pid, port and role of each process the moment it
 starts; ``data/<process>`` and ``logs/<process>.log`` sit beside it, with the
-generated keyfile and admin password.  A recorded pid counts as ours only while
-that process's command line still names its own log file, so a reused pid is
-never mistaken for a server, let alone signalled.
+generated keyfile and admin password.  A pid counts as ours only while that
+process's command line still names its own log file, so a reused pid is never
+mistaken for a server, let alone signalled; the same marker finds the
+processes again when ``state.json`` is lost.
+
+``purge_state_dir`` deletes exactly what mongoshard creates here, by name, and nothing
+else: a file the user put in the directory stays, and so does the directory.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import MongoshardError
-from .processes import is_ours
+from .processes import is_alive, is_ours, pids_by_marker
 from .topology import Process, Topology
 
-__all__ = ["StateFile", "LocalClusterError", "STATE_FILE", "log_path", "marker", "is_running", "recorded_pids"]
+__all__ = ["StateFile", "LocalClusterError", "PurgeResult", "STATE_FILE", "log_path", "marker", "is_running", "recorded_pids",
+           "adopt_running", "purge_state_dir", "has_cluster_data"]
 
 STATE_FILE = "state.json"
+# The names mongoshard gives its processes (topology.processes): cfgrs-0, shard3-2, mongos-1.
+_PROCESS_NAME = re.compile(r"(cfgrs|shard\d+|mongos)-\d+")
+_SECRETS = ("keyfile", "admin-password")
 
 
 class LocalClusterError(MongoshardError):
@@ -33,11 +44,26 @@ class StateFile:
         self.directory = directory
         self.path = directory / STATE_FILE
         self.records: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            try:
-                self.records = json.loads(self.path.read_text())["processes"]
-            except (ValueError, KeyError, TypeError):
-                raise LocalClusterError(f"{self.path} is damaged; stop any mongod/mongos of this cluster by hand and delete it") from None
+        if self.path.exists() or self.path.is_symlink():
+            self.records = self._load()
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        fix = "delete it: mongoshard finds this cluster's running processes by their command lines"
+        try:
+            document = json.loads(self.path.read_bytes())
+            records = document["processes"]
+            if not isinstance(records, dict):
+                raise TypeError("'processes' is not an object")
+            for name, record in records.items():
+                if not (_PROCESS_NAME.fullmatch(name) and isinstance(record, dict) and type(record.get("pid")) is int
+                        and type(record.get("port")) is int):
+                    raise TypeError(f"entry {name!r} is not a process record")
+        except OSError as exc:
+            raise LocalClusterError(f"Cannot read {self.path} ({exc.strerror}); {fix}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = exc if isinstance(exc, TypeError) else "not the JSON mongoshard writes"
+            raise LocalClusterError(f"{self.path} is damaged ({problem}); {fix}") from None
+        return records
 
     def record(self, process: Process, pid: int) -> None:
         self.records[process.name] = {"pid": pid, "port": process.port, "role": process.role}
@@ -72,7 +98,74 @@ def is_running(state: StateFile, process: Process) -> bool:
     return pid is not None and is_ours(pid, marker(state.directory, process))
 
 
+def adopt_running(state: StateFile, processes: Iterable[Process]) -> tuple[str, ...]:
+    """Record the processes of this cluster that run without a (valid) record: found by their command lines.
+
+    This is how ``up``, ``down`` and ``status`` still see a cluster whose
+    ``state.json`` was lost or damaged and deleted.
+    """
+    missing = {marker(state.directory, p): p for p in processes if not is_running(state, p)}
+    adopted = []
+    for found, pid in pids_by_marker(missing).items():
+        state.record(missing[found], pid)
+        adopted.append(missing[found].name)
+    return tuple(sorted(adopted))
+
+
 def recorded_pids(topology: Topology, state_dir: str | Path | None = None) -> dict[str, int]:
     """Pid of every process the state directory records, by process name."""
-    state = StateFile(Path(state_dir or topology.data_dir))
+    state = StateFile(Path(state_dir) if state_dir else topology.state_dir)
     return {name: int(record["pid"]) for name, record in state.records.items()}
+
+
+def has_cluster_data(state_dir: Path) -> bool:
+    """Whether a member of a local cluster has written data here (so its secrets are already in use)."""
+    data = state_dir / "data"
+    return data.is_dir() and any(_PROCESS_NAME.fullmatch(entry.name) and entry.is_dir() and any(entry.iterdir())
+                                 for entry in data.iterdir())
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    directory: Path
+    removed: tuple[str, ...]  # entries deleted, relative to the directory
+    kept: tuple[str, ...]  # entries mongoshard did not create, left in place
+
+
+def purge_state_dir(state_dir: Path) -> PurgeResult:
+    """Delete what mongoshard created in ``state_dir``: state.json, the secrets, data/<process>, logs/<process>.*
+
+    Anything else (a file the user put there) is kept, and so is every directory that still holds something.
+    Refuses while a recorded process still runs.
+    """
+    state = StateFile(state_dir)
+    running = [name for name, record in state.records.items() if is_alive(int(record["pid"]))
+               and is_ours(int(record["pid"]), str(state_dir.resolve() / "logs" / f"{name}.log"))]
+    if running:
+        raise LocalClusterError(f"{', '.join(sorted(running))} still run; stop them with 'mongoshard down' before purging")
+    removed: list[str] = []
+    for name in (STATE_FILE, "state.tmp", *_SECRETS):
+        path = state_dir / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.append(name)
+    for folder, matches in (("data", lambda p: p.is_dir() and _PROCESS_NAME.fullmatch(p.name)),
+                            ("logs", lambda p: p.is_file() and _PROCESS_NAME.fullmatch(p.name.split(".", 1)[0])
+                             and p.name.split(".", 1)[1].startswith(("log", "out")))):
+        directory = state_dir / folder
+        if not directory.is_dir() or directory.is_symlink():
+            continue
+        for entry in sorted(directory.iterdir()):
+            if entry.is_symlink() or not matches(entry):
+                continue
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed.append(f"{folder}/{entry.name}")
+        _remove_if_empty(directory)
+    _remove_if_empty(state_dir)
+    kept = tuple(sorted(str(p.relative_to(state_dir)) for p in state_dir.rglob("*"))) if state_dir.exists() else ()
+    return PurgeResult(state_dir, tuple(removed), kept)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
+        directory.rmdir()
