@@ -1,6 +1,6 @@
 """The layering is true: read from the imports of every module, not from the folder names.
 
-Layers, lowest first: ``errors``, ``routing`` (pure), ``model``, ``cluster``,
+Layers, lowest first: ``errors`` and ``files`` (modules), ``routing`` (pure), ``model``, ``cluster``,
 ``deploy``, ``reports``, ``advice``, ``cli``.  A module imports only from its
 own layer or lower ones, at module level and inside functions alike; no
 import cycle exists between modules; the routing core reaches no I/O.
@@ -18,7 +18,8 @@ import pytest
 from commandline import ROOT
 
 PACKAGE = ROOT / "mongoshard"
-LAYERS = ["errors", "routing", "model", "cluster", "deploy", "reports", "advice", "cli"]
+LAYERS = ["errors", "files", "routing", "model", "cluster", "deploy", "reports", "advice", "cli"]
+BOTTOM_MODULES = {"errors", "files"}
 # Modules outside the layers: the lazy public API and the ``python -m`` entry point.
 ENTRY_POINTS = {"mongoshard", "mongoshard.__main__"}
 # What the pure routing core must not reach: clients, processes, files, networks, user interfaces.
@@ -65,7 +66,7 @@ def test_a_module_imports_only_its_own_layer_or_lower_ones(module: str) -> None:
 
 def test_the_layers_are_the_packages_folders() -> None:
     folders = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
-    assert folders == set(LAYERS) - {"errors"}
+    assert folders == set(LAYERS) - BOTTOM_MODULES
     assert {m.split(".")[1] for m in MODULES if m not in ENTRY_POINTS} == set(LAYERS)
 
 

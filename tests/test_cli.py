@@ -53,9 +53,9 @@ def test_route_reads_a_routing_table_file(tmp_path: Path) -> None:
     (("route", f"{MODELS}:Owner", "{}"), "Owner declares no shard key"),
     (("route", f"{MODELS}:Nope", "{}"), "has no class 'Nope'"),
     (("route", MODELS, "{}"), "must be MODULE:MODEL"),
-    (("route", f"{MODELS}:Creature", "{user_id: 7"), "the filter is not valid JSON"),
+    (("route", f"{MODELS}:Creature", "{user_id: 7"), "the filter is not valid (Extended) JSON"),
     (("route", f"{MODELS}:Creature", "[1]"), "must be a JSON object"),
-    (("route", f"{MODELS}:Creature", "{}", "-t", "/nonexistent/file.json"), "Cannot read /nonexistent/file.json"),
+    (("route", f"{MODELS}:Creature", "{}", "-t", "/nonexistent/file.json"), "the snapshot file /nonexistent/file.json does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(arguments: tuple, message: str) -> None:
     result = run(*arguments)
@@ -65,7 +65,7 @@ def test_bad_input_is_one_line_and_exit_code_2(arguments: tuple, message: str) -
 
 
 def test_snapshot_of_an_unreachable_host_says_so_without_credentials(tmp_path: Path) -> None:
-    result = run("snapshot", "mongodb://admin:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=500", str(tmp_path / "x.json"))
+    result = run("snapshot", str(tmp_path / "x.json"), "--uri", "mongodb://admin:s3cret@127.0.0.1:1/?serverSelectionTimeoutMS=500")
     assert result.returncode == 2
     assert "Cannot reach" in result.stderr and "s3cret" not in result.stderr and "admin" not in result.stderr
 
@@ -74,7 +74,7 @@ def test_snapshot_of_an_unreachable_host_says_so_without_credentials(tmp_path: P
 def test_snapshot_then_route_offline(cluster, tmp_path: Path) -> None:
     cluster.shard_collection("game.creatures", {"user_id": "hashed"}, initial_chunks=8)
     path = tmp_path / "cluster.json"
-    result = run("snapshot", f"{cluster.config_uri}", str(path))
+    result = run("snapshot", str(path), "--uri", cluster.config_uri)
     assert result.returncode == 0, result.stderr
     live = cluster.routing_table("game.creatures")
     routed = json.loads(run("route", f"{MODELS}:Creature", '{"user_id": 42}', "-t", str(path), "--json").stdout)

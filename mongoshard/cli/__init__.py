@@ -10,24 +10,19 @@ import os
 import sys
 
 from .app import app
-from .output import fail
+from .boundary import run
 
 # Each module registers its commands on ``app``; the order of these imports is the order of ``--help``.
 # isort: off
 from . import declarations, deployment, applying, reports, advice  # noqa: E402, F401
 # isort: on
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 
 def main() -> None:
-    """Entry point of the console script; turns library errors into one line and exit code 2."""
-    from ..errors import MongoshardError
-
+    """Entry point of the console script: the boundary turns every outcome into an exit code (see ``boundary``)."""
     # Like ``python -m``, let MODULE arguments name modules of the current directory.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    try:
-        app()
-    except MongoshardError as exc:
-        fail(str(exc))
+    raise SystemExit(run(sys.argv[1:]))

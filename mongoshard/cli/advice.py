@@ -7,9 +7,10 @@ from typing import Any, Optional
 
 import typer
 
-from .app import DATABASE_OPTION, EXIT_INCOMPLETE, JSON_OPTION, app
-from .inputs import parse_candidate
-from .output import console, key_text, plain, print_json, progress, size
+from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
+from .boundary import EXIT_INCOMPLETE
+from .inputs import cluster_uri, read_key, refuse_together
+from .output import console, fail, key_text, plain, print_json, progress, size, styled
 
 
 @app.command(name="advise")
@@ -22,15 +23,16 @@ def advise_command(module: str = typer.Argument(..., help="Module or package wit
     from ..model.discovery import discover
     from ..reports.capture import read_log
 
-    findings = advise(discover(module, database=database), read_log(audit_log) if audit_log else ())
+    records = read_log(audit_log) if audit_log else ()
+    findings = advise(discover(module, database=database), records)
     if as_json:
         print_json([plain(f) for f in findings])
     else:
         out = console()
         colours = {"error": "red", "warning": "yellow", "info": "blue"}
         for finding in findings:
-            out.print(f"[{colours[finding.severity]}]{finding.severity}[/] [bold]{finding.namespace}[/] ({finding.model}) "
-                          f"{finding.rule}: {finding.message}\n  fix: {finding.fix}", highlight=False)
+            out.print(styled(finding.severity, colours[finding.severity]) + " " + styled(finding.namespace, "bold")
+                      + f" ({finding.model}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
         errors = sum(f.severity == "error" for f in findings)
         out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {module}.")
     if any(f.severity == "error" for f in findings):
@@ -38,27 +40,34 @@ def advise_command(module: str = typer.Argument(..., help="Module or package wit
 
 
 @app.command(name="simulate")
-def simulate_command(source: str = typer.Argument(..., help="Sample data: a JSON lines file, MODULE:FUNCTION yielding documents, or a MongoDB URI with --collection."),
-                     key: list[str] = typer.Option(..., "--key", help='Candidate key as JSON, repeatable, e.g. \'{"user_id": "hashed"}\'.'),
+def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample data: a JSON lines file, MODULE:FUNCTION yielding documents, or a MongoDB URI with --collection (default: --uri or $MONGOSHARD_URI)."),
+                     key: list[str] = typer.Option(..., "--key", help='Candidate key as JSON, repeatable, e.g. \'{"user_id": "hashed"}\' (or @FILE).'),
                      shards: int = typer.Option(2, "--shards", min=1, help="Shards to simulate."),
-                     collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample when SOURCE is a URI."),
+                     collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample from a MongoDB server."),
+                     uri: Optional[str] = typer.Option(None, "--uri", help="The server holding --collection (default: $MONGOSHARD_URI); keeps the password out of argv."),
                      limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many documents."),
                      audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
                      plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard per key to FILE (.svg or .html)."),
+                     force: bool = FORCE_OPTION,
                      as_json: bool = JSON_OPTION) -> None:
     """Predict, for candidate keys, data and chunks per shard, jumbo chunks, hot inserts, targeting, and what adding a shard moves."""
-    from ..advice.simulate import load_documents, simulate
+    from ..advice.sample import load_documents
+    from ..advice.simulate import simulate
     from ..reports.capture import read_log
 
-    patterns = [parse_candidate(f"x.x={text}")[1] for text in key]
+    refuse_together("each names the sample", source=source, uri=uri)
+    if source is None and collection is None:
+        fail("name the sample: a JSON lines file, MODULE:FUNCTION, or --collection DATABASE.COLLECTION with --uri")
+    patterns = [read_key(text, f"--key {text[:60]}") for text in key]
+    records = read_log(audit_log) if audit_log else ()
     with progress("reading the sample"):
-        documents = load_documents(source, collection=collection, limit=limit)
+        documents = load_documents(source or cluster_uri(None) or "", collection=collection, limit=limit)
     with progress(f"simulating {len(patterns)} key(s) over {len(documents):,} documents"):
-        report = simulate(documents, patterns, shards, audit_records=read_log(audit_log) if audit_log else ())
+        report = simulate(documents, patterns, shards, audit_records=records)
     if plot:
         from ..advice.simulate import write_simulation_plot
 
-        print(f"Wrote {write_simulation_plot(report, plot)}", file=sys.stderr)
+        print(f"Wrote {write_simulation_plot(report, plot, force=force)}", file=sys.stderr)
     if as_json:
         print_json(plain(report))
         return

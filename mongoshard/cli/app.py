@@ -1,9 +1,6 @@
 """The typer application, its root options and the options several commands share.
 
-Exit codes: 0 success; 1 the cluster is not as asked (incomplete ``up``,
-unhealthy ``status``, drift in ``apply``, an error-level finding in
-``advise``); 2 an error (one sentence on stderr, never a traceback); 3
-``balance`` found an imbalanced collection.
+Exit codes are those of ``boundary`` (0, 1, 2, 3, 70, 128+N).
 """
 
 from __future__ import annotations
@@ -12,14 +9,10 @@ import typer
 
 from .. import __version__
 
-__all__ = ["app", "EXIT_INCOMPLETE", "EXIT_BAD_INPUT", "EXIT_IMBALANCED", "JSON_OPTION", "DATABASE_OPTION",
-           "TOPOLOGY_OPTION", "URI_OPTION", "SNAPSHOT_OPTION"]
+__all__ = ["app", "JSON_OPTION", "DATABASE_OPTION", "TOPOLOGY_OPTION", "URI_OPTION",
+           "SNAPSHOT_OPTION", "FORCE_OPTION", "URI_VARIABLE"]
 
-EXIT_INCOMPLETE = 1
-
-EXIT_BAD_INPUT = 2
-
-EXIT_IMBALANCED = 3
+URI_VARIABLE = "MONGOSHARD_URI"
 
 app = typer.Typer(
     name="mongoshard",
@@ -33,11 +26,13 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.
 
 DATABASE_OPTION = typer.Option(None, "--database", "-d", help="Database name, overriding the models' declared or registered one.")
 
-TOPOLOGY_OPTION = typer.Option("mongoshard.yaml", "--file", "-f", help="Topology file; a missing file means the default cluster.")
+TOPOLOGY_OPTION = typer.Option(None, "--file", "-f", help="Topology file (default: ./mongoshard.yaml, else the default cluster); a file named here must exist.")
 
-URI_OPTION = typer.Option(None, "--uri", help="A mongos or config server member (default: the local topology's cluster).")
+URI_OPTION = typer.Option(None, "--uri", help=f"A mongos or config server member (default: ${URI_VARIABLE}, else the local topology's cluster).")
 
 SNAPSHOT_OPTION = typer.Option(None, "--snapshot", help="Read a snapshot file (from 'mongoshard snapshot') instead of a live cluster.")
+
+FORCE_OPTION = typer.Option(False, "--force", help="Replace an existing output file that mongoshard did not write.")
 
 
 def _version(value: bool) -> None:
@@ -49,5 +44,6 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (also MONGOSHARD_DEBUG=1)."),
 ) -> None:
     """mongoshard: shard keys for mongoengine applications."""

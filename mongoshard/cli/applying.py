@@ -7,15 +7,16 @@ from typing import Any, Optional
 
 import typer
 
-from .app import DATABASE_OPTION, EXIT_INCOMPLETE, JSON_OPTION, TOPOLOGY_OPTION, app
-from .inputs import load_cli_topology
-from .output import console, fail, json_text, plain, print_json, progress
+from .app import DATABASE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_VARIABLE, app
+from .boundary import EXIT_INCOMPLETE
+from .inputs import cluster_uri, load_cli_topology, refuse_together
+from .output import console, fail, json_text, plain, print_json, progress, styled
 
 
 @app.command(name="apply")
 def apply_command(module: str = typer.Argument(..., help="Module or package with the Documents, e.g. examples.pokemon_storage.models"),
-                  uri: Optional[str] = typer.Option(None, "--uri", help="A mongos (default: the topology's first router, as admin when auth is on)."),
-                  file: str = TOPOLOGY_OPTION,
+                  uri: Optional[str] = typer.Option(None, "--uri", help=f"A mongos (default: ${URI_VARIABLE}, else the topology's first router, as admin when auth is on)."),
+                  file: Optional[str] = TOPOLOGY_OPTION,
                   database: Optional[str] = DATABASE_OPTION,
                   dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands that would run; change nothing."),
                   as_json: bool = JSON_OPTION) -> None:
@@ -25,11 +26,16 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
     from ..deploy.credentials import admin_client_options
     from ..model.discovery import discover
 
+    refuse_together("each says which cluster to change", uri=uri, file=file)
     specs = discover(module, database=database)
     if not specs:
         fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
-    topology = load_cli_topology(file)
-    client = connect(uri) if uri else connect(topology.router_uri, **admin_client_options(topology.data_dir))
+    chosen = uri or (None if file else cluster_uri(None))
+    if chosen:
+        client = connect(chosen)
+    else:
+        topology = load_cli_topology(file)
+        client = connect(topology.router_uri, **admin_client_options(topology.state_dir, required=topology.auth))
     with progress("applying shard keys"):
         result = apply(specs, client, dry_run=dry_run)
     if as_json:
@@ -44,6 +50,6 @@ def _print_apply(result: Any) -> None:
     out = console()
     for collection in result.collections:
         colour = {"drift": "red", "planned": "yellow"}.get(collection.outcome, "green")
-        out.print(f"[{colour}]{collection.message}[/]", highlight=False)
+        out.print(styled(collection.message, colour))
         for step in collection.steps:
-            out.print(f"  {step.status:9} {step.action}: {json_text(step.command)}", highlight=False, soft_wrap=True)
+            out.print(f"  {step.status:9} {step.action}: {json_text(step.command)}", soft_wrap=True)

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from .app import DATABASE_OPTION, JSON_OPTION, app
-from .inputs import model_spec, parse_filter, routing_table_for
-from .output import console, key_text, print_json
+from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
+from .inputs import cluster_source, model_spec, read_filter, refuse_together, routing_table_for
+from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, styled
+
+DEFAULT_SHARD_COUNT = 2
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
@@ -49,39 +51,40 @@ def keys(module: str = typer.Argument(..., help="Dotted module or package holdin
 
 @app.command()
 def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Document class, e.g. examples.pokemon_storage.models:Creature"),
-          query: str = typer.Argument(..., metavar="FILTER_JSON", help='A MongoDB filter in (Extended) JSON, with database field names, e.g. \'{"user_id": 7}\''),
+          query: str = typer.Argument(..., metavar="FILTER_JSON", help='A MongoDB filter in (Extended) JSON, with database field names, e.g. \'{"user_id": 7}\'; @FILE or - reads it from a file or standard input.'),
           routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Snapshot or routing table file (from 'mongoshard snapshot'); default: predict a fresh cluster."),
-          shards: int = typer.Option(2, "--shards", min=1, help="Shards of the predicted cluster when no routing table is given."),
+          shards: Optional[int] = typer.Option(None, "--shards", min=1, help="Shards of the predicted cluster (default 2); not with --routing-table."),
           database: Optional[str] = DATABASE_OPTION,
           as_json: bool = JSON_OPTION) -> None:
     """Predict which shards a query on MODEL reaches, and whether it is targeted."""
+    refuse_together("a routing table file already knows its shards", routing_table=routing_table, shards=shards)
     spec = model_spec(target, database)
-    filter_document = parse_filter(query)
-    table = routing_table_for(spec, routing_table, shards)
+    filter_document = read_filter(query)
+    table = routing_table_for(spec, routing_table, shards or DEFAULT_SHARD_COUNT)
     targeting = table.target(filter_document)
     if as_json:
-        print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(query),
-                     "shards": list(targeting.shards), "kind": targeting.kind, "reason": targeting.reason,
-                     "chunks": targeting.chunks, "source": routing_table or f"predicted ({shards} shards)"})
+        print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(json_text(filter_document)),
+                    "shards": list(targeting.shards), "kind": targeting.kind, "reason": targeting.reason,
+                    "chunks": targeting.chunks, "source": routing_table or f"predicted ({shards or DEFAULT_SHARD_COUNT} shards)"})
         return
-    style = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red"}[targeting.kind]
     out = console()
-    out.print(f"[bold]{spec.namespace}[/] key {key_text(spec.key_pattern)}  filter {query}")
-    out.print(f"  [{style}]{targeting.kind}[/] -> {', '.join(targeting.shards)}")
-    out.print(f"  {targeting.reason}", highlight=False)
+    out.print(styled(spec.namespace, "bold") + f" key {key_text(spec.key_pattern)}  filter {json_text(filter_document)}")
+    out.print(styled("  ") + styled(targeting.kind, KIND_STYLES[targeting.kind]) + f" -> {', '.join(targeting.shards)}")
+    out.print(f"  {targeting.reason}")
 
 
 @app.command()
-def snapshot(uri: str = typer.Argument(..., help="URI of a mongos or a config server member (credentials are never printed)."),
-             output: str = typer.Argument(..., help="File to write."),
-             namespace: Optional[list[str]] = typer.Option(None, "--namespace", "-n", help="Only these collections (repeatable).")) -> None:
+def snapshot(output: str = typer.Argument(..., help="File to write (a snapshot file of mongoshard's is replaced)."),
+             uri: Optional[str] = URI_OPTION,
+             file: Optional[str] = TOPOLOGY_OPTION,
+             namespace: Optional[list[str]] = typer.Option(None, "--namespace", "-n", help="Only these collections (repeatable)."),
+             force: bool = FORCE_OPTION) -> None:
     """Save a cluster's shards and routing tables to a file for offline 'route'."""
-    from ..cluster.connection import connect
-    from ..cluster.live import ConfigDatabaseSource
     from ..cluster.offline import write_snapshot
 
-    source = ConfigDatabaseSource(connect(uri))
-    path = write_snapshot(source, output, namespace or None)
+    with progress("reading the cluster"):
+        source = cluster_source(uri, file)
+        path = write_snapshot(source, output, namespace or None, force=force)
     print(f"Wrote {len(namespace or source.sharded_namespaces())} routing table(s) to {path}")
 
 

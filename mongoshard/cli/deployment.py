@@ -3,75 +3,96 @@
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from .app import EXIT_INCOMPLETE, JSON_OPTION, TOPOLOGY_OPTION, app
-from .inputs import cluster_source, load_cli_topology
-from .output import console, fail, json_text, key_text, known, plain, print_json, progress, yes
+from .app import FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
+from .boundary import EXIT_INCOMPLETE
+from .inputs import cluster_source, cluster_uri, load_cli_topology, refuse_together
+from .output import console, fail, json_text, key_text, known, plain, print_json, progress, styled, warn, yes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..deploy.health import ClusterStatus
     from ..deploy.topology import Topology
 
+NO_AUTH_OPTION = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only.")
+COMPOSE_OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Compose file to write (default: compose.yaml beside the topology file); '-' for standard output.")
+
+
 @app.command()
-def init(file: str = TOPOLOGY_OPTION,
-         no_auth: bool = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only."),
+def init(file: Optional[str] = typer.Option(None, "--file", "-f", help="Topology file to write (default: mongoshard.yaml)."),
+         no_auth: bool = NO_AUTH_OPTION,
          force: bool = typer.Option(False, "--force", help="Overwrite an existing topology file.")) -> None:
     """Write a commented mongoshard.yaml with the default cluster, and generate its secrets."""
-    from pathlib import Path
+    from dataclasses import replace
 
     from ..deploy.credentials import ensure_credentials
-    from ..deploy.topology import Topology, commented_topology
+    from ..deploy.topology import DEFAULT_FILE, Topology, commented_topology
+    from ..files import write_text
 
-    target = Path(file)
+    target = Path(file or DEFAULT_FILE)
     if target.exists() and not force:
         fail(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
-    topology = Topology(auth=not no_auth)
-    target.write_text(commented_topology(topology))
+    topology = replace(Topology(auth=not no_auth), root=target.resolve().parent)
+    write_text(target, commented_topology(topology), "the topology file", force=True)
     print(f"Wrote {target}")
     if topology.auth:
-        credentials = ensure_credentials(topology.data_dir)
+        credentials = ensure_credentials(topology.state_dir)
         print(f"Keyfile {credentials.keyfile} (0400) and admin password {credentials.password_file} (0600) are ready; "
-              f"keep {topology.data_dir}/ out of version control")
+              f"keep {topology.state_dir}/ out of version control")
 
 
 @app.command()
-def compose(file: str = TOPOLOGY_OPTION,
-            output: str = typer.Option("compose.yaml", "--output", "-o", help="Where to write; '-' for standard output.")) -> None:
+def compose(file: Optional[str] = TOPOLOGY_OPTION,
+            output: Optional[str] = COMPOSE_OUTPUT_OPTION,
+            force: bool = FORCE_OPTION) -> None:
     """Render the topology as a compose.yaml for Docker (official mongo image)."""
-    from pathlib import Path
-
     from ..deploy.compose import render_compose
-    from ..deploy.credentials import ensure_credentials
 
     topology = load_cli_topology(file)
-    text = render_compose(topology)
     if output == "-":
-        print(text, end="")
+        print(render_compose(topology), end="")
         return
-    Path(output).write_text(text)
+    target = _write_compose(topology, output, force)
+    print(f"Wrote {target} ({len(topology.processes())} servers and an init service); "
+          f"start it with 'docker compose -p {topology.name} -f {target} up -d'")
+
+
+def _write_compose(topology: "Topology", output: str | None, force: bool) -> Path:
+    """Render and write the compose file (never over a file mongoshard did not render), and make its secrets."""
+    from ..deploy.compose import is_rendered, render_compose
+    from ..deploy.credentials import ensure_credentials
+    from ..files import write_text
+
+    target = Path(output) if output else (topology.root or Path.cwd()) / "compose.yaml"
+    text = render_compose(topology, target.resolve().parent)
+    write_text(target, text, "the compose file (-o FILE)", ours=is_rendered, force=force)
     if topology.auth:
-        ensure_credentials(topology.data_dir)
-    print(f"Wrote {output} ({len(topology.processes())} servers and an init service); start it with 'docker compose -p {topology.name} up -d'")
+        ensure_credentials(topology.state_dir)
+    return target
 
 
 @app.command()
-def up(file: str = TOPOLOGY_OPTION,
-       bin_dir: Optional[str] = typer.Option(None, "--bin-dir", help="Directory holding mongod and mongos (else $MONGOSHARD_BIN_DIR, PATH, PyPI's mongod)."),
-       no_auth: bool = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only."),
-       use_compose: bool = typer.Option(False, "--compose", help="Run 'docker compose up -d' on the rendered compose.yaml instead of local processes."),
+def up(file: Optional[str] = TOPOLOGY_OPTION,
+       bin_dir: Optional[str] = typer.Option(None, "--bin-dir", help="Directory holding mongod and mongos (else $MONGOSHARD_BIN_DIR, PATH, PyPI's mongod); not with --compose."),
+       no_auth: bool = NO_AUTH_OPTION,
+       use_compose: bool = typer.Option(False, "--compose", help="Run 'docker compose up -d' on the rendered compose file instead of local processes."),
+       output: Optional[str] = typer.Option(None, "--output", "-o", help="With --compose: the compose file to write (default: compose.yaml beside the topology file)."),
+       force: bool = FORCE_OPTION,
        timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for the cluster to answer."),
        as_json: bool = JSON_OPTION) -> None:
     """Start the cluster (local processes by default); a no-op for what already runs."""
     from ..deploy import health, local
 
+    refuse_together("--bin-dir chooses local binaries, --compose runs containers", compose=use_compose, bin_dir=bin_dir)
+    if not use_compose and (output or force):
+        fail("--output and --force choose the compose file: use them with --compose")
     topology = load_cli_topology(file, no_auth)
     with progress("starting the cluster") as say:
         if use_compose:
-            _compose_up(topology, timeout, say)
+            _compose_up(topology, output, force, timeout, say)
             result = None
         else:
             result = local.up(topology, bin_dir=bin_dir, timeout=timeout, progress=say)
@@ -81,21 +102,15 @@ def up(file: str = TOPOLOGY_OPTION,
     else:
         _print_up(topology, result, report)
     if result is not None and result.missing_router:
-        print(f"mongoshard: {result.missing_router}", file=sys.stderr)
+        warn(result.missing_router)
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
-def _compose_up(topology: "Topology", timeout: float, say: Any) -> None:
-    from pathlib import Path
-
+def _compose_up(topology: "Topology", output: str | None, force: bool, timeout: float, say: Any) -> None:
     from ..deploy.bootstrap import wait_for_router
-    from ..deploy.compose import compose_up, render_compose
-    from ..deploy.credentials import ensure_credentials
+    from ..deploy.compose import compose_up
 
-    if topology.auth:
-        ensure_credentials(topology.data_dir)
-    target = Path("compose.yaml")
-    target.write_text(render_compose(topology))
+    target = _write_compose(topology, output, force)
     say(f"docker compose -p {topology.name} up -d")
     compose_up(target, topology.name)
     say("waiting for mongos and every shard")
@@ -103,7 +118,6 @@ def _compose_up(topology: "Topology", timeout: float, say: Any) -> None:
 
 
 def _print_up(topology: "Topology", result: Any, report: "ClusterStatus") -> None:
-    
     if result is not None and not result.started:
         print("Already running: nothing started.")
     elif result is not None:
@@ -111,13 +125,13 @@ def _print_up(topology: "Topology", result: Any, report: "ClusterStatus") -> Non
               + (f"; added shard(s) {', '.join(result.shards_added)}" if result.shards_added else ""))
     print_status(report)
     if report.healthy:
-        login = f" as admin (password in {topology.data_dir}/admin-password)" if topology.auth else ""
+        login = f" as admin (password in {topology.state_dir / 'admin-password'})" if topology.auth else ""
         print(f"Connect to {topology.router_uri}{login}")
 
 
 @app.command()
-def status(file: str = TOPOLOGY_OPTION,
-           uri: Optional[str] = typer.Option(None, "--uri", help="Report this cluster (a mongos or config server member) instead of the local one."),
+def status(file: Optional[str] = TOPOLOGY_OPTION,
+           uri: Optional[str] = URI_OPTION,
            as_json: bool = JSON_OPTION) -> None:
     """Local processes (pid, port, replica set state) and the cluster: version, shards, routers, balancer, databases, collections.
 
@@ -127,13 +141,15 @@ def status(file: str = TOPOLOGY_OPTION,
     from ..errors import MongoshardError
     from ..reports.status import overview
 
-    processes = None if uri else cluster_status(load_cli_topology(file))
+    refuse_together("-f reports the local cluster, --uri another one", uri=uri, file=file)
+    remote = uri or (None if file else cluster_uri(None))
+    processes = None if remote else cluster_status(load_cli_topology(file))
     cluster, problem = None, "no config server of the local cluster answers"
-    if uri or any(p.role == "configsvr" and p.answering for p in processes.processes):
+    if remote or any(p.role == "configsvr" and p.answering for p in processes.processes):
         try:
-            cluster, problem = overview(cluster_source(uri, file)), None
+            cluster, problem = overview(cluster_source(remote, file)), None
         except MongoshardError as exc:
-            if uri:
+            if remote:
                 raise
             problem = str(exc)
     if as_json:
@@ -156,7 +172,7 @@ def _print_overview(cluster: Any) -> None:
     out = console()
     state = cluster.balancer
     out.print(f"MongoDB {cluster.version or 'unknown'}; balancer {known(state.enabled, 'enabled', 'disabled')}"
-                  + (f", window {state.window[0]}-{state.window[1]}" if state.window else ""), highlight=False)
+              + (f", window {state.window[0]}-{state.window[1]}" if state.window else ""))
     shards = Table(title="Shards", title_justify="left")
     for column in ("shard", "host", "state", "zones"):
         shards.add_column(column)
@@ -164,8 +180,8 @@ def _print_overview(cluster: Any) -> None:
         shards.add_row(shard.name, shard.host or "-", "active" if shard.state == 1 else str(shard.state), ", ".join(shard.tags) or "-")
     out.print(shards)
     out.print("Routers: " + (", ".join(f"{r.name} ({r.version}, last ping {r.last_ping:%H:%M:%S})" if r.last_ping else r.name
-                                           for r in cluster.routers) or "none registered"), highlight=False)
-    out.print("Databases: " + (", ".join(f"{d.name} (primary {d.primary})" for d in cluster.databases) or "none"), highlight=False)
+                                       for r in cluster.routers) or "none registered"))
+    out.print("Databases: " + (", ".join(f"{d.name} (primary {d.primary})" for d in cluster.databases) or "none"))
     collections = Table(title="Sharded collections", title_justify="left")
     for column in ("namespace", "key", "chunks"):
         collections.add_column(column)
@@ -177,27 +193,28 @@ def _print_overview(cluster: Any) -> None:
 def print_status(report: "ClusterStatus") -> None:
     from rich.table import Table
 
+    from ..deploy.health import HEALTHY_STATES
+
     table = Table(title="Cluster processes")
     for column in ("process", "role", "port", "pid", "alive", "answering", "state"):
         table.add_column(column)
     for process in report.processes:
-        healthy = process.state in ("PRIMARY", "SECONDARY", "router")
-        table.add_row(process.name, process.role, str(process.port), str(process.pid or "-"),
-                      yes(process.alive), yes(process.answering), f"[{'green' if healthy else 'red'}]{process.state}[/]")
+        table.add_row(process.name, process.role, str(process.port), str(process.pid or "-"), yes(process.alive),
+                      yes(process.answering), styled(process.state, "green" if process.state in HEALTHY_STATES else "red"))
     out = console()
     out.print(table)
     if report.shards:
-        out.print("Shards: " + ", ".join(f"{s.name} ({s.host})" for s in report.shards), highlight=False)
+        out.print("Shards: " + ", ".join(f"{s.name} ({s.host})" for s in report.shards))
     if report.routers:
-        out.print("Routers: " + ", ".join(report.routers), highlight=False)
+        out.print("Routers: " + ", ".join(report.routers))
     for problem in report.problems:
-        out.print(f"[red]problem:[/] {problem}", highlight=False)
+        out.print(styled("problem: ", "red") + problem)
 
 
 @app.command()
-def down(file: str = TOPOLOGY_OPTION,
-         purge: bool = typer.Option(False, "--purge", help="Also delete the state directory: data, logs, keyfile and password.")) -> None:
-    """Stop every process of the local cluster by its recorded pid, gracefully first."""
+def down(file: Optional[str] = TOPOLOGY_OPTION,
+         purge: bool = typer.Option(False, "--purge", help="Also delete what mongoshard created in the state directory: state.json, data/, logs/, keyfile, admin-password; nothing else.")) -> None:
+    """Stop every process of the local cluster (found by its record, or its command line), gracefully first."""
     from ..deploy.local import down as stop_cluster
 
     topology = load_cli_topology(file)
@@ -205,4 +222,6 @@ def down(file: str = TOPOLOGY_OPTION,
         result = stop_cluster(topology, purge=purge, progress=say)
     print(f"Stopped {', '.join(result.stopped)}" if result.stopped else "Nothing was running.")
     if result.purged:
-        print(f"Deleted {result.purged}")
+        purged = result.purged
+        print(f"Deleted {len(purged.removed)} item(s) mongoshard created in {purged.directory}"
+              + (f"; kept what it did not create: {', '.join(purged.kept[:10])}" if purged.kept else ""))

@@ -1,19 +1,35 @@
-"""What the commands read: models, filters, candidate keys, topology files, and where cluster facts come from."""
+"""What the commands read: models, filters and keys, topology files, and where cluster facts come from.
+
+Explicit beats default: a file named on the command line must exist, two
+options that say the same thing differently are refused by name, and a URI
+comes from ``--uri``, else ``$MONGOSHARD_URI`` (which keeps passwords out of
+argv and ``ps``), else the local topology's cluster.
+"""
 
 from __future__ import annotations
 
-import sys
+import os
 from typing import TYPE_CHECKING, Any
 
-from .output import fail
+from .app import URI_VARIABLE
+from .output import fail, warn
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..deploy.topology import Topology
     from ..model.declaration import ShardSpec
     from ..routing.table import RoutingTable
 
-__all__ = ["model_spec", "parse_filter", "parse_candidate", "routing_table_for", "load_cli_topology", "cluster_source",
-           "uri_credentials"]
+__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "parse_candidate", "routing_table_for", "load_cli_topology",
+           "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
+
+
+def refuse_together(why: str, **given: Any) -> None:
+    """Fail when more than one of the named options was given: ``refuse_together("...", uri=..., snapshot=...)``."""
+    named = [f"--{name.replace('_', '-')}" if len(name) > 1 else f"-{name}" for name, value in given.items()
+             if value not in (None, False, (), [])]
+    if len(named) > 1:
+        fail(f"{' and '.join(named)} cannot be used together ({why}); give one of them")
+
 
 def model_spec(target: str, database: str | None) -> "ShardSpec":
     from ..model.declaration import spec_for
@@ -26,26 +42,65 @@ def model_spec(target: str, database: str | None) -> "ShardSpec":
     return spec
 
 
-def parse_filter(text: str) -> dict[str, Any]:
+def _json_document(text: str, what: str, example: str) -> dict[str, Any]:
+    """An (Extended) JSON object given inline, as @FILE or as - (standard input)."""
     from bson import json_util
 
+    from ..files import read_argument
+    from ..routing.filters import MAX_DEPTH
+
+    source = read_argument(text, what)
     try:
-        document = json_util.loads(text)
-    except (ValueError, TypeError) as exc:
-        fail(f"the filter is not valid JSON ({exc}); quote it, e.g. '{{\"user_id\": 7}}'")
+        document = json_util.loads(source)
+    except RecursionError:
+        fail(f"{what} nests deeper than MongoDB allows ({MAX_DEPTH} levels)")
+    except Exception as exc:  # json_util raises ValueError, TypeError, InvalidId, OverflowError, ... for bad input
+        problem = " ".join(str(exc).split())[:200] or type(exc).__name__
+        fail(f"{what} is not valid (Extended) JSON ({problem}); write it like {example}")
     if not isinstance(document, dict):
-        fail("the filter must be a JSON object, e.g. '{\"user_id\": 7}'")
+        fail(f"{what} must be a JSON object like {example}, not {type(document).__name__}")
     return document
+
+
+def read_filter(text: str, what: str = "the filter") -> dict[str, Any]:
+    """A filter the server would parse; inline JSON, @FILE or - for standard input."""
+    from ..routing.filters import validate_filter
+
+    document = _json_document(text, what, "'{\"user_id\": 7}'")
+    validate_filter(document)
+    return document
+
+
+def read_key(text: str, what: str = "the key") -> dict[str, Any]:
+    """A shard key pattern: fields mapped to 1 or "hashed", at most one of them hashed, as MongoDB requires."""
+    pattern = _json_document(text, what, "'{\"user_id\": \"hashed\"}'")
+    if not pattern:
+        fail(f"{what} names no field; give at least one, e.g. '{{\"user_id\": 1}}'")
+    for name, kind in pattern.items():
+        if not name or name.startswith("$") or ".." in name or name.startswith(".") or name.endswith("."):
+            fail(f"{what}: {name!r} cannot be a shard key field; name a document field, e.g. 'user_id' or 'owner.pid'")
+        if kind != "hashed" and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
+            fail(f"{what}: each key field must be 1 or \"hashed\", not {kind!r} for '{name}'")
+    if sum(kind == "hashed" for kind in pattern.values()) > 1:
+        fail(f"{what}: only one field of a shard key can be hashed")
+    return {name: kind if kind == "hashed" else 1 for name, kind in pattern.items()}
+
+
+def read_sort(text: str) -> list[tuple[str, int]]:
+    """A sort document, fields mapped to 1 or -1, as (field, direction) pairs in order."""
+    document = _json_document(text, "--sort", "'{\"level\": -1}'")
+    for name, direction in document.items():
+        if isinstance(direction, bool) or direction not in (1, -1):
+            fail(f"--sort: the direction of '{name}' must be 1 or -1, not {direction!r}")
+    return [(name, int(direction)) for name, direction in document.items()]
 
 
 def parse_candidate(entry: str) -> tuple[str, dict[str, Any]]:
     namespace, separator, text = entry.partition("=")
-    if not separator or "." not in namespace:
-        fail(f"--key '{entry}' must be NAMESPACE=KEY_JSON, e.g. 'game.creatures={{\"species\": 1}}'")
-    pattern = parse_filter(text)
-    if not pattern or any(kind not in (1, -1, "hashed") for kind in pattern.values()):
-        fail(f"--key '{entry}': each key field must be 1 or \"hashed\"")
-    return namespace, pattern
+    database, dot, collection = namespace.partition(".")
+    if not separator or not dot or not database or not collection:
+        fail(f"--key {entry[:80]!r} must be NAMESPACE=KEY_JSON, e.g. 'game.creatures={{\"species\": 1}}'")
+    return namespace, read_key(text, f"the key of --key {namespace}")
 
 
 def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int) -> "RoutingTable":
@@ -56,30 +111,40 @@ def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int) -> 
     return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)]).routing_table(spec.namespace)
 
 
-def load_cli_topology(path: str, no_auth: bool = False) -> "Topology":
+def load_cli_topology(path: str | None, no_auth: bool = False) -> "Topology":
     from dataclasses import replace
 
     from ..deploy.topology import load_topology
 
     topology = load_topology(path)
     for warning in topology.warnings:
-        print(f"mongoshard: warning: {warning}", file=sys.stderr)
+        warn(warning)
     return replace(topology, auth=False) if no_auth else topology
 
 
-def cluster_source(uri: str | None, file: str, snapshot_file: str | None = None) -> Any:
-    """Where report facts come from: a snapshot file, --uri, or the topology's router, else its config server."""
+def cluster_uri(uri: str | None) -> str | None:
+    """--uri, else $MONGOSHARD_URI."""
+    return uri or os.environ.get(URI_VARIABLE) or None
+
+
+def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None = None) -> Any:
+    """Where report facts come from: --snapshot, --uri, -f's cluster, $MONGOSHARD_URI, or the local topology's cluster.
+
+    The local cluster is read through its router, else its config server, as admin.
+    """
     from ..cluster.connection import ConnectionFailed, connect
     from ..cluster.live import ConfigDatabaseSource
     from ..cluster.offline import SnapshotSource
     from ..deploy.credentials import admin_client_options
 
+    refuse_together("each says where the cluster facts come from", snapshot=snapshot_file, uri=uri, file=file)
     if snapshot_file:
         return SnapshotSource(snapshot_file)
-    if uri:
-        return ConfigDatabaseSource(connect(uri), shard_options=uri_credentials(uri))
+    chosen = uri or (None if file else cluster_uri(None))
+    if chosen:
+        return ConfigDatabaseSource(connect(chosen), shard_options=uri_credentials(chosen))
     topology = load_cli_topology(file)
-    options = admin_client_options(topology.data_dir)
+    options = admin_client_options(topology.state_dir, required=topology.auth)
     try:
         client = connect(topology.router_uri, timeout_ms=1500, **options)
     except ConnectionFailed:
@@ -92,7 +157,10 @@ def uri_credentials(uri: str) -> dict[str, Any]:
     """The URI's login, for the direct shard connections a config-server URI needs."""
     from pymongo.uri_parser import parse_uri
 
-    parsed = parse_uri(uri)
+    try:
+        parsed = parse_uri(uri)
+    except Exception:  # connect() has already accepted this URI; a parser disagreement just means no shard login
+        return {}
     if not parsed.get("username"):
         return {}
     options = {"username": parsed["username"], "password": parsed["password"]}

@@ -1,22 +1,35 @@
-"""What the commands print: one-sentence errors, JSON, rich tables and progress, figures as people read them.
+"""What the commands print: JSON, rich tables and progress, figures as people read them.
 
-rich and bson are imported inside the helpers so that ``mongoshard --help``
-does not pay for them.
+Nothing printed is ever read as rich markup or emoji codes: user data such as
+a filter ``{"x": "[red]"}`` or a field named ``[/]`` appears as written.
+Colour comes from ``styled``, never from markup in a string.  rich and bson
+are imported inside the helpers so that ``mongoshard --help`` does not pay
+for them.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from typing import Any, NoReturn
 
-from .app import EXIT_BAD_INPUT
+from ..errors import MongoshardError
 
-__all__ = ["fail", "print_json", "json_text", "plain", "console", "progress", "key_text", "known", "number", "size", "yes"]
+__all__ = ["fail", "warn", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
+           "number", "size", "yes", "KIND_STYLES"]
+
+KIND_STYLES = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta"}
+
 
 def fail(message: str) -> NoReturn:
-    print(f"mongoshard: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_BAD_INPUT)
+    """Stop the command with exit code 2 and ``message`` as the one sentence on stderr."""
+    raise MongoshardError(message)
+
+
+def warn(message: str) -> None:
+    """One line on stderr (JSON with --json), through the same path as every library's warnings (``boundary``)."""
+    warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def print_json(value: Any) -> None:
@@ -39,7 +52,14 @@ def console() -> Any:
     from rich.console import Console
 
     # Piped output gets a width that fits the tables, not the 80-column fallback.
-    return Console(width=None if sys.stdout.isatty() else 120)
+    return Console(width=None if sys.stdout.isatty() else 120, markup=False, emoji=False, highlight=False)
+
+
+def styled(text: Any, style: str = "") -> Any:
+    """``text`` as rich Text in ``style``: the only way colour reaches the terminal."""
+    from rich.text import Text
+
+    return Text(str(text), style=style)
 
 
 class progress:
@@ -48,12 +68,12 @@ class progress:
     def __init__(self, title: str) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
-        self.status = self.console.status(title)
+        self.console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+        self.status = self.console.status(styled(title))
 
     def __enter__(self) -> Any:
         self.status.__enter__()
-        return lambda message: self.status.update(message)
+        return lambda message: self.status.update(styled(message))
 
     def __exit__(self, *exc: Any) -> None:
         self.status.__exit__(*exc)
@@ -73,7 +93,7 @@ def number(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def size(value: int | None) -> str:
+def size(value: float | None) -> str:
     if value is None:
         return "-"
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -83,5 +103,5 @@ def size(value: int | None) -> str:
     return str(value)
 
 
-def yes(value: bool) -> str:
-    return "yes" if value else "[red]no[/]"
+def yes(value: bool) -> Any:
+    return styled("yes") if value else styled("no", "red")

@@ -8,18 +8,20 @@ from typing import Any, Optional
 
 import typer
 
-from .app import DATABASE_OPTION, EXIT_IMBALANCED, JSON_OPTION, SNAPSHOT_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
-from .inputs import cluster_source, model_spec, parse_candidate, parse_filter
-from .output import console, json_text, key_text, known, number, plain, print_json, progress, size
+from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, SNAPSHOT_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
+from .boundary import EXIT_IMBALANCED
+from .inputs import cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort, refuse_together
+from .output import KIND_STYLES, console, json_text, key_text, known, number, plain, print_json, progress, size, styled
 
 
 @app.command(name="balance")
 def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help="Collections (db.collection); default: every sharded one."),
                     uri: Optional[str] = URI_OPTION,
                     snapshot_file: Optional[str] = SNAPSHOT_OPTION,
-                    file: str = TOPOLOGY_OPTION,
+                    file: Optional[str] = TOPOLOGY_OPTION,
                     max_imbalance: float = typer.Option(1.5, "--max-imbalance", min=1.0, help="Largest shard's share against the even share above which a collection is imbalanced."),
                     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw chunks and data per shard to FILE (.svg, .html or .png)."),
+                    force: bool = FORCE_OPTION,
                     as_json: bool = JSON_OPTION) -> None:
     """Chunks, documents and data per shard; exit 3 when a collection is imbalanced beyond --max-imbalance."""
     from ..reports.balance import balance
@@ -29,7 +31,7 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
     if plot:
         from ..reports.plot import write_plot
 
-        print(f"Wrote {write_plot(report, plot)}", file=sys.stderr)
+        print(f"Wrote {write_plot(report, plot, force=force)}", file=sys.stderr)
     if as_json:
         print_json(json.loads(json_text({**plain(report), "balanced": report.balanced})))
     else:
@@ -44,8 +46,7 @@ def _print_balance(report: Any) -> None:
     out = console()
     state = report.balancer
     out.print(f"Balancer: {known(state.enabled, 'enabled', 'disabled')}; balancing round: {known(state.running, 'running', 'none')}"
-                  + (f", window {state.window[0]}-{state.window[1]} ({known(state.in_window, 'inside', 'outside')})" if state.window else ""),
-                  highlight=False)
+              + (f", window {state.window[0]}-{state.window[1]} ({known(state.in_window, 'inside', 'outside')})" if state.window else ""))
     if not report.collections:
         out.print("No sharded collection.")
     for collection in report.collections:
@@ -55,12 +56,12 @@ def _print_balance(report: Any) -> None:
             table.add_column(column, justify="right" if column != "shard" else "left")
         for shard in collection.shards:
             table.add_row(shard.shard, str(shard.chunks), str(shard.jumbo), number(shard.documents), size(shard.bytes),
-                          f"[{colour}]{'█' * round(shard.share * 30):<30}[/] {shard.share:6.1%}")
+                          styled(f"{'█' * round(shard.share * 30):<30}", colour) + f" {shard.share:6.1%}")
         out.print(table)
-        out.print(f"  [{colour}]imbalance {collection.imbalance:.2f}x the even share[/] (limit {report.max_imbalance:.2f}), "
-                      f"spread {_spread(collection)}; {collection.verdict}", highlight=False)
+        out.print(styled("  ") + styled(f"imbalance {collection.imbalance:.2f}x the even share", colour)
+                  + f" (limit {report.max_imbalance:.2f}), spread {_spread(collection)}; {collection.verdict}")
         if collection.balancer_status:
-            out.print(f"  balancerCollectionStatus: {json_text(collection.balancer_status)}", highlight=False)
+            out.print(f"  balancerCollectionStatus: {json_text(collection.balancer_status)}")
 
 
 def _spread(collection: Any) -> str:
@@ -69,22 +70,23 @@ def _spread(collection: Any) -> str:
 
 @app.command(name="explain")
 def explain_command(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Document class, e.g. examples.pokemon_storage.models:Creature"),
-                    query: str = typer.Argument(..., metavar="FILTER_JSON", help="A MongoDB filter in (Extended) JSON, with database field names."),
+                    query: str = typer.Argument(..., metavar="FILTER_JSON", help="A MongoDB filter in (Extended) JSON, with database field names; @FILE or - reads it from a file or standard input."),
                     sort: Optional[str] = typer.Option(None, "--sort", help='Sort as JSON, e.g. \'{"level": -1}\'.'),
                     uri: Optional[str] = URI_OPTION,
                     routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Predict from this snapshot file only; no live plans."),
-                    file: str = TOPOLOGY_OPTION,
+                    file: Optional[str] = TOPOLOGY_OPTION,
                     database: Optional[str] = DATABASE_OPTION,
                     as_json: bool = JSON_OPTION) -> None:
     """Shards reached, merge stage and each shard's plan: live (router, else each shard) and predicted, with disagreements flagged."""
     from ..reports.explain import explain_query
 
+    refuse_together("each says where the routing table comes from", routing_table=routing_table, uri=uri, file=file)
     spec = model_spec(target, database)
-    filter_document = parse_filter(query)
-    sort_pairs = list(parse_filter(sort).items()) if sort else None
-    source = cluster_source(None if routing_table else uri, file, routing_table)
-    client = getattr(source, "client", None)
+    filter_document = read_filter(query)
+    sort_pairs = read_sort(sort) if sort else None
     with progress("explaining"):
+        source = cluster_source(uri, file, routing_table)
+        client = getattr(source, "client", None)
         report = explain_query(spec.namespace, filter_document, source, client=client, sort=sort_pairs,
                                shard_options=getattr(source, "shard_options", None))
     if as_json:
@@ -98,30 +100,30 @@ def _print_explain(report: Any) -> None:
 
     out = console()
     predicted = report.predicted
-    style = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red"}[predicted.kind]
-    out.print(f"[bold]{report.namespace}[/] filter {json_text(report.filter)}", highlight=False)
-    out.print(f"  predicted: [{style}]{predicted.kind}[/] -> {', '.join(predicted.shards)} ({predicted.reason})", highlight=False)
+    out.print(styled(report.namespace, "bold") + f" filter {json_text(report.filter)}")
+    out.print(styled("  predicted: ") + styled(predicted.kind, KIND_STYLES[predicted.kind])
+              + f" -> {', '.join(predicted.shards)} ({predicted.reason})")
     for label, reading in (("live, through the router", report.live), ("read from each shard (no router)", report.from_shards)):
         if reading is None:
             continue
-        out.print(f"  {label}: {reading.merge_stage} -> {', '.join(reading.shard_names)}", highlight=False)
+        out.print(f"  {label}: {reading.merge_stage} -> {', '.join(reading.shard_names)}")
         table = Table()
         for column in ("shard", "plan", "engine", "keys examined", "docs examined", "returned"):
             table.add_column(column)
         for plan in reading.shards:
             colour = "red" if "collection scan" in plan.plan else "green"
-            table.add_row(plan.shard, f"[{colour}]{plan.plan}[/]", plan.engine, number(plan.keys_examined),
+            table.add_row(plan.shard, styled(plan.plan, colour), plan.engine, number(plan.keys_examined),
                           number(plan.docs_examined), number(plan.returned))
         out.print(table)
     if report.disagreement:
-        out.print(f"  [red]disagreement:[/] {report.disagreement}", highlight=False)
+        out.print(styled("  disagreement: ", "red") + report.disagreement)
 
 
 @app.command(name="audit")
-def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) from mongoshard.audit.capture() or pytest --mongoshard-audit."),
+def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) from mongoshard.capture() or pytest --mongoshard-audit."),
                   module: Optional[str] = typer.Argument(None, help="Module with the Documents: their declared keys are judged too."),
-                  key: Optional[list[str]] = typer.Option(None, "--key", help='Candidate key, repeatable: NAMESPACE=KEY_JSON, e.g. \'game.creatures={"species": 1}\'.'),
-                  uri: Optional[str] = typer.Option(None, "--uri", help="Also judge the keys the collections are sharded with on this cluster."),
+                  key: Optional[list[str]] = typer.Option(None, "--key", help='Candidate key, repeatable: NAMESPACE=KEY_JSON, e.g. \'game.creatures={"species": 1}\' (KEY_JSON may be @FILE).'),
+                  uri: Optional[str] = typer.Option(None, "--uri", help="Also judge the keys the collections are sharded with on this cluster (default: $MONGOSHARD_URI)."),
                   database: Optional[str] = DATABASE_OPTION,
                   top: int = typer.Option(10, "--top", min=1, help="Query shapes shown per collection."),
                   as_json: bool = JSON_OPTION) -> None:
@@ -130,22 +132,24 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
     from ..reports.capture import read_log
 
     keys: dict[str, dict[str, dict[str, Any]]] = {}
+    candidates = [parse_candidate(entry) for entry in key or []]
+    records = read_log(log)
     if module:
         from ..model.discovery import discover
 
         for spec in discover(module, database=database):
             keys.setdefault(spec.namespace, {})["declared"] = spec.key_pattern
-    if uri:
+    live = cluster_uri(uri)
+    if live:
         from ..cluster.connection import connect
         from ..cluster.live import ConfigDatabaseSource
 
-        source = ConfigDatabaseSource(connect(uri))
+        source = ConfigDatabaseSource(connect(live))
         for namespace, summary in source.chunk_summary(source.sharded_namespaces()).items():
             keys.setdefault(namespace, {})["current"] = summary.key
-    for entry in key or []:
-        namespace, pattern = parse_candidate(entry)
+    for namespace, pattern in candidates:
         keys.setdefault(namespace, {})[key_text(pattern)] = pattern
-    report = audit(read_log(log), keys)
+    report = audit(records, keys)
     if as_json:
         print_json(plain(report))
         return
@@ -157,15 +161,14 @@ def _print_audit(report: Any, top: int) -> None:
 
     out = console()
     out.print(f"{report.total} queries in {len(report.collections)} collection(s)")
-    colours = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta"}
     for collection in report.collections:
         table = Table(title=f"{collection.namespace}: {collection.total} queries", title_justify="left")
         table.add_column("key")
-        for kind, colour in colours.items():
-            table.add_column(f"[{colour}]{kind}[/]", justify="right")
+        for kind, colour in KIND_STYLES.items():
+            table.add_column(styled(kind, colour), justify="right")
         for label, shares in collection.distribution.items():
             name = label if label.startswith("{") else f"{label} {key_text(collection.keys[label])}"
-            table.add_row(name, *(f"{shares[kind]:.0%}" for kind in colours))
+            table.add_row(name, *(f"{shares[kind]:.0%}" for kind in KIND_STYLES))
         if not collection.keys:
             table.add_row("(no key known: pass MODULE, --uri or --key)", "-", "-", "-", "-")
         out.print(table)
@@ -173,6 +176,6 @@ def _print_audit(report: Any, top: int) -> None:
         for column in ("count", "share", "operation", "shape", *collection.keys):
             shapes.add_column(column, overflow="fold")
         for figures in collection.shapes[:top]:
-            verdicts = [f"[{colours[kind]}]{kind}[/]" for kind, _ in figures.kinds.values()]
+            verdicts = [styled(kind, KIND_STYLES[kind]) for kind, _ in figures.kinds.values()]
             shapes.add_row(str(figures.count), f"{figures.share:.0%}", figures.operation, json.dumps(figures.shape), *verdicts)
         out.print(shapes)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Iterable, Sequence
 
-from ..errors import DeclarationError
+from ..errors import DeclarationError, brief
 from .declaration import ShardSpec, spec_for
 from .fields import meta_of
 
@@ -75,8 +75,8 @@ def _import(module_name: str) -> ModuleType:
         ) from None
     except DeclarationError:
         raise
-    except Exception as exc:  # the user's module failed while importing
-        raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's module failed (or called sys.exit) while importing
+        raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from None
 
 
 def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
