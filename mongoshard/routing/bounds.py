@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bson import Int64, MaxKey, MinKey, Regex
 
+from .filters import type_names
 from .hashing import UnhashableValueError, hashed_value
 from .ordering import MAX_KEY, MIN_KEY, NULL, UNDEFINED, SortKey, canonical_type, sort_key, type_bracket
 
@@ -199,7 +200,9 @@ class _Planner:
             if operator == "$options":
                 continue
             if operator == "$regex":
-                operand = Regex(operand, operators.get("$options", ""))
+                pattern = operand.pattern if isinstance(operand, Regex) else operand
+                operand = Regex(pattern, operators.get("$options", "")) if "$options" in operators else (
+                    operand if isinstance(operand, Regex) else Regex(operand))
             builder = _OPERATOR_BOUNDS.get(operator)
             if builder is None:
                 self.notes.append(f"{operator} on '{name}' cannot be used to target shards")
@@ -369,8 +372,7 @@ _TYPE_ALIASES = {
 
 
 def _type_bounds(operand: Any) -> FieldBounds:
-    names = operand if isinstance(operand, (list, tuple)) else [operand]
-    canonical = [_TYPE_ALIASES.get(name) for name in names]
+    canonical = [_TYPE_ALIASES.get(name) for name in type_names(operand)]
     if None in canonical:
         return list(ALL_VALUES)
     result = []

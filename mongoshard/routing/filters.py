@@ -13,6 +13,7 @@ without a text index or an invalid regular expression, is the server's to say).
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -20,7 +21,7 @@ from bson import Binary, Code, Decimal128, Int64, Regex
 
 from ..errors import MongoshardError
 
-__all__ = ["validate_filter", "is_operator_document", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
+__all__ = ["validate_filter", "is_operator_document", "type_names", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
 
 # A command nests the filter one level down, and BSON allows 200 levels (BSONDepth::kDefaultMaxAllowableDepth).
 MAX_DEPTH = 199
@@ -30,13 +31,14 @@ _COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 _BITS = ("$bitsAllSet", "$bitsAnySet", "$bitsAllClear", "$bitsAnyClear")
 _GEO = ("$geoWithin", "$within", "$geoIntersects", "$near", "$nearSphere", "$minDistance", "$maxDistance")
 _FIELD_OPERATORS = {"$eq", "$ne", *_COMPARISONS, "$in", "$nin", "$exists", "$type", "$mod", "$regex", "$options", "$not",
-                    "$all", "$elemMatch", "$size", *_BITS, *_GEO, "$comment"}
+                    "$all", "$elemMatch", "$size", *_BITS, *_GEO}
 # $type: the aliases and numeric codes the server accepts (typeFromName, isValidBSONType).
 TYPE_ALIASES = {"double": 1, "string": 2, "object": 3, "array": 4, "binData": 5, "undefined": 6, "objectId": 7, "bool": 8,
                 "date": 9, "null": 10, "regex": 11, "dbPointer": 12, "javascript": 13, "symbol": 14,
                 "javascriptWithScope": 15, "int": 16, "timestamp": 17, "long": 18, "decimal": 19, "minKey": -1,
                 "maxKey": 127, "number": "number"}
 TYPE_CODES = {-1, *range(1, 20), 127}
+REGEX_FLAGS = "imsux"
 
 
 class FilterError(MongoshardError, ValueError):
@@ -98,6 +100,11 @@ def _top_level(name: str, value: Any) -> None:
         raise FilterError("$jsonSchema must be an object")
     elif name == "$sampleRate" and not (_is_number(value) and 0 <= float(_numeric(value)) <= 1):
         raise FilterError("numeric argument to $sampleRate must be in [0, 1]")
+    elif name in ("$alwaysTrue", "$alwaysFalse"):
+        if not _is_number(value):
+            raise FilterError(f"Expected a number in: {name}: {value!r}")
+        if _numeric(value) != 1:
+            raise FilterError(f"{name} must be an integer value of 1")
 
 
 def is_operator_document(value: Any) -> bool:
@@ -107,6 +114,7 @@ def is_operator_document(value: Any) -> bool:
 
 def _condition(field: str, value: Any) -> None:
     if not is_operator_document(value):
+        _regex_flags(value)
         return  # equality to a value, a document or an array, whatever it holds
     operators = dict(value)
     for operator, operand in operators.items():
@@ -127,12 +135,18 @@ def _operand(field: str, operator: str, operand: Any, operators: Mapping[str, An
             raise FilterError(f"{operator} needs an array")
         if any(is_operator_document(item) for item in operand):
             raise FilterError(f"cannot nest $ under {operator}")
+        for item in operand:
+            _regex_flags(item)
     elif operator == "$all":
         if not isinstance(operand, (list, tuple)):
             raise FilterError("$all needs an array")
         matches = [isinstance(item, Mapping) and next(iter(item), None) == "$elemMatch" for item in operand]
         if any(matches) and not all(matches):
             raise FilterError("$all/$elemMatch has to be consistent")
+        if not any(matches) and any(is_operator_document(item) for item in operand):
+            raise FilterError("no $ expressions in $all")
+        for item in operand:
+            _regex_flags(item)
         for item in operand:
             if isinstance(item, Mapping) and next(iter(item), None) == "$elemMatch":
                 _elem_match(field, item["$elemMatch"])
@@ -140,6 +154,7 @@ def _operand(field: str, operator: str, operand: Any, operators: Mapping[str, An
         _elem_match(field, operand)
     elif operator == "$not":
         if isinstance(operand, Regex):
+            _regex_flags(operand)
             return
         if not isinstance(operand, Mapping):
             raise FilterError("$not needs a regex or a document")
@@ -153,11 +168,15 @@ def _operand(field: str, operator: str, operand: Any, operators: Mapping[str, An
             raise FilterError("$regex has to be a string")
         if isinstance(operand, Regex) and operand.flags and "$options" in operators:
             raise FilterError("options set in both $regex and $options")
+        _regex_flags(operand)
     elif operator == "$options":
         if "$regex" not in operators:
             raise FilterError("$options needs a $regex")
         if not isinstance(operand, str):
             raise FilterError("$options has to be a string")
+        invalid = sorted(set(operand) - set(REGEX_FLAGS))
+        if invalid:
+            raise FilterError(f"invalid flag in regex options: {invalid[0]}")
     elif operator == "$type":
         _type_operand(field, operand)
     elif operator == "$size":
@@ -193,6 +212,12 @@ def _type_operand(field: str, operand: Any) -> None:
             if number != number or number not in TYPE_CODES:
                 advice = ". Instead use {$exists:false}." if number == 0 else ""
                 raise FilterError(f"Invalid numerical type code: {code}{advice}")
+
+
+def type_names(operand: Any) -> list[str | int]:
+    """The types a (valid) ``$type`` operand names: aliases as written, numeric codes as ints (2.0, Int64, Decimal128)."""
+    codes = operand if isinstance(operand, (list, tuple)) else [operand]
+    return [code if isinstance(code, str) else int(_numeric(code)) for code in codes]
 
 
 def _size_operand(operand: Any) -> None:
@@ -238,6 +263,14 @@ def _bits_operand(field: str, operator: str, operand: Any) -> None:
             raise FilterError(f"Expected an integer: {operator}: {value}")
         if number < 0:
             raise FilterError(f"Expected a non-negative number in: {operator}: {value}")
+        if positions is not None and number > 2**31 - 1:
+            raise FilterError(f"Failed to parse bit position. Cannot represent {value} in an int")
+
+
+def _regex_flags(value: Any) -> None:
+    """A regular expression's options must be ones PCRE takes through MongoDB (i, m, s, u, x); 'l' (locale) is not."""
+    if isinstance(value, Regex) and value.flags & re.LOCALE:
+        raise FilterError("invalid flag in regex options: l")
 
 
 def _is_number(value: Any) -> bool:
