@@ -94,5 +94,6 @@ def redact(text: str) -> str:
 def brief(exc: BaseException) -> str:
     """An exception's message as one redacted line: drivers append topology dumps and "full error" documents."""
     text = redact(str(exc)).split(", full error")[0].split(", Topology Description")[0]
+    text = re.sub(r" \(configured timeouts: [^)]*\)", "", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .errors import MongoshardError
 
-__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "FileProblem", "MAX_INPUT_BYTES"]
+__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "FileProblem", "MAX_INPUT_BYTES"]
 
 # Inputs are documents, filters and samples; anything larger than this is a mistake, not data.
 MAX_INPUT_BYTES = 2 * 1024**3
@@ -78,6 +78,25 @@ def write_text(path: str | Path, text: str, what: str, *, ours: Callable[[str], 
 def write_bytes(path: str | Path, data: bytes, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False,
                 mode: int | None = None) -> Path:
     """``write_text`` for binary content (a PNG plot); ``ours`` sees the existing file decoded leniently."""
+    target = check_writable(path, what, ours=ours, force=force)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
+    return target
+
+
+def check_writable(path: str | Path, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False) -> Path:
+    """Refuse now, before any work, what ``write_text`` would refuse later: a directory, a missing folder, a foreign file."""
     target = Path(path)
     if target.is_dir():
         raise FileProblem(f"Cannot write {what} to {target}: it is a directory; give a file name")
@@ -92,18 +111,8 @@ def write_bytes(path: str | Path, data: bytes, what: str, *, ours: Callable[[str
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileProblem(f"Cannot write {what} to {target}: the directory {directory} does not exist")
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    except OSError as exc:
-        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, mode if mode is not None else 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise FileProblem(f"Cannot write {what} to {target} ({exc.strerror}); choose a writable place") from None
+    if not os.access(directory, os.W_OK):
+        raise FileProblem(f"Cannot write {what} to {target}: the directory {directory} is not writable")
     return target
 
 

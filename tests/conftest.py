@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from harness import RouterlessCluster
+from commandline import run
+from harness import RouterlessCluster, topology_with_free_ports
+from orphans import processes_mentioning
 
 from mongoshard.deploy.binaries import BinaryNotFound, find_binary
 
@@ -41,3 +43,13 @@ def _alive(pid: int) -> bool:
     # A zombie (exited, not yet reaped) is not running.
     status = Path(f"/proc/{pid}/stat")
     return status.exists() and status.read_text().split()[2] != "Z"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, mongod_path: Path) -> Iterator[Path]:
+    """A project directory with a mongoshard.yaml on free ports; whatever runs there is stopped and checked afterwards."""
+    topology = topology_with_free_ports()
+    (tmp_path / "mongoshard.yaml").write_text(f"base_port: {topology.base_port}\n")
+    yield tmp_path
+    run("down", cwd=tmp_path)
+    assert processes_mentioning(str(tmp_path)) == []

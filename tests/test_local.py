@@ -11,37 +11,13 @@ from pathlib import Path
 
 import pytest
 from commandline import run
-from harness import topology_with_free_ports
+from orphans import processes_mentioning
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from mongoshard.deploy.processes import is_alive
 
 pytestmark = pytest.mark.mongod
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Every live process whose command line contains ``text``: the orphan check, independent of our state file."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command_line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in command_line and is_alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, mongod_path: Path):
-    """A project directory with a mongoshard.yaml on free ports; whatever runs there is stopped afterwards."""
-    topology = topology_with_free_ports()
-    (tmp_path / "mongoshard.yaml").write_text(f"base_port: {topology.base_port}\n")
-    yield tmp_path
-    run("down", cwd=tmp_path)
-    assert _processes_mentioning(str(tmp_path)) == []
 
 
 def _status(cwd: Path) -> dict:
@@ -108,7 +84,7 @@ def test_port_in_use_starts_nothing(workdir: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == f"mongoshard: port(s) {base + 3} (shard1-0) already in use by another program; " \
                             "stop it or set a different base_port in mongoshard.yaml\n"
-    assert _processes_mentioning(str(workdir)) == []
+    assert processes_mentioning(str(workdir)) == []
 
 
 def _fake_bin(tmp_path: Path, mongod_path: Path, shard1_behaviour: str) -> Path:
@@ -138,7 +114,7 @@ def test_a_member_that_fails_is_reported_and_nothing_is_left_running(workdir: Pa
     assert result.returncode == 2
     log = (workdir / ".mongoshard" / "logs" / "shard1-0.log").resolve()
     assert result.stderr == "mongoshard: " + message.format(port=base + 3, log=log) + "\n"
-    assert _processes_mentioning(str(workdir)) == [], "up must stop what it started when it fails"
+    assert processes_mentioning(str(workdir)) == [], "up must stop what it started when it fails"
     assert json.loads(run("status", "--json", cwd=workdir).stdout)["processes"][0]["pid"] is None
 
 

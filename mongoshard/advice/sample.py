@@ -91,8 +91,8 @@ def _from_generator(source: str, module_name: str, function_name: str, limit: in
         produced: Iterable[Any] = generator()
         for number, document in enumerate(itertools.islice(produced, limit), 1):
             if not isinstance(document, Mapping):
-                raise SampleError(f"the sample '{source}' yielded a {type(document).__name__} as document {number}; "
-                                  "it must yield documents (dicts)")
+                raise SampleError(f"the sample '{source}' yielded {str(document)[:40]!r} ({type(document).__name__}) as "
+                                  f"document {number}; it must yield documents (dicts)")
             documents.append(dict(document))
     except SampleError:
         raise

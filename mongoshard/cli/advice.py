@@ -9,6 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
 from .boundary import EXIT_INCOMPLETE
+from .declarations import MAX_SHARDS
 from .inputs import cluster_uri, read_key, refuse_together
 from .output import console, fail, key_text, plain, print_json, progress, size, styled
 
@@ -42,7 +43,7 @@ def advise_command(module: str = typer.Argument(..., help="Module or package wit
 @app.command(name="simulate")
 def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample data: a JSON lines file, MODULE:FUNCTION yielding documents, or a MongoDB URI with --collection (default: --uri or $MONGOSHARD_URI)."),
                      key: list[str] = typer.Option(..., "--key", help='Candidate key as JSON, repeatable, e.g. \'{"user_id": "hashed"}\' (or @FILE).'),
-                     shards: int = typer.Option(2, "--shards", min=1, help="Shards to simulate."),
+                     shards: int = typer.Option(2, "--shards", min=1, max=MAX_SHARDS, help="Shards to simulate."),
                      collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample from a MongoDB server."),
                      uri: Optional[str] = typer.Option(None, "--uri", help="The server holding --collection (default: $MONGOSHARD_URI); keeps the password out of argv."),
                      limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many documents."),
@@ -54,8 +55,11 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     from ..advice.sample import load_documents
     from ..advice.simulate import simulate
     from ..reports.capture import read_log
+    from ..reports.plot import check_plot_path
 
     refuse_together("each names the sample", source=source, uri=uri)
+    if plot:
+        check_plot_path(plot, force=force, formats=(".svg", ".html"))
     if source is None and collection is None:
         fail("name the sample: a JSON lines file, MODULE:FUNCTION, or --collection DATABASE.COLLECTION with --uri")
     patterns = [read_key(text, f"--key {text[:60]}") for text in key]

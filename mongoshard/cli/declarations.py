@@ -12,6 +12,8 @@ from .inputs import cluster_source, model_spec, read_filter, refuse_together, ro
 from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, styled
 
 DEFAULT_SHARD_COUNT = 2
+# Far beyond any real cluster, and small enough that a predicted routing table stays small.
+MAX_SHARDS = 1024
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
@@ -53,7 +55,7 @@ def keys(module: str = typer.Argument(..., help="Dotted module or package holdin
 def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Document class, e.g. examples.pokemon_storage.models:Creature"),
           query: str = typer.Argument(..., metavar="FILTER_JSON", help='A MongoDB filter in (Extended) JSON, with database field names, e.g. \'{"user_id": 7}\'; @FILE or - reads it from a file or standard input.'),
           routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Snapshot or routing table file (from 'mongoshard snapshot'); default: predict a fresh cluster."),
-          shards: Optional[int] = typer.Option(None, "--shards", min=1, help="Shards of the predicted cluster (default 2); not with --routing-table."),
+          shards: Optional[int] = typer.Option(None, "--shards", min=1, max=MAX_SHARDS, help="Shards of the predicted cluster (default 2); not with --routing-table."),
           database: Optional[str] = DATABASE_OPTION,
           as_json: bool = JSON_OPTION) -> None:
     """Predict which shards a query on MODEL reaches, and whether it is targeted."""
@@ -80,8 +82,10 @@ def snapshot(output: str = typer.Argument(..., help="File to write (a snapshot f
              namespace: Optional[list[str]] = typer.Option(None, "--namespace", "-n", help="Only these collections (repeatable)."),
              force: bool = FORCE_OPTION) -> None:
     """Save a cluster's shards and routing tables to a file for offline 'route'."""
-    from ..cluster.offline import write_snapshot
+    from ..cluster.offline import is_snapshot, write_snapshot
+    from ..files import check_writable
 
+    check_writable(output, "the snapshot", ours=is_snapshot, force=force)
     with progress("reading the cluster"):
         source = cluster_source(uri, file)
         path = write_snapshot(source, output, namespace or None, force=force)

@@ -23,9 +23,12 @@ __all__ = ["model_spec", "read_filter", "read_key", "read_sort", "parse_candidat
            "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
 
 
+_OPTION_LABELS = {"file": "-f/--file", "routing_table": "-t/--routing-table", "source": "SOURCE"}
+
+
 def refuse_together(why: str, **given: Any) -> None:
     """Fail when more than one of the named options was given: ``refuse_together("...", uri=..., snapshot=...)``."""
-    named = [f"--{name.replace('_', '-')}" if len(name) > 1 else f"-{name}" for name, value in given.items()
+    named = [_OPTION_LABELS.get(name, f"--{name.replace('_', '-')}") for name, value in given.items()
              if value not in (None, False, (), [])]
     if len(named) > 1:
         fail(f"{' and '.join(named)} cannot be used together ({why}); give one of them")

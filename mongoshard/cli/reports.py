@@ -25,7 +25,10 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
                     as_json: bool = JSON_OPTION) -> None:
     """Chunks, documents and data per shard; exit 3 when a collection is imbalanced beyond --max-imbalance."""
     from ..reports.balance import balance
+    from ..reports.plot import check_plot_path
 
+    if plot:
+        check_plot_path(plot, force=force)
     with progress("reading the cluster"):
         report = balance(cluster_source(uri, file, snapshot_file), namespaces or None, max_imbalance=max_imbalance)
     if plot:

@@ -9,6 +9,7 @@ from ..errors import MongoshardError, brief, redact, remember_secret, remember_u
 __all__ = ["connect", "shard_client", "direct_client", "ConnectionFailed"]
 
 DEFAULT_TIMEOUT_MS = 5000
+URI_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 class ConnectionFailed(MongoshardError):
@@ -23,8 +24,13 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
     remember_uri_secrets(uri)
     remember_secret(options.get("password"))
     shown = redact(uri)
+    if not uri.lower().startswith(URI_SCHEMES):
+        raise ConnectionFailed(f"'{shown}' cannot be used: a MongoDB URI starts with mongodb:// or mongodb+srv://, "
+                               "e.g. mongodb://host:27017")
+    # A timeout written in the URI is the user's explicit choice; keyword arguments would override it.
+    timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS") if name.lower() not in uri.lower()}
     try:
-        client: Any = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms, **options)
+        client: Any = MongoClient(uri, **timeouts, **options)
     except Exception as exc:  # InvalidURI, ConfigurationError, ValueError, TypeError, or OSError for a TLS file
         raise ConnectionFailed(f"'{shown}' cannot be used ({brief(exc)}); check the URI, e.g. mongodb://host:27017") from None
     try:
@@ -32,7 +38,7 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
     except PyMongoError as exc:
         client.close()
         raise ConnectionFailed(
-            f"Cannot reach {shown} within {timeout_ms / 1000:g} s ({brief(exc)}); check the address and that the server is up"
+            f"Cannot reach {shown} ({brief(exc)}); check the address and that the server is up"
         ) from None
     return client
 

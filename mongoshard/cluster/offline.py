@@ -9,7 +9,6 @@ from bson import json_util
 
 from ..errors import brief
 from ..files import read_text, write_text
-
 from ..model.declaration import ShardSpec
 from ..routing.splitting import initial_chunks
 from ..routing.table import RoutingError, RoutingTable
@@ -25,7 +24,7 @@ from .source import (
     SourceError,
 )
 
-__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "DEFAULT_SHARDS"]
+__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "is_snapshot", "DEFAULT_SHARDS"]
 
 SNAPSHOT_FORMAT = "mongoshard-snapshot"
 SNAPSHOT_VERSION = 1
@@ -153,8 +152,12 @@ def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence
         "collections": [source.routing_table(ns).to_document() for ns in chosen],
     }
     text = json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n"
-    return write_text(path, text, "the snapshot", ours=lambda existing: f'"format": "{SNAPSHOT_FORMAT}"' in existing[:200],
-                      force=force)
+    return write_text(path, text, "the snapshot", ours=is_snapshot, force=force)
+
+
+def is_snapshot(existing: str) -> bool:
+    """Whether an existing file is a snapshot mongoshard wrote (and may therefore replace)."""
+    return f'"format": "{SNAPSHOT_FORMAT}"' in existing[:200]
 
 
 def _load_json(path: Path) -> Mapping[str, Any]:

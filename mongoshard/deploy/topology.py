@@ -66,7 +66,7 @@ class Topology:
     @property
     def state_dir(self) -> Path:
         """The state directory as an absolute path: data_dir, relative to the topology file's directory."""
-        return ((self.root or Path.cwd()) / self.data_dir).resolve()
+        return ((self.root or Path.cwd()) / Path(self.data_dir).expanduser()).resolve()
 
     @property
     def router_ports(self) -> tuple[int, ...]:

@@ -7,10 +7,10 @@ from html import escape
 from pathlib import Path
 
 from ..errors import MongoshardError
-from ..files import write_bytes, write_text
+from ..files import check_writable, write_bytes, write_text
 from .balance import BalanceReport
 
-__all__ = ["write_plot", "write_svg_or_html", "bar_chart", "PlotError"]
+__all__ = ["write_plot", "write_svg_or_html", "check_plot_path", "is_plot", "bar_chart", "PlotError"]
 
 _WIDTH, _LABEL, _BAR, _GAP = 760, 160, 14, 10
 _COLOURS = {"chunks": "#4c78a8", "data": "#f58518"}
@@ -30,8 +30,17 @@ def write_plot(report: BalanceReport, path: str | Path, *, force: bool = False) 
     return write_svg_or_html(bar_chart(_rows(report)), target, force=force)
 
 
-def _is_ours(existing: str) -> bool:
+def is_plot(existing: str) -> bool:
+    """Whether an existing file is a plot mongoshard wrote (and may therefore replace)."""
     return MARK in existing[:2000]
+
+
+def check_plot_path(path: str | Path, *, force: bool = False, formats: tuple[str, ...] = (".svg", ".html", ".png")) -> Path:
+    """Refuse a plot file name before the work that draws it: an unknown format, or a file mongoshard did not write."""
+    target = Path(path)
+    if target.suffix.lower() not in formats:
+        raise PlotError(f"cannot plot to '{target.name}': use a file name ending in {' or '.join(formats)}")
+    return check_writable(target, "the plot", ours=is_plot, force=force)
 
 
 def write_svg_or_html(svg: str, path: str | Path, *, force: bool = False) -> Path:
@@ -44,7 +53,7 @@ def write_svg_or_html(svg: str, path: str | Path, *, force: bool = False) -> Pat
         text = f"<!doctype html><meta charset='utf-8'><meta name='generator' content='mongoshard'><title>mongoshard</title><body>{svg}</body>"
     else:
         raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg or .html")
-    return write_text(target, text, "the plot", ours=_is_ours, force=force)
+    return write_text(target, text, "the plot", ours=is_plot, force=force)
 
 
 def _rows(report: BalanceReport) -> list[tuple[str, str, float, float]]:
@@ -101,4 +110,4 @@ def _png(report: BalanceReport, target: Path, force: bool) -> Path:
     image = io.BytesIO()
     figure.savefig(image, format="png", metadata={"Software": MARK})
     pyplot.close(figure)
-    return write_bytes(target, image.getvalue(), "the plot", ours=_is_ours, force=force)
+    return write_bytes(target, image.getvalue(), "the plot", ours=is_plot, force=force)

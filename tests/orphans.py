@@ -1,0 +1,20 @@
+"""The orphan check, independent of mongoshard's own records: every live process whose command line names a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mongoshard.deploy.processes import is_alive
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command_line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in command_line and "mongod" in command_line and is_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found

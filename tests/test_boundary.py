@@ -1,0 +1,139 @@
+"""The command line's boundary: exit codes for bugs and signals, --debug, JSON errors, redaction everywhere."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_runner import TRACEBACK, invoke
+from commandline import ROOT, run
+from pymongo import MongoClient
+from test_hostile_inputs import CASES, FILES
+
+import mongoshard.cli.declarations as declarations
+from mongoshard.errors import redact, remember_uri_secrets
+
+MODEL = "examples.pokemon_storage.models:Creature"
+
+
+def _bug(*_: object, **__: object) -> None:
+    raise ZeroDivisionError("mongodb://admin:hunter2secret@db:27017/ divided by zero")
+
+
+@pytest.fixture
+def buggy_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug inside a command: the boundary must tell it from bad input."""
+    monkeypatch.setattr(declarations, "model_spec", _bug)
+
+
+def test_a_bug_is_exit_70_with_one_sentence_naming_debug(buggy_route: None, tmp_path: Path) -> None:
+    outcome = invoke(["route", MODEL, "{}"], cwd=tmp_path)
+    assert outcome.code == 70 and outcome.stdout == ""
+    (line,) = outcome.stderr.splitlines()
+    assert line.startswith("mongoshard: internal error (ZeroDivisionError") and "--debug" in line and "bug" in line
+    assert "hunter2secret" not in line and TRACEBACK not in outcome.stderr
+
+
+@pytest.mark.parametrize("switch", [["--debug"], []])
+def test_debug_shows_the_traceback_without_secrets(buggy_route: None, tmp_path: Path, switch: list[str]) -> None:
+    env = {} if switch else {"MONGOSHARD_DEBUG": "1"}
+    outcome = invoke(["route", MODEL, "{}", *switch], cwd=tmp_path, env=env)
+    assert outcome.code == 70
+    assert TRACEBACK in outcome.stderr and "ZeroDivisionError" in outcome.stderr and "_bug" in outcome.stderr
+    assert "hunter2secret" not in outcome.stderr
+
+
+def test_a_bug_in_json_mode_is_a_json_line(buggy_route: None, tmp_path: Path) -> None:
+    outcome = invoke(["route", MODEL, "{}", "--json"], cwd=tmp_path)
+    (line,) = outcome.stderr.splitlines()
+    assert json.loads(line)["exit_code"] == 70 and "internal error" in json.loads(line)["error"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_in_a_long_command_is_128_plus_n_and_one_line(tmp_path: Path, signum: int) -> None:
+    (tmp_path / "endless.py").write_text("import time\ndef feed():\n    while True:\n        time.sleep(0.001)\n        yield {'a': 1}\n")
+    running = subprocess.Popen([sys.executable, "-m", "mongoshard", "simulate", "endless:feed", "--key", '{"a": 1}'], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": f"{ROOT}:{tmp_path}"})
+    time.sleep(1.5)  # importing, then reading a sample that never ends
+    assert running.poll() is None
+    running.send_signal(signum)
+    _, stderr = running.communicate(timeout=30)
+    name = signal.Signals(signum).name
+    assert running.returncode == 128 + signum and stderr == f"mongoshard: interrupted by {name}; what this command had started was stopped\n"
+
+
+# A sample of the table, through the real console script: main() must be the same boundary.
+SAMPLED = [row for index, row in enumerate(CASES) if index % 12 == 0 and not row.stdin]
+
+
+@pytest.mark.parametrize("row", SAMPLED, ids=[row.name for row in SAMPLED])
+def test_the_console_script_behaves_as_the_table_says(tmp_path: Path, row) -> None:
+    for name, content in FILES.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True) if content is None else path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = run(*row.arguments, cwd=tmp_path, env={"PYTHONPATH": f"{ROOT}:{tmp_path}", **row.env})
+    assert result.returncode == row.code and TRACEBACK not in result.stderr
+    assert row.says in (result.stdout if row.code == 0 else result.stderr)
+
+
+def test_a_plot_of_mongoshard_is_replaced_and_a_foreign_one_needs_force(tmp_path: Path) -> None:
+    arguments = ["simulate", "examples.sensors.data:readings", "--limit", "300", "--key", '{"sensor_id": 1}', "--plot"]
+    assert invoke([*arguments, "p.svg"], cwd=tmp_path).code == 0
+    first = (tmp_path / "p.svg").read_text()
+    assert invoke([*arguments, "p.svg", "--shards", "3"], cwd=tmp_path).code == 0, "a plot mongoshard wrote is replaced"
+    assert (tmp_path / "p.svg").read_text() != first
+    (tmp_path / "mine.svg").write_text("<svg>mine</svg>")
+    assert invoke([*arguments, "mine.svg"], cwd=tmp_path).code == 2
+    assert (tmp_path / "mine.svg").read_text() == "<svg>mine</svg>"
+    assert invoke([*arguments, "mine.svg", "--force"], cwd=tmp_path).code == 0
+
+
+# URIs as users write them and as pymongo accepts or reports them: none of the secrets may survive redaction.
+URIS = [
+    ("mongodb://admin:S3cretPw@h1:27017,h2:27017/db?replicaSet=rs", ["S3cretPw"]),
+    ("mongodb://admin:pa/ss/word@host/", ["pa/ss/word"]),
+    ("mongodb://admin:p@ss@word@host/", ["p@ss@word"]),
+    ("mongodb://admin:pass?word@host/?w=1", ["pass?word"]),
+    ("mongodb://admin:pass%2Fword@host/", ["pass%2Fword", "pass/word"]),
+    ("mongodb://host/?password=QueryPassw0rd&w=1", ["QueryPassw0rd"]),
+    ("mongodb://AKIAXX:awsSecretKey@host/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:Sess10nT0ken",
+     ["awsSecretKey", "Sess10nT0ken"]),
+    ("mongodb://host/?tls=true&tlsCertificateKeyFile=/k.pem&tlsCertificateKeyFilePassword=KeyPassw0rd", ["KeyPassw0rd"]),
+    ("mongodb://host/?ssl=true&sslPEMKeyPassword=OldKeyPassw0rd", ["OldKeyPassw0rd"]),
+    ("MONGODB+SRV://admin:Srvpassw0rd@cluster0.example.net/", ["Srvpassw0rd"]),
+    ("mongodb://admin:pass word@host/", ["pass word"]),
+]
+
+
+@pytest.mark.parametrize("uri, secrets", URIS)
+def test_redaction_parses_every_uri(uri: str, secrets: list[str]) -> None:
+    remember_uri_secrets(uri)
+    sentence = f"Cannot reach {uri} (timeout)"
+    for text in (sentence, f"'{uri}'", f"\"{uri}\"", f"<{uri}>"):
+        shown = redact(text)
+        assert not any(secret in shown for secret in secrets), shown
+    assert "Cannot reach" in redact(sentence)
+
+
+@pytest.mark.parametrize("uri, secrets", URIS)
+def test_redaction_scrubs_what_pymongo_itself_reports(uri: str, secrets: list[str]) -> None:
+    """The driver's own error and warning texts quote fragments of the URI (a host part, an option value)."""
+    import warnings
+
+    remember_uri_secrets(uri)
+    reported = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            MongoClient(uri, serverSelectionTimeoutMS=1, connect=False).close()
+        except Exception as exc:  # whatever pymongo raises for this URI
+            reported.append(str(exc))
+        reported += [str(w.message) for w in caught]
+    for text in reported:
+        assert not any(secret in redact(text) for secret in secrets), redact(text)

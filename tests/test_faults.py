@@ -1,0 +1,117 @@
+"""Faults on a real local cluster: signals mid-start, lost records and secrets, purging a directory the user shares.
+
+Every test runs the real ``mongoshard`` command against the real mongod and
+checks the outcome with an observer mongoshard does not control: the
+process table (no process may still name the project directory) and the
+files on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from commandline import ROOT, run
+from orphans import processes_mentioning
+
+pytestmark = pytest.mark.mongod
+
+
+def _start_in_background(directory: Path, *arguments: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mongoshard", "up", *arguments], cwd=directory, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _wait_for_members(directory: Path, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(processes_mentioning(str(directory))) < count:
+        assert time.monotonic() < deadline, "the members never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_mid_start_rolls_back_everything(workdir: Path, signum: int) -> None:
+    starting = _start_in_background(workdir)
+    _wait_for_members(workdir, 1)  # the first member has started; the others are starting or waiting
+    starting.send_signal(signum)
+    stdout, stderr = starting.communicate(timeout=60)
+    assert starting.returncode == 128 + signum, stderr
+    assert stderr.count("\n") == 1 and "interrupted by" in stderr and "Traceback" not in stderr, stderr
+    assert processes_mentioning(str(workdir)) == [], "up must stop what it started"
+
+
+def test_a_second_ctrl_c_during_the_rollback_prints_no_traceback(workdir: Path) -> None:
+    starting = _start_in_background(workdir)
+    _wait_for_members(workdir, 2)
+    starting.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    starting.send_signal(signal.SIGINT)
+    stdout, stderr = starting.communicate(timeout=60)
+    assert starting.returncode == 130 and "Traceback" not in stderr and stderr.count("\n") == 1, stderr
+    assert processes_mentioning(str(workdir)) == []
+
+
+def test_a_lost_state_file_still_finds_every_process(workdir: Path) -> None:
+    assert run("up", "--no-auth", cwd=workdir).returncode == 1  # no mongos here: the rest runs
+    running = sorted(processes_mentioning(str(workdir)))
+    assert len(running) == 3
+    (workdir / ".mongoshard" / "state.json").unlink()
+
+    status = run("status", "--json", cwd=workdir)
+    import json
+    states = {p["name"]: (p["pid"], p["state"]) for p in json.loads(status.stdout)["processes"]}
+    assert sorted(pid for pid, _ in states.values() if pid) == running
+    assert {state for name, (_, state) in states.items() if name != "mongos-0"} == {"PRIMARY"}
+
+    again = run("up", "--no-auth", cwd=workdir)
+    assert "Already running: nothing started." in again.stdout and sorted(processes_mentioning(str(workdir))) == running
+    (workdir / ".mongoshard" / "state.json").unlink()
+    stopped = run("down", cwd=workdir)
+    assert stopped.returncode == 0 and stopped.stdout.startswith("Stopped ")
+    assert processes_mentioning(str(workdir)) == [], "down must stop processes it has no record of"
+
+
+def test_a_lost_admin_password_is_an_error_with_the_fix(workdir: Path) -> None:
+    assert run("up", cwd=workdir).returncode == 1
+    assert run("down", cwd=workdir).returncode == 0
+    keyfile = (workdir / ".mongoshard" / "keyfile").read_bytes()
+    (workdir / ".mongoshard" / "admin-password").unlink()
+    refused = run("up", cwd=workdir)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "admin-password is missing" in refused.stderr and "down --purge" in refused.stderr
+    assert not (workdir / ".mongoshard" / "admin-password").exists(), "no new password may replace the lost one"
+    assert (workdir / ".mongoshard" / "keyfile").read_bytes() == keyfile
+    assert processes_mentioning(str(workdir)) == []
+
+
+def test_purge_deletes_only_what_mongoshard_created(workdir: Path) -> None:
+    shared = workdir / "var"
+    (shared / "data").mkdir(parents=True)
+    (shared / "logs").mkdir()
+    mine = {shared / "notes.txt": "mine", shared / "data" / "export.csv": "a,b", shared / "logs" / "app.log": "started"}
+    for path, text in mine.items():
+        path.write_text(text)
+    (workdir / "mongoshard.yaml").write_text((workdir / "mongoshard.yaml").read_text() + "data_dir: var\n")
+    assert run("up", "--no-auth", cwd=workdir).returncode == 1
+    assert (shared / "data" / "cfgrs-0").is_dir() and (shared / "state.json").exists()
+
+    purged = run("down", "--purge", cwd=workdir)
+    assert purged.returncode == 0, purged.stderr
+    assert "kept what it did not create" in purged.stdout and "notes.txt" in purged.stdout
+    assert {path: path.read_text() for path in mine} == mine
+    left = sorted(str(p.relative_to(shared)) for p in shared.rglob("*"))
+    assert left == ["data", "data/export.csv", "logs", "logs/app.log", "notes.txt"]
+    assert (workdir / "mongoshard.yaml").exists()
+
+
+def test_up_with_compose_never_replaces_a_compose_file_it_did_not_write(workdir: Path) -> None:
+    mine = "# my application's own services\nservices:\n  web: {image: nginx}\n"
+    (workdir / "compose.yaml").write_text(mine)
+    refused = run("up", "--compose", cwd=workdir)
+    assert refused.returncode == 2 and "compose.yaml exists and was not written by mongoshard" in refused.stderr
+    assert (workdir / "compose.yaml").read_text() == mine
