@@ -3,15 +3,27 @@
 One service per server process from the official ``mongo`` image, each with a
 health check and a named volume; ports published on 127.0.0.1 only, with the
 same numbers as the local layout, so ``status`` and ``apply`` reach a compose
-cluster exactly like a local one.  A one-shot ``init`` service initiates every
-replica set, creates the admin user and adds every shard through mongos; it
-checks before each step, so running it again changes nothing.
+cluster exactly like a local one.  A one-shot ``init`` service runs
+``deploy/compose/init-cluster.js`` in mongosh: it initiates every replica set,
+creates the admin user and adds every shard through mongos, checking before
+each step, so running it again changes nothing.
 
-Image entrypoint traps this avoids: init scripts in docker-entrypoint-initdb.d
-run against a temporary localhost-only server and never on mongos, and a
-bind-mounted keyfile is not readable by the container's mongodb user; so the
-keyfile is copied into place with the right owner, and the init service logs
-in as the internal ``__system`` user with the keyfile.
+The start-up order is the server's, read in its source:
+
+* a mongos does not listen, so its health check cannot pass, until it has
+  read ``config.version`` from an initiated config server replica set
+  (``mongos_main.cpp`` ``runMongosServer`` -> ``initializeSharding`` ->
+  ``loadGlobalSettingsFromConfigServer``, retried every 2 s);
+* only ``init`` initiates that replica set.
+
+So ``init`` waits for the mongods alone and reaches the router with retries;
+waiting for a healthy mongos would deadlock.  The image's entrypoint runs any
+command whose first word starts with ``mongo`` as uid 999 through gosu, and a
+compose file secret is a bind mount keeping the host file's owner and 0400 or
+0600 mode; so the servers copy the keyfile into place with mongod's owner,
+and ``init`` runs as root through ``bash`` (which the entrypoint leaves
+alone) to read its secrets.  The entrypoint adds ``--bind_ip_all`` for mongod
+only, so every server gets it explicitly.
 """
 
 from __future__ import annotations
@@ -27,12 +39,19 @@ from typing import Any
 from ..errors import MongoshardError
 from .topology import Process, Topology
 
-__all__ = ["render_compose", "compose_document", "compose_up", "init_script", "is_rendered", "ComposeError"]
+__all__ = ["render_compose", "compose_document", "compose_up", "init_script", "init_plan", "is_rendered", "ComposeError",
+           "COMPOSE_SINCE"]
 
 KEYFILE_IN_CONTAINER = "/etc/mongo-keyfile"
 PLAN_PLACEHOLDER = "const plan = PLAN;"
 RENDERED_HEADER = "# Rendered by 'mongoshard compose' from mongoshard.yaml; edit that file, not this one."
 HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 30, "start_period": "10s"}
+SECRETS_IN_CONTAINER = {"keyfile": "/run/secrets/keyfile", "password": "/run/secrets/admin_password"}
+INIT_VARIABLE = "MONGOSHARD_INIT_SCRIPT"
+# The oldest image tag compose renders: 6.0 is past its end of life, and so is 7.0 (accepted with a warning).
+COMPOSE_SINCE = (7, 0)
+# How long the init job retries a step (the router answers only once the config server replica set is initiated).
+RETRY_SECONDS = 300
 
 
 def init_script() -> str:
@@ -42,7 +61,7 @@ def init_script() -> str:
 
 
 class ComposeError(MongoshardError):
-    """docker compose is missing or failed."""
+    """docker compose is missing or failed, or the topology cannot run in containers."""
 
 
 def _host(process: Process) -> str:
@@ -59,7 +78,7 @@ def _server_command(process: Process, topology: Topology, hosts: dict[str, list[
     if not topology.auth:
         return arguments
     # The bind-mounted secret belongs to the host's user; mongod (uid 999) needs its own 0400 copy.
-    install = f"install -m 0400 -o mongodb -g mongodb /run/secrets/keyfile {KEYFILE_IN_CONTAINER}"
+    install = f"install -m 0400 -o mongodb -g mongodb {SECRETS_IN_CONTAINER['keyfile']} {KEYFILE_IN_CONTAINER}"
     return ["bash", "-c", f"{install} && exec docker-entrypoint.sh {' '.join(arguments)} --keyFile {KEYFILE_IN_CONTAINER}"]
 
 
@@ -69,6 +88,7 @@ def _server_service(process: Process, topology: Topology, hosts: dict[str, list[
         "hostname": process.name,
         "command": _server_command(process, topology, hosts),
         "ports": [f"127.0.0.1:{process.port}:{process.port}"],
+        # ping needs no credentials; a mongos answers only once its config server replica set is initiated.
         "healthcheck": {
             "test": ["CMD", "mongosh", "--quiet", "--port", str(process.port), "--eval",
                      "quit(db.adminCommand('ping').ok ? 0 : 1)"],
@@ -79,37 +99,61 @@ def _server_service(process: Process, topology: Topology, hosts: dict[str, list[
     if process.role != "mongos":
         service["volumes"] = [f"{process.name}-data:/data/db"]
     else:
-        service["depends_on"] = {p.name: {"condition": "service_healthy"}
-                                 for p in topology.processes() if p.role == "configsvr"}
+        service["depends_on"] = {p.name: {"condition": "service_started"} for p in topology.processes() if p.role == "configsvr"}
     if topology.auth:
         service["secrets"] = ["keyfile"]
     return service
 
 
-def _init_plan(topology: Topology, hosts: dict[str, list[str]]) -> dict[str, Any]:
+def init_plan(topology: Topology, hosts: dict[str, list[str]] | None = None,
+              secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the init script does, as data: replica sets, router, shards, secrets' paths, retry time."""
+    hosts = hosts or _hosts(topology)
     router = next(p for p in topology.processes() if p.role == "mongos")
     return {
         "auth": topology.auth,
+        "secrets": secrets or SECRETS_IN_CONTAINER,
+        "retrySeconds": RETRY_SECONDS,
         "replicaSets": [{"name": rs.name, "hosts": hosts[rs.name], "configsvr": rs.role == "configsvr"}
                         for rs in topology.replica_sets],
         "router": _host(router),
         "shards": [{"name": rs.name, "connection": f"{rs.name}/{','.join(hosts[rs.name])}"} for rs in topology.shards],
+        "configShard": topology.config_shard,
     }
+
+
+def filled_script(plan: dict[str, Any]) -> str:
+    """The init script with its plan filled in."""
+    script = init_script()
+    if script.count(PLAN_PLACEHOLDER) != 1:
+        raise ComposeError("the packaged init script has lost its plan placeholder; reinstall mongoshard")
+    return script.replace(PLAN_PLACEHOLDER, f"const plan = {json.dumps(plan)};")
+
+
+def _hosts(topology: Topology) -> dict[str, list[str]]:
+    hosts: dict[str, list[str]] = {}
+    for process in topology.processes():
+        if process.replica_set:
+            hosts.setdefault(process.replica_set, []).append(_host(process))
+    return hosts
 
 
 def compose_document(topology: Topology, compose_dir: Path | None = None) -> dict[str, Any]:
     """The compose file for ``topology`` as data, to be written in ``compose_dir`` (default: beside the topology file)."""
+    if topology.version_tuple < COMPOSE_SINCE:
+        raise ComposeError(f"MongoDB {topology.version} is past its end of life and its image is not rendered; "
+                           "set version: '8.0' (or '9.0') in mongoshard.yaml")
     processes = topology.processes()
-    hosts: dict[str, list[str]] = {}
-    for process in processes:
-        if process.replica_set:
-            hosts.setdefault(process.replica_set, []).append(_host(process))
+    hosts = _hosts(topology)
     services = {p.name: _server_service(p, topology, hosts) for p in processes}
-    script = init_script().replace(PLAN_PLACEHOLDER, f"const plan = {json.dumps(_init_plan(topology, hosts))};")
+    members = [p for p in processes if p.role != "mongos"]
     init: dict[str, Any] = {
         "image": f"mongo:{topology.version}",
-        "command": ["mongosh", "--nodb", "--quiet", "--eval", script],
-        "depends_on": {p.name: {"condition": "service_healthy"} for p in processes},
+        # bash keeps the entrypoint from switching to uid 999, which cannot read the host-owned secrets.
+        "command": ["bash", "-c", f'exec mongosh --nodb --quiet --eval "${INIT_VARIABLE}"'],
+        "environment": {INIT_VARIABLE: filled_script(init_plan(topology, hosts))},
+        # Never the mongos: it becomes healthy only after this job has initiated the config servers.
+        "depends_on": {p.name: {"condition": "service_healthy"} for p in members},
         "restart": "no",
     }
     if topology.auth:
@@ -117,7 +161,7 @@ def compose_document(topology: Topology, compose_dir: Path | None = None) -> dic
     services["init"] = init
     document: dict[str, Any] = {
         "services": services,
-        "volumes": {f"{p.name}-data": {} for p in processes if p.role != "mongos"},
+        "volumes": {f"{p.name}-data": {} for p in members},
     }
     if topology.auth:
         secrets = _secrets_path(topology, compose_dir)
@@ -142,7 +186,8 @@ def render_compose(topology: Topology, compose_dir: Path | None = None) -> str:
         header += f"# Secrets come from {_secrets_path(topology, compose_dir)}/ (created by 'mongoshard init'); never commit them.\n"
     body = yaml.dump(compose_document(topology, compose_dir), Dumper=_literal_blocks(), sort_keys=False,
                      default_flow_style=False, width=1000)
-    return header + body
+    # compose interpolates ${...} and $NAME everywhere; a literal dollar is written $$.
+    return header + body.replace("$", "$$")
 
 
 def is_rendered(text: str) -> bool:

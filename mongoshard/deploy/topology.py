@@ -17,6 +17,9 @@ from ..files import read_text
 __all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology", "parse_topology", "commented_topology"]
 
 DEFAULT_FILE = "mongoshard.yaml"
+# The official image tag a new cluster runs (8.0 is the long-term support release; 6.0 and 7.0 are past end of life).
+DEFAULT_VERSION = "8.0"
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?(?:-[a-z0-9.]+)?")
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -51,7 +54,7 @@ class Process:
 @dataclass(frozen=True)
 class Topology:
     name: str = "mongoshard"
-    version: str = "6.0"
+    version: str = DEFAULT_VERSION
     data_dir: str = ".mongoshard"
     config_members: int = 1
     shard_count: int = 2
@@ -59,9 +62,16 @@ class Topology:
     router_count: int = 1
     base_port: int = 27017
     auth: bool = True
+    config_shard: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # The directory of the topology file (the project): data_dir is relative to it.  None: the current directory.
     root: Path | None = field(default=None, compare=False)
+
+    @property
+    def version_tuple(self) -> tuple[int, int]:
+        """(major, minor) of ``version``; (0, 0) when it is not a version at all (refused when the file is read)."""
+        match = _VERSION.fullmatch(self.version)
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
     @property
     def state_dir(self) -> Path:
@@ -114,11 +124,12 @@ _FIELDS: dict[str, tuple[str, type, int | None]] = {
     "version": ("version", str, None),
     "data_dir": ("data_dir", str, None),
     "config_members": ("config_members", int, 1),
-    "shards": ("shard_count", int, 1),
+    "shards": ("shard_count", int, 0),
     "shard_members": ("shard_members", int, 1),
     "routers": ("router_count", int, 1),
     "base_port": ("base_port", int, 1024),
     "auth": ("auth", bool, None),
+    "config_shard": ("config_shard", bool, None),
 }
 
 
@@ -144,6 +155,15 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
     topology = Topology(**values, root=root)
     if not _PROJECT_NAME.fullmatch(topology.name):
         raise TopologyError(f"{origin}: 'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not {topology.name!r}")
+    if not _VERSION.fullmatch(topology.version):
+        raise TopologyError(f"{origin}: 'version' must be a MongoDB version such as '8.0' or '9.0' (the mongo image tag), "
+                            f"not {topology.version!r}")
+    if topology.shard_count == 0 and not topology.config_shard:
+        raise TopologyError(f"{origin}: 'shards' must be at least 1 unless 'config_shard' is true "
+                            "(then the config server replica set holds data too)")
+    if topology.config_shard and topology.version_tuple < CONFIG_SHARD_SINCE:
+        raise TopologyError(f"{origin}: 'config_shard' needs MongoDB 8.0 or later (transitionFromDedicatedConfigServer), "
+                            f"not {topology.version}; set version: '8.0'")
     if topology.all_ports[-1] > 65535:
         raise TopologyError(f"{origin}: ports run past 65535 from base_port {topology.base_port}; lower base_port")
     _check_data_dir(topology, origin)
@@ -168,6 +188,9 @@ def _check_data_dir(topology: Topology, origin: str) -> None:
 
 def _warnings(topology: Topology) -> list[str]:
     found = []
+    if topology.version_tuple < SUPPORTED_SINCE:
+        found.append(f"MongoDB {topology.version} is past its end of life (6.0 in July 2025, 7.0 in August 2026); "
+                     "prefer version: '8.0' or '9.0'")
     for label, members in (("config_members", topology.config_members), ("shard_members", topology.shard_members)):
         if members > 1 and members % 2 == 0:
             found.append(f"{label} is {members}: an even-sized replica set tolerates no more failures than {members - 1} members")
@@ -203,6 +226,9 @@ def load_topology(path: str | Path | None = None) -> Topology:
 
 
 _MAX_TOPOLOGY_CHARACTERS = 64 * 1024
+# Supported server versions (late 2026): 8.0 (LTS) and 9.0; a config shard exists from 8.0.
+SUPPORTED_SINCE = (8, 0)
+CONFIG_SHARD_SINCE = (8, 0)
 
 
 def _loader() -> type:
@@ -220,7 +246,7 @@ def _loader() -> type:
 
 _COMMENTS: dict[str, str] = {
     "name": "Cluster name: the compose project name.",
-    "version": "MongoDB version: the tag of the official 'mongo' image used by compose (6.0 or later).",
+    "version": "MongoDB version: the tag of the official 'mongo' image used by compose (8.0 or 9.0; 7.0 is past end of life).",
     "data_dir": "State directory: pids, ports, logs, data, keyfile and admin password (keep it out of git).",
     "config_members": "Members of the config server replica set (cfgrs); use an odd number.",
     "shards": "Number of shards, each its own replica set (shard0, shard1, ...).",
@@ -228,6 +254,7 @@ _COMMENTS: dict[str, str] = {
     "routers": "Number of mongos routers.",
     "base_port": "Ports on 127.0.0.1 are numbered from here: routers, then config servers, then shards.",
     "auth": "Internal keyfile authentication and an admin user; false only for throw-away clusters.",
+    "config_shard": "MongoDB 8.0+: the config server replica set also holds data (a config shard), so 'shards' may be 0.",
 }
 
 
