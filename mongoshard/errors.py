@@ -19,14 +19,18 @@ import re
 import threading
 from urllib.parse import quote, quote_plus, unquote_plus
 
-__all__ = ["MongoshardError", "DeclarationError", "redact", "redact_uri", "remember_secret", "remember_uri_secrets",
-           "brief", "REDACTED"]
+__all__ = ["MongoshardError", "DeclarationError", "Interrupted", "redact", "redact_message", "redact_uri", "remember_secret",
+           "remember_uri_secrets", "brief", "REDACTED"]
 
 REDACTED = "***"
 # Shorter secrets are not scrubbed by value (they would mangle ordinary words); URIs are still redacted by parsing.
 _MIN_SECRET_LENGTH = 4
-# A URI runs to the next white space or quoting character.
-_URI = re.compile(r"mongodb(?:\+srv)?://[^\s'\"<>`]*", re.IGNORECASE)
+# A URI runs to the next white space or quoting character.  "mongodb:/" and "mongodb/" too: a URI passed where a
+# path was expected comes back from pathlib with one slash, and a typo may drop the colon.
+_URI = re.compile(r"mongodb(?:\+srv)?:?/+[^\s'\"<>`]*", re.IGNORECASE)
+_SCHEME = re.compile(r"^mongodb(?:\+srv)?:?/+", re.IGNORECASE)
+# "password=hunter2" or "token: abc" in any text, such as a user's own exception message.
+_ASSIGNED_SECRET = re.compile(r"\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*)([^\s,;&'\")]+)", re.IGNORECASE)
 # Option names whose values are secrets (matched case-insensitively, anywhere in the name).
 _SECRET_OPTION = re.compile(r"(pass|token|secret|propert|credential|key(?!file\b))", re.IGNORECASE)
 _OPTION = re.compile(r"([?&;])([^=&;#]+)=([^&;#]*)")
@@ -43,6 +47,16 @@ class DeclarationError(MongoshardError):
     """A shard key declaration that MongoDB would reject or that cannot be resolved."""
 
 
+class Interrupted(BaseException):
+    """A stop signal arrived (SIGINT, SIGTERM, SIGHUP): like KeyboardInterrupt, it unwinds every rollback on its way
+    out, and code that runs the user's modules lets it through.  ``stopped`` names what a rollback stopped."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.stopped: tuple[str, ...] = ()
+
+
 def remember_secret(value: str | None) -> None:
     """Scrub ``value`` (and its URI-escaped forms) from every text redacted from now on."""
     if not value or len(value) < _MIN_SECRET_LENGTH:
@@ -54,7 +68,7 @@ def remember_secret(value: str | None) -> None:
 
 def remember_uri_secrets(uri: str) -> None:
     """Register the secrets of ``uri`` as written, however malformed: its user information, password and secret options."""
-    scheme_free = uri.split("://", 1)[1] if "://" in uri else uri
+    scheme_free = _SCHEME.sub("", uri)
     if "@" in scheme_free:
         userinfo = scheme_free.rsplit("@", 1)[0]
         remember_secret(userinfo)
@@ -63,8 +77,8 @@ def remember_uri_secrets(uri: str) -> None:
     for _, name, value in _OPTION.findall(scheme_free):
         if _SECRET_OPTION.search(name):
             remember_secret(value)
-            for part in re.split(r"[,:]", unquote_plus(value)):  # AWS_SESSION_TOKEN:abc,SERVICE_NAME:x
-                remember_secret(part)
+            for pair in unquote_plus(value).split(","):  # AWS_SESSION_TOKEN:abc,SERVICE_NAME:x: the values, not the names
+                remember_secret(pair.split(":", 1)[1] if ":" in pair else pair)
 
 
 def redact_uri(text: str) -> str:
@@ -73,15 +87,16 @@ def redact_uri(text: str) -> str:
 
 
 def _redacted_uri(uri: str) -> str:
-    scheme, rest = uri.split("://", 1)
+    scheme = _SCHEME.match(uri).group(0)
+    rest = uri[len(scheme):]
     if "@" in rest:
         rest = f"{REDACTED}@" + rest.rsplit("@", 1)[1]
     rest = _OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_OPTION.search(m.group(2)) else m.group(0), rest)
-    return f"{scheme}://{rest}"
+    return f"{scheme}{rest}"
 
 
 def redact(text: str) -> str:
-    """``text`` without any URI credential, secret URI option or remembered secret."""
+    """``text`` without any URI credential, secret URI option or remembered secret: safe for any output."""
     text = redact_uri(text)
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
@@ -91,9 +106,15 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_message(text: str) -> str:
+    """A message built from an exception, redacted, and also without ``password=...`` pairs (a user's own error text
+    may hold one); not for data output, where "password = x" may be content."""
+    return _ASSIGNED_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", redact(text))
+
+
 def brief(exc: BaseException) -> str:
     """An exception's message as one redacted line: drivers append topology dumps and "full error" documents."""
-    text = redact(str(exc)).split(", full error")[0].split(", Topology Description")[0]
+    text = redact_message(str(exc)).split(", full error")[0].split(", Topology Description")[0]
     text = re.sub(r" \(configured timeouts: [^)]*\)", "", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

@@ -12,30 +12,45 @@ so that a failure never leaves half a file behind.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from .errors import MongoshardError
 
-__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "FileProblem", "MAX_INPUT_BYTES"]
+__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "FileProblem", "MAX_INPUT_BYTES",
+           "MAX_DOCUMENT_BYTES"]
 
-# Inputs are documents, filters and samples; anything larger than this is a mistake, not data.
-MAX_INPUT_BYTES = 2 * 1024**3
+# Samples, snapshots and query logs: anything larger is a mistake, not data (and is never read whole to find out).
+MAX_INPUT_BYTES = 1024**3
+# A filter, a key or a sort is one BSON document: the server takes 16 MiB at most.
+MAX_DOCUMENT_BYTES = 16 * 1024**2
+# Deciding whether an existing output is one of ours needs only its first bytes.
+_HEAD_BYTES = 4096
 
 
 class FileProblem(MongoshardError):
     """A file that cannot be read or written as asked."""
 
 
-def read_text(path: str | Path, what: str, *, hint: str = "check the path") -> str:
-    """The UTF-8 text of ``path`` (``what`` names it in messages: "the topology file", "the sample", ...)."""
+def read_text(path: str | Path, what: str, *, hint: str = "check the path", limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of ``path`` (``what`` names it in messages: "the topology file", "the sample", ...).
+
+    Never more than ``limit`` bytes are read: a device such as /dev/zero is refused, an endless pipe stops there.
+    """
     target = Path(path)
+    if not str(path):
+        raise FileProblem(f"{what}: the file name is empty; {hint}")
     try:
         if target.is_dir():
             raise FileProblem(f"{what} {target} is a directory; give the path of a file")
-        data = target.read_bytes()
+        with open(target, "rb") as handle:
+            kind = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISCHR(kind) or stat.S_ISBLK(kind) or stat.S_ISSOCK(kind):
+                raise FileProblem(f"{what} {target} is a device, not a file; give the path of a file")
+            data = _bounded(handle, limit, f"{what} {target}")
     except FileNotFoundError:
         raise FileProblem(f"{what} {target} does not exist; {hint}") from None
     except OSError as exc:
@@ -43,21 +58,29 @@ def read_text(path: str | Path, what: str, *, hint: str = "check the path") -> s
     return _decoded(data, f"{what} {target}")
 
 
-def read_argument(text: str, what: str) -> str:
+def read_argument(text: str, what: str, *, limit: int = MAX_DOCUMENT_BYTES) -> str:
     """A command-line value that may be given inline, as ``@FILE``, or as ``-`` (standard input).
 
     Filters and keys can outgrow the kernel's limit on argument length; a file or a pipe has no such limit.
     """
     if text == "-":
-        return _decoded(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(), f"{what} on standard input")
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise FileProblem(f"{what}: standard input is closed; give it inline or as @FILE")
+        return _decoded(_bounded(stream, limit, f"{what} on standard input"), f"{what} on standard input")
     if text.startswith("@"):
-        return read_text(text[1:], what, hint=f"give {what} inline, as @FILE or as - for standard input")
+        return read_text(text[1:], what, hint=f"give {what} inline, as @FILE or as - for standard input", limit=limit)
     return text
 
 
+def _bounded(stream: BinaryIO, limit: int, label: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FileProblem(f"{label} holds more than {limit:,} bytes, more than mongoshard reads for it")
+    return data
+
+
 def _decoded(data: bytes, label: str) -> str:
-    if len(data) > MAX_INPUT_BYTES:
-        raise FileProblem(f"{label} holds {len(data):,} bytes, more than mongoshard reads ({MAX_INPUT_BYTES:,})")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -96,13 +119,22 @@ def write_bytes(path: str | Path, data: bytes, what: str, *, ours: Callable[[str
 
 
 def check_writable(path: str | Path, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False) -> Path:
-    """Refuse now, before any work, what ``write_text`` would refuse later: a directory, a missing folder, a foreign file."""
+    """Refuse now, before any work, what ``write_text`` would refuse later: a directory, a missing folder, something
+    that is not a regular file, or a file (or symbolic link) mongoshard did not write."""
+    if not str(path):
+        raise FileProblem(f"Cannot write {what}: the file name is empty; give one")
     target = Path(path)
     if target.is_dir():
         raise FileProblem(f"Cannot write {what} to {target}: it is a directory; give a file name")
+    if target.exists() and not target.is_file():
+        raise FileProblem(f"Cannot write {what} to {target}: it is not a regular file (a pipe or a device); give a file name")
+    if target.is_symlink() and not force:
+        raise FileProblem(f"{target} is a symbolic link mongoshard did not create; pass --force to replace the link, "
+                          f"or write {what} elsewhere")
     if target.exists() and not force:
         try:
-            existing = target.read_text(errors="replace")
+            with open(target, "rb") as handle:
+                existing = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
         except OSError:
             existing = ""
         if ours is None or not ours(existing):

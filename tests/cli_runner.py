@@ -69,6 +69,8 @@ def tree_state(root: Path) -> dict[str, str]:
             state[relative] = f"link:{os.readlink(path)}"
         elif path.is_dir():
             state[relative] = "dir"
+        elif not path.is_file():
+            state[relative] = "special"  # a pipe or a device: reading it would block or never end
         else:
             state[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state

@@ -11,6 +11,7 @@ succeeded in writing its own output.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,38 @@ FILES: dict[str, bytes | str | None] = {
                 "def yields_ints():\n    yield 5\n"
                 "def exits():\n    import sys\n    sys.exit(4)\n    yield {}\n"
                 "not_callable = 5\n"),
-    "state/.mongoshard/state.json": None,  # filled per case below
+    "huge.yaml": "shards: 1000000000000\n",
+    "deepname.yaml": "name: " + "[" * 20000 + "]" * 20000 + "\n",
+    "nul.yaml": 'data_dir: "a\\0b"\n',
+    "newline.yaml": 'data_dir: "st\\ninclude: [evil.yaml]\\n#"\n',
+    "zerostate.yaml": "data_dir: zs\n",
+    "emptypw.yaml": "data_dir: epw\n",
+    "epw/data/cfgrs-0/WiredTiger": "data of a cluster that exists",
+    "epw/keyfile": "A" * 64,
+    "epw/admin-password": "",
+    "dirkey.yaml": "data_dir: dk\n",
+    "dk/keyfile": None,
+    "foreignpurge.yaml": "data_dir: fp\n",
+    "fp/keyfile": "the user's own file called keyfile",
+    "fp/state.tmp": "the user's own notes",
+    "log_deep.jsonl": json.dumps({"namespace": "a.b", "shape": json.loads(_nested(900))}) + "\n",
+    "log_surrogate.jsonl": '{"namespace": "a.b", "shape": {"x": "\\ud800"}}\n',
+    "snap_keykind.json": json.dumps({"collections": [{"namespace": "game.creatures", "key": {"user_id": None}, "chunks": [
+        {"min": {"user_id": {"$minKey": 1}}, "max": {"user_id": {"$maxKey": 1}}, "shard": "a"}]}]}),
+    "snap_otherkey.json": json.dumps({"collections": [{"namespace": "game.creatures", "key": {"species": 1}, "chunks": [
+        {"min": {"species": {"$minKey": 1}}, "max": {"species": {"$maxKey": 1}}, "shard": "a"}]}]}),
+    "snap_escape.json": json.dumps({"collections": [{"namespace": "\u001b[31mRED.x", "key": {"k": 1}, "chunks": [
+        {"min": {"k": {"$minKey": 1}}, "max": {"k": {"$maxKey": 1}}, "shard": "a"}]}]}),
+    "evil_models.py": ("import sys\nclass Weird(BaseException):\n    pass\nif sys.argv and False:\n    pass\n"
+                       "raise Weird('weird')\n"),
+    "genexit_models.py": "raise GeneratorExit\n",
+    "kbint_models.py": "raise KeyboardInterrupt\n",
+    "secret_models.py": "raise RuntimeError('boom at import, password=hunter2secret')\n",
+    "loud_models.py": ("print('[red]HELLO from import[/red]')\nfrom mongoengine import Document, IntField\n"
+                       "from mongoshard import sharded\n@sharded(key='a', database='loud')\nclass Loud(Document):\n    a = IntField()\n"),
+    "bad_gens.py": ("def int_keys():\n    yield {1: 'a'}\n"
+                    "def huge():\n    yield {'a': 2**70}\n"
+                    "def loud():\n    print('garbage on stdout')\n    for n in range(5):\n        yield {'a': n}\n"),
 }
 
 
@@ -289,6 +321,50 @@ CASES = [
     case("uri in json error mode", "balance", "--uri", f"mongodb://u:s3cr3tpw@127.0.0.1:1/?{DOWN}", "--json", says='"error": "Cannot reach'),
     # State files of a local cluster.
     case("state.json not json", "status", says="state.json is damaged"),
+    case("state.json is /dev/zero", "status", "-f", "zerostate.yaml", says="is a device, not a file"),
+    case("empty admin password beside data", "up", "-f", "emptypw.yaml", says="admin-password is empty"),
+    case("keyfile is a directory", "compose", "-f", "dirkey.yaml", "-o", "c.yaml", says="keyfile is a directory"),
+    case("purge without a record of what is ours", "down", "-f", "foreignpurge.yaml", "--purge", says="holds no record of what mongoshard created"),
+    # Regressions of a hostile tester's findings (1,110 inputs).
+    case("topology of a trillion shards", "compose", "-f", "huge.yaml", "-o", "-", says="'shards' must be at most 1024"),
+    case("topology nested 20,000 deep", "status", "-f", "deepname.yaml", says="nests too deeply"),
+    case("NUL in data_dir", "compose", "-f", "nul.yaml", "-o", "-", says="must not hold control characters"),
+    case("newline in data_dir injects yaml", "compose", "-f", "newline.yaml", "-o", "-", says="must not hold control characters"),
+    case("simulate limit past sys.maxsize", "simulate", "gens:raises_midway", "--key", '{"a": 1}', "--limit", str(10**30), says="--limit"),
+    case("timeout nan", "up", "--timeout", "nan", says="--timeout"),
+    case("timeout beyond a day", "up", "--timeout", "1e12", says="--timeout must be a number of seconds"),
+    case("max imbalance infinite", "balance", "--snapshot", "x.json", "--max-imbalance", "inf", says="--max-imbalance must be"),
+    case("filter from /dev/zero", "route", MODEL, "@/dev/zero", says="is a device, not a file"),
+    case("filter larger than 16 MiB on stdin", "route", MODEL, "-", stdin=b" " * (16 * 1024**2 + 1), says="holds more than 16,777,216 bytes"),
+    case("sample from /dev/zero", "simulate", "/dev/zero", "--key", '{"a": 1}', says="is a device, not a file"),
+    case("snapshot named by a uri", "balance", "--snapshot", "mongodb://admin:s3cr3tpw@db.example.com:27017/", says="does not exist"),
+    case("filter file named by a uri", "route", MODEL, "@mongodb://admin:s3cr3tpw@h:1/", says="does not exist"),
+    case("sample named by a mangled uri", "simulate", "mongodb:/admin:s3cr3tpw@h:1", "--key", '{"a": 1}', says="cannot import 'mongodb'"),
+    case("module raising its own BaseException", "keys", "evil_models", says="Importing 'evil_models' failed with Weird"),
+    case("module raising GeneratorExit", "keys", "genexit_models", says="failed with GeneratorExit"),
+    case("module raising KeyboardInterrupt", "keys", "kbint_models", says="failed with KeyboardInterrupt"),
+    case("secret in a user exception", "keys", "secret_models", says="password=***"),
+    case("module printing at import keeps json clean", "keys", "loud_models", "--json", code=0, says='"namespace": "loud.loud"'),
+    case("generator printing keeps json clean", "simulate", "bad_gens:loud", "--key", '{"a": 1}', "--json", code=0, says='"documents": 5'),
+    case("generator with int keys", "simulate", "bad_gens:int_keys", "--key", '{"a": 1}', says="cannot be stored in MongoDB"),
+    case("generator with a 70-bit integer", "simulate", "bad_gens:huge", "--key", '{"a": 1}', says="cannot be stored in MongoDB"),
+    case("signalling NaN on a hashed key", "route", MODEL, '{"user_id": {"$numberDecimal": "sNaN"}}', code=0, says="single-shard"),
+    case("signalling NaN on a ranged key", "route", f"{MODELS}:StorageBox", '{"owner.pid": {"$numberDecimal": "sNaN"}}', code=0, says="owner.pid"),
+    case("signalling NaN as $size", "route", MODEL, '{"x": {"$size": {"$numberDecimal": "sNaN"}}}', says="found NaN"),
+    case("lone surrogate in a filter", "route", MODEL, '{"user_id": "\\ud800"}', says="not a document MongoDB can receive"),
+    case("integer past 64 bits in a filter", "route", MODEL, '{"user_id": 18446744073709551616}', says="not a document MongoDB can receive"),
+    case("audit shape 900 deep", "audit", "log_deep.jsonl", says="line 1: not a query record"),
+    case("audit shape with a lone surrogate", "audit", "log_surrogate.jsonl", says="line 1: not a query record"),
+    case("snapshot key kind null", "balance", "--snapshot", "snap_keykind.json", says="a shard key field is 1 or \"hashed\""),
+    case("snapshot key differs from the declaration", "route", MODEL, "{}", "-t", "snap_otherkey.json", code=0, says="single-shard"),
+    case("escape in a snapshot namespace", "balance", "--snapshot", "snap_escape.json", code=0, says="\\x1b[31mRED.x"),
+    case("escape in a module name", "keys", "\x1b[31mevil", says="\\x1b[31mevil"),
+    case("dangling symlink as the plot", "balance", "--snapshot", "gapchunks.json", "--plot", "dangling.svg", says="is a symbolic link mongoshard did not create"),
+    case("fifo as the compose file", "compose", "-o", "fifo.yaml", says="not a regular file"),
+    case("/dev/zero as the compose file", "compose", "-o", "/dev/zero", says="not a regular file"),
+    case("empty compose file name", "compose", "-o", "", says="the file name is empty"),
+    case("warnings join the one error line", "balance", "--uri", f"mongodb://u:s3cr3tpw@127.0.0.1:1/?tls=maybe&{DOWN}", says="(warning: "),
+    case("simulate uses --uri", "simulate", "--uri", f"mongodb://127.0.0.1:1/?{DOWN}", "--collection", "a.b", "--key", '{"a": 1}', says="Cannot reach"),
 ]
 STATE_FILES = {
     "state.json not json": b"{oops",
@@ -305,8 +381,12 @@ def project(tmp_path: Path) -> Path:
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
     (tmp_path / "broken_link.json").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "dangling.svg").symlink_to("/nonexistent/dir/y.svg")
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zs").mkdir()
+    (tmp_path / "zs" / "state.json").symlink_to("/dev/zero")
     yield tmp_path
-    for module in [m for m in sys.modules if m in ("gens", "plain_models", "boom_models", "exit_models")]:
+    for module in [m for m in sys.modules if m in ("gens", "bad_gens", "plain_models", "boom_models", "exit_models", "loud_models")]:
         del sys.modules[module]
 
 
@@ -328,6 +408,8 @@ def test_hostile_input(project: Path, row: Case) -> None:
         assert secret not in everything, f"{secret!r} was printed"
     if row.code == 0:
         assert row.says in outcome.stdout
+        if "--json" in row.arguments:
+            json.loads(outcome.stdout)  # nothing but JSON on stdout
     else:
         (line,) = outcome.error_lines  # exactly one sentence, warnings aside
         if "--json" in row.arguments:

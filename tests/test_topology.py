@@ -34,7 +34,11 @@ def test_even_replica_sets_warn() -> None:
 
 @pytest.mark.parametrize(("document", "message"), [
     ({"shard": 2}, "unknown setting(s) shard; known settings are"),
-    ({"shards": 0}, "'shards' must be at least 1, not 0"),
+    ({"shards": 0}, "'shards' must be at least 1 unless 'config_shard' is true"),
+    ({"shards": 5000}, "'shards' must be at most 1024, not 5000"),
+    ({"data_dir": "a\nb"}, "must not hold control characters"),
+    ({"version": "latest"}, "'version' must be a MongoDB version such as '8.0'"),
+    ({"config_shard": True, "version": "7.0"}, "'config_shard' needs MongoDB 8.0 or later"),
     ({"shards": "two"}, "'shards' must be a whole number, not 'two'"),
     ({"name": "My Cluster"}, "'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not 'My Cluster'"),
     ({"auth": "yes"}, "'auth' must be true or false"),

@@ -8,12 +8,14 @@ a server that cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from ..errors import MongoshardError, brief
+from ..errors import Interrupted, MongoshardError, brief
 
 __all__ = ["load_documents", "SampleError"]
 
@@ -71,7 +73,18 @@ def _from_file(path: Path) -> Iterator[dict[str, Any]]:
             raise SampleError(f"{path}, line {number}: not a JSON document ({brief(exc)})") from None
         if not isinstance(document, dict):
             raise SampleError(f"{path}, line {number}: a {type(document).__name__}, not a JSON document")
-        yield document
+        yield _storable(document, f"{path}, line {number}")
+
+
+def _storable(document: dict[str, Any], where: str) -> dict[str, Any]:
+    """A document MongoDB could store (string keys, BSON types, 64-bit integers, valid UTF-8, 100 levels at most)."""
+    import bson
+
+    try:
+        bson.encode(document)
+    except Exception as exc:  # InvalidDocument, OverflowError, UnicodeEncodeError, RecursionError, ...
+        raise SampleError(f"{where} cannot be stored in MongoDB ({type(exc).__name__}: {brief(exc)})") from None
+    return document
 
 
 def _from_generator(source: str, module_name: str, function_name: str, limit: int | None) -> list[dict[str, Any]]:
@@ -82,21 +95,24 @@ def _from_generator(source: str, module_name: str, function_name: str, limit: in
         raise SampleError(f"cannot import '{module_name}' for the sample '{source}' ({exc}); check the module name") from None
     except AttributeError:
         raise SampleError(f"module '{module_name}' has no function '{function_name}'; check the sample '{source}'") from None
-    except (Exception, SystemExit) as exc:
+    except Interrupted:
+        raise
+    except BaseException as exc:
         raise SampleError(f"importing '{module_name}' for the sample failed ({type(exc).__name__}: {brief(exc)})") from None
     if not callable(generator):
         raise SampleError(f"'{source}' is not a function; point at one that yields documents")
     documents = []
     try:
-        produced: Iterable[Any] = generator()
-        for number, document in enumerate(itertools.islice(produced, limit), 1):
-            if not isinstance(document, Mapping):
-                raise SampleError(f"the sample '{source}' yielded {str(document)[:40]!r} ({type(document).__name__}) as "
-                                  f"document {number}; it must yield documents (dicts)")
-            documents.append(dict(document))
-    except SampleError:
+        with contextlib.redirect_stdout(sys.stderr):  # what the generator prints is not our output
+            produced: Iterable[Any] = generator()
+            for number, document in enumerate(itertools.islice(produced, limit), 1):
+                if not isinstance(document, Mapping):
+                    raise SampleError(f"the sample '{source}' yielded {str(document)[:40]!r} ({type(document).__name__}) "
+                                      f"as document {number}; it must yield documents (dicts)")
+                documents.append(_storable(dict(document), f"the sample '{source}', document {number}"))
+    except (SampleError, Interrupted):
         raise
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
         raise SampleError(f"the sample '{source}' raised {type(exc).__name__} after {len(documents)} document(s): "
                           f"{brief(exc)}") from None
     return documents

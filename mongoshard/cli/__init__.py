@@ -10,7 +10,7 @@ import os
 import sys
 
 from .app import app
-from .boundary import run
+from .boundary import EXIT_BROKEN_PIPE, ignore_stop_signals, run
 
 # Each module registers its commands on ``app``; the order of these imports is the order of ``--help``.
 # isort: off
@@ -25,4 +25,8 @@ def main() -> None:
     # Like ``python -m``, let MODULE arguments name modules of the current directory.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    raise SystemExit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    ignore_stop_signals()
+    if code == EXIT_BROKEN_PIPE:  # nobody reads standard output any more: let the interpreter's last flush go nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import typer
@@ -10,8 +9,11 @@ import typer
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SHARDS
+
+# More documents than any sample mongoshard can hold in memory; a larger --limit is a typo.
+MAX_SAMPLE = 10**9
 from .inputs import cluster_uri, read_key, refuse_together
-from .output import console, fail, key_text, plain, print_json, progress, size, styled
+from .output import console, fail, key_text, note, plain, print_json, progress, size, styled
 
 
 @app.command(name="advise")
@@ -46,7 +48,7 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
                      shards: int = typer.Option(2, "--shards", min=1, max=MAX_SHARDS, help="Shards to simulate."),
                      collection: Optional[str] = typer.Option(None, "--collection", help="DATABASE.COLLECTION to sample from a MongoDB server."),
                      uri: Optional[str] = typer.Option(None, "--uri", help="The server holding --collection (default: $MONGOSHARD_URI); keeps the password out of argv."),
-                     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use at most this many documents."),
+                     limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_SAMPLE, help="Use at most this many documents."),
                      audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
                      plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard per key to FILE (.svg or .html)."),
                      force: bool = FORCE_OPTION,
@@ -65,13 +67,13 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     patterns = [read_key(text, f"--key {text[:60]}") for text in key]
     records = read_log(audit_log) if audit_log else ()
     with progress("reading the sample"):
-        documents = load_documents(source or cluster_uri(None) or "", collection=collection, limit=limit)
+        documents = load_documents(source or cluster_uri(uri) or "", collection=collection, limit=limit)
     with progress(f"simulating {len(patterns)} key(s) over {len(documents):,} documents"):
         report = simulate(documents, patterns, shards, audit_records=records)
     if plot:
         from ..advice.simulate import write_simulation_plot
 
-        print(f"Wrote {write_simulation_plot(report, plot, force=force)}", file=sys.stderr)
+        note(f"Wrote {write_simulation_plot(report, plot, force=force)}")
     if as_json:
         print_json(plain(report))
         return

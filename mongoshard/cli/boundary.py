@@ -13,14 +13,18 @@ code   meaning
 70     an unexpected exception, that is a bug in mongoshard (sysexits'
        EX_SOFTWARE); ``--debug`` or ``MONGOSHARD_DEBUG=1`` shows the traceback
 128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), after
-       rolling back what the interrupted command had started
+       rolling back what the interrupted command was starting; 141 when the
+       reader of the output went away (a broken pipe, as in ``| head``)
 =====  ====================================================================
 
 Everything written to stdout and stderr passes through ``redact``, so no
 password, token or URI credential reaches the terminal or a log, whatever
-printed it (a driver's message, a warning, a traceback under ``--debug``).
-With ``--json`` anywhere on the command line, errors and warnings are JSON
-lines on stderr too.
+printed it (a driver's message, a warning, a traceback under ``--debug``);
+the secrets of every argument that mentions a URI are remembered before the
+command runs, wherever it was given.  Warnings are held until the end: after
+a success they are lines of their own, after a failure they join the one
+error line.  With ``--json`` anywhere on the command line, errors and
+warnings are JSON lines on stderr too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -36,23 +41,29 @@ import traceback
 import warnings
 from typing import Any, Iterator, TextIO
 
-from ..errors import MongoshardError, brief, redact
+from ..errors import Interrupted, MongoshardError, brief, redact, redact_message, remember_uri_secrets
 
-__all__ = ["run", "Interrupted", "EXIT_OK", "EXIT_INCOMPLETE", "EXIT_ERROR", "EXIT_IMBALANCED", "EXIT_INTERNAL"]
+__all__ = ["run", "ignore_stop_signals", "sanitize", "EXIT_OK", "EXIT_INCOMPLETE", "EXIT_ERROR", "EXIT_IMBALANCED",
+           "EXIT_INTERNAL", "EXIT_BROKEN_PIPE"]
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR, EXIT_IMBALANCED = 0, 1, 2, 3
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 DEBUG_VARIABLE = "MONGOSHARD_DEBUG"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Terminal control characters (but tab and newline) in data are shown escaped, never sent to the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# "user:password@host" without a scheme: a credential, wherever it was typed.
+_USERINFO = re.compile(r"^[^\s{}\[\]\"'@/]+:[^\s{}\[\]\"'@]+@[^\s{}\[\]\"']+$")
 
 
-class Interrupted(BaseException):
-    """A stop signal arrived: like KeyboardInterrupt, it unwinds every ``finally`` and rollback on its way out."""
+class _OutputClosed(BaseException):
+    """The reader of standard output went away; nothing more can be said."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
+def sanitize(text: str) -> str:
+    """``text`` with terminal control characters shown as escapes (\\x1b), so data cannot drive the terminal."""
+    return _CONTROL.sub(lambda match: match.group(0).encode("unicode_escape").decode("ascii"), text)
 
 def run(arguments: list[str]) -> int:
     """Run the command line ``arguments`` and return its exit code; never raises, never prints a traceback unasked."""
@@ -65,34 +76,50 @@ def run(arguments: list[str]) -> int:
     arguments, debug = _without_debug_flag(arguments)
     debug = debug or os.environ.get(DEBUG_VARIABLE, "").lower() in ("1", "true", "yes")
     as_json = "--json" in arguments
-    with _redacted_output(), _warnings_on_stderr(as_json), _stop_signals_interrupt():
+    for text in [*arguments, os.environ.get("MONGOSHARD_URI", "")]:
+        if "mongodb" in text.lower() or _USERINFO.match(text):
+            remember_uri_secrets(text)
+    held: list[str] = []
+    with _redacted_output(), _warnings_held(held), _stop_signals_interrupt():
         try:
             result = app(args=arguments, prog_name="mongoshard", standalone_mode=False)
-            return result if isinstance(result, int) else EXIT_OK
+            code = result if isinstance(result, int) else EXIT_OK
+        except _OutputClosed:
+            return EXIT_BROKEN_PIPE
         except Interrupted as exc:
-            return _report(f"interrupted by {exc}; what this command had started was stopped", 128 + exc.signum, as_json)
+            stopped = f"; stopped what it was starting ({', '.join(exc.stopped)})" if exc.stopped else ""
+            return _report(f"interrupted by {exc}{stopped}", 128 + exc.signum, as_json, held)
         except typer.Exit as exc:
-            return exc.exit_code
+            code = exc.exit_code
         except typer.Abort:
-            return _report("interrupted", 128 + signal.SIGINT, as_json)
+            return _report("interrupted", 128 + signal.SIGINT, as_json, held)
         except SystemExit as exc:  # typer's own exit on a broken pipe, or user code that called sys.exit
-            return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+            code = exc.code if isinstance(exc.code, int) else EXIT_ERROR
         except exceptions.NoArgsIsHelpError as exc:  # `mongoshard` alone: the help, as asked
             print(exc.ctx.get_help())
-            return EXIT_OK
+            code = EXIT_OK
         except exceptions.ClickException as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            return _report(f"{exc.format_message()}{where}", EXIT_ERROR, as_json)
+            return _report(f"{exc.format_message()}{where}", EXIT_ERROR, as_json, held)
         except MongoshardError as exc:
-            return _report(str(exc), EXIT_ERROR, as_json)
+            return _report(str(exc), EXIT_ERROR, as_json, held)
         except Exception as exc:
             expected = _expected_failure(exc)
             if expected is not None:
-                return _report(expected, EXIT_ERROR, as_json, exc if debug else None)
+                return _report(expected, EXIT_ERROR, as_json, held, exc if debug else None)
             if debug:
                 _print_traceback(exc)
             return _report(f"internal error ({type(exc).__name__}: {brief(exc)}); this is a bug in mongoshard: rerun with "
-                           f"--debug (or {DEBUG_VARIABLE}=1) for the traceback and report it", EXIT_INTERNAL, as_json)
+                           f"--debug (or {DEBUG_VARIABLE}=1) for the traceback and report it", EXIT_INTERNAL, as_json, held)
+        for warning in held:
+            _line({"warning": warning} if as_json else f"mongoshard: warning: {warning}")
+        return code
+
+
+def ignore_stop_signals() -> None:
+    """After the command: a late Ctrl-C while the interpreter exits must not print a traceback."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _click_exceptions() -> Any:
@@ -125,15 +152,21 @@ def _expected_failure(exc: Exception) -> str | None:
     return None
 
 
-def _report(message: str, code: int, as_json: bool, exc: BaseException | None = None) -> int:
+def _report(message: str, code: int, as_json: bool, held: list[str], exc: BaseException | None = None) -> int:
+    """The one line a failure prints; warnings held until now join it, so an error is never more than one line."""
     if exc is not None:
         _print_traceback(exc)
-    line = " ".join(message.split())  # one line, whatever the message held
-    if as_json:
-        print(json.dumps({"error": line, "exit_code": code}), file=sys.stderr)
-    else:
-        print(f"mongoshard: {line}", file=sys.stderr)
+    line = redact_message(" ".join(message.split()))  # one line, whatever the message held
+    if held:
+        line += f" (warning{'s' if len(held) > 1 else ''}: {'; '.join(held)})"
+    _line({"error": line, "exit_code": code} if as_json else f"mongoshard: {line}")
     return code
+
+
+def _line(value: Any) -> None:
+    text = json.dumps(value) if isinstance(value, dict) else sanitize(redact_message(value))
+    with contextlib.suppress(_OutputClosed):
+        print(text, file=sys.stderr)
 
 
 def _print_traceback(exc: BaseException) -> None:
@@ -153,15 +186,23 @@ class _RedactingStream(io.TextIOBase):
             self._pending += text
             if "\n" in self._pending:
                 complete, self._pending = self._pending.rsplit("\n", 1)
-                self._target.write(redact(complete + "\n"))
+                self._emit(redact(complete + "\n"))
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             if self._pending:
-                self._target.write(redact(self._pending))
+                self._emit(redact(self._pending))
                 self._pending = ""
-        self._target.flush()
+            self._emit(None)
+
+    def _emit(self, text: str | None) -> None:
+        try:
+            if text is not None:
+                self._target.write(text)
+            self._target.flush()
+        except BrokenPipeError:
+            raise _OutputClosed() from None
 
     def isatty(self) -> bool:
         return self._target.isatty()
@@ -180,22 +221,34 @@ class _RedactingStream(io.TextIOBase):
 @contextlib.contextmanager
 def _redacted_output() -> Iterator[None]:
     original = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _RedactingStream(sys.stdout), _RedactingStream(sys.stderr)
+    sys.stdout, sys.stderr = (_RedactingStream(_usable(stream)) for stream in original)
     try:
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, _OutputClosed):
                 stream.flush()
         sys.stdout, sys.stderr = original
 
 
+def _usable(stream: TextIO | None) -> TextIO:
+    """A closed standard stream writes nowhere; one that cannot encode a character shows it escaped instead."""
+    if stream is None:
+        return open(os.devnull, "w")
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(Exception):
+            reconfigure(errors="backslashreplace")
+    return stream
+
+
 @contextlib.contextmanager
-def _warnings_on_stderr(as_json: bool) -> Iterator[None]:
-    """A library's warning is one line like ours ("Unknown option: ..." from pymongo names a typo in a URI)."""
+def _warnings_held(held: list[str]) -> Iterator[None]:
+    """A library's warning ("Unknown option: ..." from pymongo names a typo in a URI) and ours, held for the end."""
     def show(message: Any, category: type, *_: Any, **__: Any) -> None:
         text = " ".join(str(message).split())
-        print(json.dumps({"warning": text}) if as_json else f"mongoshard: warning: {text}", file=sys.stderr)
+        if text not in held:
+            held.append(text)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
@@ -217,12 +270,14 @@ def _stop_signals_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         for other in _STOP_SIGNALS:
             signal.signal(other, signal.SIG_IGN)
-        raise Interrupted(signum)
+        raise Interrupted(signum, signal.Signals(signum).name)
 
     for signum in _STOP_SIGNALS:
         signal.signal(signum, interrupt)
     try:
         yield
     finally:
+        for signum in _STOP_SIGNALS:  # first quiet, so no signal can raise while the others are restored
+            signal.signal(signum, signal.SIG_IGN)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .inputs import cluster_source, model_spec, read_filter, refuse_together, routing_table_for
-from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, styled
+from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
 
 DEFAULT_SHARD_COUNT = 2
 # Far beyond any real cluster, and small enough that a predicted routing table stays small.
@@ -30,7 +30,7 @@ def keys(module: str = typer.Argument(..., help="Dotted module or package holdin
         print_json([_spec_document(spec) for spec in specs])
         return
     if not specs:
-        print(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded.")
+        say(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded.")
         return
     from rich.table import Table
 
@@ -63,6 +63,9 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     spec = model_spec(target, database)
     filter_document = read_filter(query)
     table = routing_table_for(spec, routing_table, shards or DEFAULT_SHARD_COUNT)
+    if dict(table.key) != spec.key_pattern:
+        warn(f"{spec.namespace} is sharded on {key_text(table.key)} in {routing_table}, not on the declared "
+             f"{key_text(spec.key_pattern)}: the answer follows the routing table")
     targeting = table.target(filter_document)
     if as_json:
         print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(json_text(filter_document)),
@@ -76,20 +79,24 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
 
 
 @app.command()
-def snapshot(output: str = typer.Argument(..., help="File to write (a snapshot file of mongoshard's is replaced)."),
+def snapshot(output: str = typer.Argument(..., help="File to write (a snapshot file of mongoshard's is replaced); '-' for standard output."),
              uri: Optional[str] = URI_OPTION,
              file: Optional[str] = TOPOLOGY_OPTION,
              namespace: Optional[list[str]] = typer.Option(None, "--namespace", "-n", help="Only these collections (repeatable)."),
              force: bool = FORCE_OPTION) -> None:
     """Save a cluster's shards and routing tables to a file for offline 'route'."""
-    from ..cluster.offline import is_snapshot, write_snapshot
+    from ..cluster.offline import is_snapshot, snapshot_text, write_snapshot
     from ..files import check_writable
 
-    check_writable(output, "the snapshot", ours=is_snapshot, force=force)
+    if output != "-":
+        check_writable(output, "the snapshot", ours=is_snapshot, force=force)
     with progress("reading the cluster"):
         source = cluster_source(uri, file)
+        if output == "-":
+            print(snapshot_text(source, namespace or None), end="")
+            return
         path = write_snapshot(source, output, namespace or None, force=force)
-    print(f"Wrote {len(namespace or source.sharded_namespaces())} routing table(s) to {path}")
+    say(f"Wrote {len(namespace or source.sharded_namespaces())} routing table(s) to {path}")
 
 
 def _spec_document(spec: "ShardSpec") -> dict[str, Any]:

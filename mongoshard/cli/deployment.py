@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -11,12 +12,13 @@ import typer
 from .app import FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .boundary import EXIT_INCOMPLETE
 from .inputs import cluster_source, cluster_uri, load_cli_topology, refuse_together
-from .output import console, fail, json_text, key_text, known, plain, print_json, progress, styled, warn, yes
+from .output import console, fail, json_text, key_text, known, plain, print_json, progress, say, styled, warn, yes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..deploy.health import ClusterStatus
     from ..deploy.topology import Topology
 
+MAX_TIMEOUT_S = 86_400
 NO_AUTH_OPTION = typer.Option(False, "--no-auth", help="No keyfile and no admin user: for throw-away clusters only.")
 COMPOSE_OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Compose file to write (default: compose.yaml beside the topology file); '-' for standard output.")
 
@@ -37,10 +39,10 @@ def init(file: Optional[str] = typer.Option(None, "--file", "-f", help="Topology
         fail(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
     topology = replace(Topology(auth=not no_auth), root=target.resolve().parent)
     write_text(target, commented_topology(topology), "the topology file", force=True)
-    print(f"Wrote {target}")
+    say(f"Wrote {target}")
     if topology.auth:
         credentials = ensure_credentials(topology.state_dir)
-        print(f"Keyfile {credentials.keyfile} (0400) and admin password {credentials.password_file} (0600) are ready; "
+        say(f"Keyfile {credentials.keyfile} (0400) and admin password {credentials.password_file} (0600) are ready; "
               f"keep {topology.state_dir}/ out of version control")
 
 
@@ -56,7 +58,7 @@ def compose(file: Optional[str] = TOPOLOGY_OPTION,
         print(render_compose(topology), end="")
         return
     target = _write_compose(topology, output, force)
-    print(f"Wrote {target} ({len(topology.processes())} servers and an init service); "
+    say(f"Wrote {target} ({len(topology.processes())} servers and an init service); "
           f"start it with 'docker compose -p {topology.name} -f {target} up -d'")
 
 
@@ -64,13 +66,14 @@ def _write_compose(topology: "Topology", output: str | None, force: bool) -> Pat
     """Render and write the compose file (never over a file mongoshard did not render), and make its secrets."""
     from ..deploy.compose import is_rendered, render_compose
     from ..deploy.credentials import ensure_credentials
-    from ..files import write_text
+    from ..files import check_writable, write_text
 
-    target = Path(output) if output else (topology.root or Path.cwd()) / "compose.yaml"
+    target = check_writable(output if output is not None else (topology.root or Path.cwd()) / "compose.yaml",
+                            "the compose file (-o FILE)", ours=is_rendered, force=force)
     text = render_compose(topology, target.resolve().parent)
-    write_text(target, text, "the compose file (-o FILE)", ours=is_rendered, force=force)
     if topology.auth:
-        ensure_credentials(topology.state_dir)
+        ensure_credentials(topology.state_dir)  # before writing: a damaged secret must leave nothing behind
+    write_text(target, text, "the compose file (-o FILE)", ours=is_rendered, force=force)
     return target
 
 
@@ -87,15 +90,17 @@ def up(file: Optional[str] = TOPOLOGY_OPTION,
     from ..deploy import health, local
 
     refuse_together("--bin-dir chooses local binaries, --compose runs containers", compose=use_compose, bin_dir=bin_dir)
+    if not math.isfinite(timeout) or timeout > MAX_TIMEOUT_S:
+        fail(f"--timeout must be a number of seconds from 1 to {MAX_TIMEOUT_S:,}, not {timeout}")
     if not use_compose and (output or force):
         fail("--output and --force choose the compose file: use them with --compose")
     topology = load_cli_topology(file, no_auth)
-    with progress("starting the cluster") as say:
+    with progress("starting the cluster") as step:
         if use_compose:
-            _compose_up(topology, output, force, timeout, say)
+            _compose_up(topology, output, force, timeout, step)
             result = None
         else:
-            result = local.up(topology, bin_dir=bin_dir, timeout=timeout, progress=say)
+            result = local.up(topology, bin_dir=bin_dir, timeout=timeout, progress=step)
     report = health.status(topology)
     if as_json:
         print_json({"up": plain(result) if result else None, "status": plain(report)})
@@ -106,27 +111,27 @@ def up(file: Optional[str] = TOPOLOGY_OPTION,
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
-def _compose_up(topology: "Topology", output: str | None, force: bool, timeout: float, say: Any) -> None:
+def _compose_up(topology: "Topology", output: str | None, force: bool, timeout: float, step: Any) -> None:
     from ..deploy.bootstrap import wait_for_router
     from ..deploy.compose import compose_up
 
     target = _write_compose(topology, output, force)
-    say(f"docker compose -p {topology.name} up -d")
+    step(f"docker compose -p {topology.name} up -d")
     compose_up(target, topology.name)
-    say("waiting for mongos and every shard")
+    step("waiting for mongos and every shard")
     wait_for_router(topology, timeout=timeout)
 
 
 def _print_up(topology: "Topology", result: Any, report: "ClusterStatus") -> None:
     if result is not None and not result.started:
-        print("Already running: nothing started.")
+        say("Already running: nothing started.")
     elif result is not None:
-        print(f"Started {', '.join(result.started)}" + (f"; initiated {', '.join(result.initiated)}" if result.initiated else "")
+        say(f"Started {', '.join(result.started)}" + (f"; initiated {', '.join(result.initiated)}" if result.initiated else "")
               + (f"; added shard(s) {', '.join(result.shards_added)}" if result.shards_added else ""))
     print_status(report)
     if report.healthy:
         login = f" as admin (password in {topology.state_dir / 'admin-password'})" if topology.auth else ""
-        print(f"Connect to {topology.router_uri}{login}")
+        say(f"Connect to {topology.router_uri}{login}")
 
 
 @app.command()
@@ -161,7 +166,7 @@ def status(file: Optional[str] = TOPOLOGY_OPTION,
         if cluster:
             _print_overview(cluster)
         elif problem:
-            print(f"Cluster: not readable ({problem})")
+            say(f"Cluster: not readable ({problem})")
     if (processes and not processes.healthy) or cluster is None:
         raise typer.Exit(EXIT_INCOMPLETE)
 
@@ -218,10 +223,10 @@ def down(file: Optional[str] = TOPOLOGY_OPTION,
     from ..deploy.local import down as stop_cluster
 
     topology = load_cli_topology(file)
-    with progress("stopping the cluster") as say:
-        result = stop_cluster(topology, purge=purge, progress=say)
-    print(f"Stopped {', '.join(result.stopped)}" if result.stopped else "Nothing was running.")
+    with progress("stopping the cluster") as step:
+        result = stop_cluster(topology, purge=purge, progress=step)
+    say(f"Stopped {', '.join(result.stopped)}" if result.stopped else "Nothing was running.")
     if result.purged:
         purged = result.purged
-        print(f"Deleted {len(purged.removed)} item(s) mongoshard created in {purged.directory}"
+        say(f"Deleted {len(purged.removed)} item(s) mongoshard created in {purged.directory}"
               + (f"; kept what it did not create: {', '.join(purged.kept[:10])}" if purged.kept else ""))

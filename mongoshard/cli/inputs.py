@@ -47,8 +47,10 @@ def model_spec(target: str, database: str | None) -> "ShardSpec":
 
 def _json_document(text: str, what: str, example: str) -> dict[str, Any]:
     """An (Extended) JSON object given inline, as @FILE or as - (standard input)."""
+    import bson
     from bson import json_util
 
+    from ..errors import brief
     from ..files import read_argument
     from ..routing.filters import MAX_DEPTH
 
@@ -62,6 +64,10 @@ def _json_document(text: str, what: str, example: str) -> dict[str, Any]:
         fail(f"{what} is not valid (Extended) JSON ({problem}); write it like {example}")
     if not isinstance(document, dict):
         fail(f"{what} must be a JSON object like {example}, not {type(document).__name__}")
+    try:
+        bson.encode(document)  # what the driver would send: 64-bit integers, valid UTF-8, string keys
+    except Exception as exc:
+        fail(f"{what} is not a document MongoDB can receive ({brief(exc)}); write it like {example}")
     return document
 
 

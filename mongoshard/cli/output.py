@@ -15,8 +15,9 @@ import warnings
 from typing import Any, NoReturn
 
 from ..errors import MongoshardError
+from .boundary import sanitize
 
-__all__ = ["fail", "warn", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
+__all__ = ["fail", "warn", "say", "note", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
            "number", "size", "yes", "KIND_STYLES"]
 
 KIND_STYLES = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta"}
@@ -49,21 +50,36 @@ def plain(result: Any) -> Any:
 
 
 def console() -> Any:
+    """A rich console that reads no markup or emoji in data and shows terminal control characters escaped."""
     from rich.console import Console
 
+    class DataSafeConsole(Console):
+        def render_str(self, text: str, **options: Any) -> Any:
+            return super().render_str(sanitize(text), **options)
+
     # Piped output gets a width that fits the tables, not the 80-column fallback.
-    return Console(width=None if sys.stdout.isatty() else 120, markup=False, emoji=False, highlight=False)
+    return DataSafeConsole(width=None if sys.stdout.isatty() else 120, markup=False, emoji=False, highlight=False)
 
 
 def styled(text: Any, style: str = "") -> Any:
     """``text`` as rich Text in ``style``: the only way colour reaches the terminal."""
     from rich.text import Text
 
-    return Text(str(text), style=style)
+    return Text(sanitize(str(text)), style=style)
+
+
+def say(text: str) -> None:
+    """A plain line of output, with any control character from data shown escaped."""
+    print(sanitize(text))
+
+
+def note(text: str) -> None:
+    """A line about the run on stderr (a file written), so that stdout stays the result (--json)."""
+    print(sanitize(text), file=sys.stderr)
 
 
 class progress:
-    """A spinner on stderr for waits longer than a second; the library reports steps through ``say``."""
+    """A spinner on stderr for waits longer than a second; the library reports steps through the function it yields."""
 
     def __init__(self, title: str) -> None:
         from rich.console import Console

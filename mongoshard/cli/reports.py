@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import math
 from typing import Any, Optional
 
 import typer
@@ -11,7 +11,21 @@ import typer
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, SNAPSHOT_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .boundary import EXIT_IMBALANCED
 from .inputs import cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort, refuse_together
-from .output import KIND_STYLES, console, json_text, key_text, known, number, plain, print_json, progress, size, styled
+from .output import (
+    KIND_STYLES,
+    console,
+    fail,
+    json_text,
+    key_text,
+    known,
+    note,
+    number,
+    plain,
+    print_json,
+    progress,
+    size,
+    styled,
+)
 
 
 @app.command(name="balance")
@@ -27,6 +41,8 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
     from ..reports.balance import balance
     from ..reports.plot import check_plot_path
 
+    if not math.isfinite(max_imbalance):
+        fail(f"--max-imbalance must be a number from 1 (perfect balance) up, not {max_imbalance}")
     if plot:
         check_plot_path(plot, force=force)
     with progress("reading the cluster"):
@@ -34,7 +50,7 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
     if plot:
         from ..reports.plot import write_plot
 
-        print(f"Wrote {write_plot(report, plot, force=force)}", file=sys.stderr)
+        note(f"Wrote {write_plot(report, plot, force=force)}")
     if as_json:
         print_json(json.loads(json_text({**plain(report), "balanced": report.balanced})))
     else:

@@ -31,6 +31,8 @@ class ConfigDatabaseSource:
         self._config = database
         self._shard_options = dict(shard_options or {})
         self._router: bool | None = None
+        # Given a database, the caller says it holds config metadata (a copy, for benchmarks); a client is checked.
+        self._checked = database is client_or_config_db
 
     @property
     def client(self) -> Any:
@@ -43,8 +45,21 @@ class ConfigDatabaseSource:
 
     def is_router(self) -> bool:
         if self._router is None:
-            self._router = self._read(lambda: self.client.admin.command("hello")).get("msg") == "isdbgrid"
+            self._router = self._query(lambda: self.client.admin.command("hello")).get("msg") == "isdbgrid"
         return self._router
+
+    def _check_cluster(self) -> None:
+        """A mongos answers hello with msg "isdbgrid", a config server member with configsvr: 2; anything else (a
+        standalone mongod, a shard) has no cluster metadata to read, and saying so beats reporting an empty cluster."""
+        if self._checked:
+            return
+        hello = self._query(lambda: self.client.admin.command("hello"))
+        self._router = hello.get("msg") == "isdbgrid"
+        if not self._router and "configsvr" not in hello:
+            kind = f"a member of replica set {hello['setName']}" if hello.get("setName") else "a standalone server"
+            raise SourceError(f"this server is {kind}, not a mongos or a config server member, so it holds no cluster "
+                              "metadata; give the URI of a mongos (or of a config server member)")
+        self._checked = True
 
     def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
         """Counted by the server in one aggregation: no chunk document but each top one reaches the client."""
@@ -142,6 +157,10 @@ class ConfigDatabaseSource:
         return RoutingTable(namespace, collection["key"], chunks, unique=bool(collection.get("unique")))
 
     def _read(self, query: Any) -> Any:
+        self._check_cluster()
+        return self._query(query)
+
+    def _query(self, query: Any) -> Any:
         from pymongo.errors import PyMongoError
 
         try:

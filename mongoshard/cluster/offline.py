@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import bson
 from bson import json_util
 
 from ..errors import brief
@@ -24,7 +25,7 @@ from .source import (
     SourceError,
 )
 
-__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "is_snapshot", "DEFAULT_SHARDS"]
+__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "snapshot_text", "is_snapshot", "DEFAULT_SHARDS"]
 
 SNAPSHOT_FORMAT = "mongoshard-snapshot"
 SNAPSHOT_VERSION = 1
@@ -138,12 +139,8 @@ class PredictedSource(_TableFacts):
         return RoutingTable(namespace, spec.key_pattern, chunks, unique=spec.unique)
 
 
-def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None, *,
-                   force: bool = False) -> Path:
-    """Save shards and routing tables to a JSON file (MongoDB Extended JSON, types kept).
-
-    An earlier snapshot is replaced; any other existing file only with ``force``.
-    """
+def snapshot_text(source: ClusterSource, namespaces: Sequence[str] | None = None) -> str:
+    """Shards and routing tables as a snapshot file's text (MongoDB Extended JSON, types kept)."""
     chosen = namespaces or source.sharded_namespaces()
     document = {
         "format": SNAPSHOT_FORMAT,
@@ -151,8 +148,13 @@ def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence
         "shards": source.shard_names(),
         "collections": [source.routing_table(ns).to_document() for ns in chosen],
     }
-    text = json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n"
-    return write_text(path, text, "the snapshot", ours=is_snapshot, force=force)
+    return json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n"
+
+
+def write_snapshot(source: ClusterSource, path: str | Path, namespaces: Sequence[str] | None = None, *,
+                   force: bool = False) -> Path:
+    """Save shards and routing tables to a snapshot file; an earlier snapshot is replaced, any other file only with ``force``."""
+    return write_text(path, snapshot_text(source, namespaces), "the snapshot", ours=is_snapshot, force=force)
 
 
 def is_snapshot(existing: str) -> bool:
@@ -170,4 +172,8 @@ def _load_json(path: Path) -> Mapping[str, Any]:
         raise SourceError(f"{path} is not valid JSON ({brief(exc)}); write it with 'mongoshard snapshot'") from None
     if not isinstance(document, Mapping):
         raise SourceError(f"{path} must hold a JSON object, not {type(document).__name__}")
+    try:
+        bson.encode(document)  # chunk bounds must be values a config server could hold
+    except Exception as exc:
+        raise SourceError(f"{path} holds values no cluster could ({brief(exc)}); write it with 'mongoshard snapshot'") from None
     return document

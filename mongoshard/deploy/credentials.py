@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MongoshardError, remember_secret
+from ..files import FileProblem, read_text
 
 __all__ = ["Credentials", "CredentialsError", "ensure_credentials", "load_credentials", "admin_client_options", "ADMIN_USER"]
 
 ADMIN_USER = "admin"
 KEYFILE_NAME = "keyfile"
 PASSWORD_NAME = "admin-password"
-# 756 random bytes are 1008 base64 characters: MongoDB accepts 6 to 1024.
+# 756 random bytes are 1008 base64 characters: MongoDB accepts 6 to 1024 (security_key.cpp).
 _KEY_BYTES = 756
+_KEY = re.compile(r"[A-Za-z0-9+/=]{6,1024}")
+_MAX_SECRET_BYTES = 64 * 1024
 
 
 class CredentialsError(MongoshardError):
@@ -41,14 +45,24 @@ class Credentials:
     def password(self) -> str:
         password = _read(self.password_file).strip()
         remember_secret(password)
+        if not password:
+            raise CredentialsError(f"{self.password_file} is empty; restore the admin password it held, or start over "
+                                   "with 'mongoshard down --purge' (which deletes the cluster's data)")
         return password
 
     @property
     def internal_key(self) -> str:
-        """The keyfile's key: its content without whitespace, as mongod reads it."""
+        """The keyfile's key: its content without whitespace, as mongod reads it (security_file.cpp)."""
         key = "".join(_read(self.keyfile).split())
         remember_secret(key)
+        if not _KEY.fullmatch(key):
+            raise CredentialsError(f"{self.keyfile} is not a key mongod accepts (6 to 1024 base64 characters); restore "
+                                   "it, or start over with 'mongoshard down --purge' (which deletes the cluster's data)")
         return key
+
+    def check(self) -> None:
+        """Read both secrets now, so that a damaged one stops a command before it starts anything."""
+        self.password, self.internal_key
 
     def admin_options(self) -> dict[str, str]:
         """pymongo options that log in as the cluster's admin user."""
@@ -66,7 +80,7 @@ def ensure_credentials(state_dir: str | Path) -> Credentials:
     A secret missing beside the data of a cluster that already uses it is an
     error: a new one would lock everybody out of that cluster.
     """
-    from .state import has_cluster_data
+    from .state import has_cluster_data, record_created
 
     directory = Path(state_dir)
     credentials = Credentials(directory / KEYFILE_NAME, directory / PASSWORD_NAME)
@@ -75,9 +89,17 @@ def ensure_credentials(state_dir: str | Path) -> Credentials:
         if lost:
             raise CredentialsError(f"{lost[0]} is missing, but the cluster in {directory / 'data'} was set up with it; "
                                    "restore the file, or start over with 'mongoshard down --purge' (which deletes that data)")
+    if credentials.keyfile.exists() or credentials.keyfile.is_symlink():
+        credentials.internal_key  # a damaged secret stops here, before anything else is created
+    if credentials.password_file.exists() or credentials.password_file.is_symlink():
+        credentials.password
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _create_once(credentials.keyfile, base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode() + "\n", 0o400)
-    _create_once(credentials.password_file, secrets.token_urlsafe(24) + "\n", 0o600)
+    for path, content, mode in ((credentials.keyfile, base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode() + "\n", 0o400),
+                                (credentials.password_file, secrets.token_urlsafe(24) + "\n", 0o600)):
+        if not path.exists() and not path.is_symlink():
+            record_created(directory, path.name)
+        _create_once(path, content, mode)
+    credentials.check()
     return credentials
 
 
@@ -113,6 +135,6 @@ def _create_once(path: Path, content: str, mode: int) -> None:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text()
-    except OSError as exc:
-        raise CredentialsError(f"Cannot read {path} ({exc.strerror}); run 'mongoshard init' or 'mongoshard up' to create it") from None
+        return read_text(path, "the secret", hint="run 'mongoshard init' or 'mongoshard up' to create it", limit=_MAX_SECRET_BYTES)
+    except FileProblem as exc:
+        raise CredentialsError(str(exc)) from None

@@ -13,11 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..errors import Interrupted
 from .binaries import BinaryNotFound, find_binary
 from .bootstrap import DEFAULT_TIMEOUT_S, add_shards, initiate
 from .credentials import Credentials, ensure_credentials
 from .processes import Deadline, in_parallel, port_in_use, signals_deferred, spawn, stop, wait_answering
-from .state import LocalClusterError, PurgeResult, StateFile, adopt_running, is_running, log_path, marker, purge_state_dir
+from .state import (
+    LocalClusterError,
+    PurgeResult,
+    StateFile,
+    adopt_running,
+    is_running,
+    log_path,
+    marker,
+    purge_state_dir,
+    record_created,
+)
 from .topology import Process, Topology
 
 __all__ = ["up", "down", "UpResult", "DownResult", "Progress"]
@@ -82,13 +93,15 @@ def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str 
             _start(routers, mongos, topology, state, credentials, deadline, say, started, parallel)
             say("adding shards")
             added = add_shards(topology, internal, deadline)
-    except BaseException:
+    except BaseException as exc:
         # Interrupted or failed: cancel the waits in other threads, then stop everything this run started,
         # also a process spawned an instant before the interruption and not yet recorded (found by its marker).
         deadline.cancel()
         say("stopping what this run started")
         adopt_running(state, wanted)
-        _stop_all(reversed(wanted), state)
+        stopped, _ = _stop_all(reversed(wanted), state)
+        if isinstance(exc, Interrupted):
+            exc.stopped = stopped
         raise
     return UpResult(tuple(p.name for p in started), already, initiated, added,
                     _missing_router_sentence(topology, missing_router))
@@ -118,6 +131,7 @@ def _arguments(binary: Path, process: Process, topology: Topology, state_dir: Pa
         config = topology.config_server
         return [str(binary), "--configdb", f"{config.name}/{config.local_hosts}", *common]
     data = state_dir.resolve() / "data" / process.name
+    record_created(state_dir, f"data/{process.name}")
     data.mkdir(parents=True, exist_ok=True)
     return [str(binary), f"--{process.role}", "--replSet", str(process.replica_set), "--dbpath", str(data),
             "--wiredTigerCacheSizeGB", "0.25", *common]
@@ -141,6 +155,7 @@ def _start(processes: list[Process], binary: Path, topology: Topology, state: St
 def _spawn(process: Process, binary: Path, topology: Topology, state: StateFile, credentials: Credentials | None,
            started: list[Process]) -> None:
     log = log_path(state.directory, process)
+    record_created(state.directory, f"logs/{log.name}", f"logs/{log.with_suffix('.out').name}")
     arguments = _arguments(binary, process, topology, state.directory, credentials)
     with signals_deferred():  # a process is recorded before an interruption can be acted on
         pid = spawn(arguments, log.with_suffix(".out"))
@@ -159,8 +174,10 @@ def _last_error(log: Path) -> str:
     """The reason a server gave for exiting: its last error line, if any."""
     lines: list[str] = []
     for path in (log.with_suffix(".out"), log):
-        if path.exists():
-            lines += path.read_text(errors="replace").splitlines()[-40:]
+        if path.is_file():
+            with open(path, "rb") as handle:  # only the tail: a server's log grows without bound
+                handle.seek(max(0, handle.seek(0, 2) - 64 * 1024))
+                lines += handle.read().decode(errors="replace").splitlines()[-40:]
     for line in reversed(lines):
         try:
             entry = json.loads(line)

@@ -7,8 +7,11 @@ process's command line still names its own log file, so a reused pid is never
 mistaken for a server, let alone signalled; the same marker finds the
 processes again when ``state.json`` is lost.
 
-``purge_state_dir`` deletes exactly what mongoshard creates here, by name, and nothing
-else: a file the user put in the directory stays, and so does the directory.
+Everything mongoshard creates here is recorded in ``created.json`` as it is
+created; ``purge_state_dir`` deletes exactly what that record lists (and the
+rotated logs of the servers it started), nothing else: a file the user put
+in the directory stays, even one with the same name, and so does the
+directory while anything is left in it.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import MongoshardError
-from .processes import is_alive, is_ours, pids_by_marker
+from ..files import FileProblem, read_text
+from .processes import is_ours, pids_by_marker
 from .topology import Process, Topology
 
 __all__ = ["StateFile", "LocalClusterError", "PurgeResult", "STATE_FILE", "log_path", "marker", "is_running", "recorded_pids",
-           "adopt_running", "purge_state_dir", "has_cluster_data"]
+           "adopt_running", "purge_state_dir", "has_cluster_data", "record_created"]
 
 STATE_FILE = "state.json"
+CREATED_FILE = "created.json"
+_MAX_STATE_BYTES = 1024**2
 # The names mongoshard gives its processes (topology.processes): cfgrs-0, shard3-2, mongos-1.
 _PROCESS_NAME = re.compile(r"(cfgrs|shard\d+|mongos)-\d+")
-_SECRETS = ("keyfile", "admin-password")
+# The only entries the record may name: anything else in it is not acted on.
+_OURS = re.compile(r"state\.json|state\.tmp|keyfile|admin-password|data/(cfgrs|shard\d+)-\d+|logs/(cfgrs|shard\d+|mongos)-\d+\.(log|out)")
 
 
 class LocalClusterError(MongoshardError):
@@ -50,7 +57,7 @@ class StateFile:
     def _load(self) -> dict[str, dict[str, Any]]:
         fix = "delete it: mongoshard finds this cluster's running processes by their command lines"
         try:
-            document = json.loads(self.path.read_bytes())
+            document = json.loads(read_text(self.path, "the state file", hint=fix, limit=_MAX_STATE_BYTES))
             records = document["processes"]
             if not isinstance(records, dict):
                 raise TypeError("'processes' is not an object")
@@ -58,9 +65,9 @@ class StateFile:
                 if not (_PROCESS_NAME.fullmatch(name) and isinstance(record, dict) and type(record.get("pid")) is int
                         and type(record.get("port")) is int):
                     raise TypeError(f"entry {name!r} is not a process record")
-        except OSError as exc:
-            raise LocalClusterError(f"Cannot read {self.path} ({exc.strerror}); {fix}") from None
-        except (ValueError, KeyError, TypeError) as exc:
+        except FileProblem as exc:
+            raise LocalClusterError(f"{exc}") from None
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             problem = exc if isinstance(exc, TypeError) else "not the JSON mongoshard writes"
             raise LocalClusterError(f"{self.path} is damaged ({problem}); {fix}") from None
         return records
@@ -75,6 +82,7 @@ class StateFile:
 
     def save(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        record_created(self.directory, STATE_FILE, "state.tmp")
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps({"processes": self.records}, indent=2, sort_keys=True))
         temporary.replace(self.path)
@@ -132,35 +140,56 @@ class PurgeResult:
     kept: tuple[str, ...]  # entries mongoshard did not create, left in place
 
 
-def purge_state_dir(state_dir: Path) -> PurgeResult:
-    """Delete what mongoshard created in ``state_dir``: state.json, the secrets, data/<process>, logs/<process>.*
+def record_created(state_dir: Path, *entries: str) -> None:
+    """Note that mongoshard created ``entries`` (paths relative to the state directory), before it creates them."""
+    path = state_dir / CREATED_FILE
+    known = _created(state_dir)
+    if set(entries) <= known:
+        return
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(CREATED_FILE + ".tmp")
+    temporary.write_text(json.dumps(sorted(known | set(entries)), indent=1))
+    temporary.replace(path)
 
-    Anything else (a file the user put there) is kept, and so is every directory that still holds something.
-    Refuses while a recorded process still runs.
+
+def _created(state_dir: Path) -> set[str]:
+    path = state_dir / CREATED_FILE
+    if not path.is_file() or path.is_symlink():
+        return set()
+    try:
+        entries = json.loads(read_text(path, "the record of created files", limit=_MAX_STATE_BYTES))
+    except (FileProblem, ValueError, RecursionError):
+        return set()
+    return {entry for entry in entries if isinstance(entry, str) and _OURS.fullmatch(entry)} if isinstance(entries, list) else set()
+
+
+def purge_state_dir(state_dir: Path) -> PurgeResult:
+    """Delete what mongoshard recorded creating in ``state_dir``, then the record, then the folders left empty.
+
+    Refuses while a recorded process still runs, and when there is no record (nothing proves what is ours).
     """
     state = StateFile(state_dir)
-    running = [name for name, record in state.records.items() if is_alive(int(record["pid"]))
-               and is_ours(int(record["pid"]), str(state_dir.resolve() / "logs" / f"{name}.log"))]
+    running = [name for name, record in state.records.items()
+               if is_ours(int(record["pid"]), str(state_dir.resolve() / "logs" / f"{name}.log"))]
     if running:
         raise LocalClusterError(f"{', '.join(sorted(running))} still run; stop them with 'mongoshard down' before purging")
+    created = _created(state_dir)
+    if not created:
+        raise LocalClusterError(f"{state_dir} holds no record of what mongoshard created there ({CREATED_FILE}); "
+                                "nothing was deleted: remove what you want gone yourself")
     removed: list[str] = []
-    for name in (STATE_FILE, "state.tmp", *_SECRETS):
-        path = state_dir / name
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-            removed.append(name)
-    for folder, matches in (("data", lambda p: p.is_dir() and _PROCESS_NAME.fullmatch(p.name)),
-                            ("logs", lambda p: p.is_file() and _PROCESS_NAME.fullmatch(p.name.split(".", 1)[0])
-                             and p.name.split(".", 1)[1].startswith(("log", "out")))):
-        directory = state_dir / folder
-        if not directory.is_dir() or directory.is_symlink():
-            continue
-        for entry in sorted(directory.iterdir()):
-            if entry.is_symlink() or not matches(entry):
-                continue
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            removed.append(f"{folder}/{entry.name}")
-        _remove_if_empty(directory)
+    for entry in sorted(created):
+        path = state_dir / entry
+        # mongod's rotated logs (logRotate renames shard0-0.log to shard0-0.log.<time>) belong to the server we started.
+        siblings = sorted(path.parent.glob(path.name + ".*")) if entry.endswith(".log") and path.parent.is_dir() else []
+        for target in (path, *siblings):
+            if target.is_symlink() or not target.exists():
+                continue  # replaced by a link, or gone: not ours to touch
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+            removed.append(str(target.relative_to(state_dir)))
+    (state_dir / CREATED_FILE).unlink(missing_ok=True)
+    for folder in ("data", "logs"):
+        _remove_if_empty(state_dir / folder)
     _remove_if_empty(state_dir)
     kept = tuple(sorted(str(p.relative_to(state_dir)) for p in state_dir.rglob("*"))) if state_dir.exists() else ()
     return PurgeResult(state_dir, tuple(removed), kept)

@@ -118,19 +118,21 @@ class Topology:
         return members + routers
 
 
-# name in the file -> (attribute, type, minimum)
-_FIELDS: dict[str, tuple[str, type, int | None]] = {
-    "name": ("name", str, None),
-    "version": ("version", str, None),
-    "data_dir": ("data_dir", str, None),
-    "config_members": ("config_members", int, 1),
-    "shards": ("shard_count", int, 0),
-    "shard_members": ("shard_members", int, 1),
-    "routers": ("router_count", int, 1),
-    "base_port": ("base_port", int, 1024),
-    "auth": ("auth", bool, None),
-    "config_shard": ("config_shard", bool, None),
+# name in the file -> (attribute, type, minimum, maximum).  A replica set has at most 50 members (7 voting);
+# more than a thousand shards or a hundred routers is a typo, and every port must fit below 65536.
+_FIELDS: dict[str, tuple[str, type, int | None, int | None]] = {
+    "name": ("name", str, None, None),
+    "version": ("version", str, None, None),
+    "data_dir": ("data_dir", str, None, None),
+    "config_members": ("config_members", int, 1, 50),
+    "shards": ("shard_count", int, 0, 1024),
+    "shard_members": ("shard_members", int, 1, 50),
+    "routers": ("router_count", int, 1, 100),
+    "base_port": ("base_port", int, 1024, 65535),
+    "auth": ("auth", bool, None, None),
+    "config_shard": ("config_shard", bool, None, None),
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None = None) -> Topology:
@@ -144,13 +146,18 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
         raise TopologyError(f"{origin}: unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(_FIELDS)}")
     values: dict[str, Any] = {}
     for key, value in document.items():
-        attribute, kind, minimum = _FIELDS[key]
+        attribute, kind, minimum, maximum = _FIELDS[key]
         if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `version: 6.0` reads as a float
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise TopologyError(f"{origin}: '{key}' must be {_describe(kind)}, not {value!r}")
         if minimum is not None and value < minimum:
             raise TopologyError(f"{origin}: '{key}' must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            raise TopologyError(f"{origin}: '{key}' must be at most {maximum}, not {value}")
+        if kind is str and _CONTROL.search(value):
+            raise TopologyError(f"{origin}: '{key}' must not hold control characters (a newline, a NUL, ...), "
+                                f"not {value!r}")
         values[attribute] = value
     topology = Topology(**values, root=root)
     if not _PROJECT_NAME.fullmatch(topology.name):
@@ -164,7 +171,8 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
     if topology.config_shard and topology.version_tuple < CONFIG_SHARD_SINCE:
         raise TopologyError(f"{origin}: 'config_shard' needs MongoDB 8.0 or later (transitionFromDedicatedConfigServer), "
                             f"not {topology.version}; set version: '8.0'")
-    if topology.all_ports[-1] > 65535:
+    last_port = topology.base_port + topology.router_count + topology.config_members + topology.shard_count * topology.shard_members - 1
+    if last_port > 65535:
         raise TopologyError(f"{origin}: ports run past 65535 from base_port {topology.base_port}; lower base_port")
     _check_data_dir(topology, origin)
     return Topology(**values, root=root, warnings=tuple(_warnings(topology)))
@@ -212,11 +220,12 @@ def load_topology(path: str | Path | None = None) -> Topology:
     target = Path(path or DEFAULT_FILE)
     if path is None and not target.exists():
         return Topology(root=Path.cwd())
-    text = read_text(target, "the topology file", hint="check the name, or create it with 'mongoshard init -f FILE'")
-    if len(text) > _MAX_TOPOLOGY_CHARACTERS:
-        raise TopologyError(f"{target} is {len(text):,} characters long; a topology file is a few settings")
+    text = read_text(target, "the topology file", hint="check the name, or create it with 'mongoshard init -f FILE'",
+                     limit=_MAX_TOPOLOGY_BYTES)
     try:
         document = yaml.load(text, Loader=_loader())
+    except RecursionError:
+        raise TopologyError(f"{target} nests too deeply to be a topology file (a few settings)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -225,7 +234,7 @@ def load_topology(path: str | Path | None = None) -> Topology:
     return parse_topology(document, str(target), target.resolve().parent)
 
 
-_MAX_TOPOLOGY_CHARACTERS = 64 * 1024
+_MAX_TOPOLOGY_BYTES = 64 * 1024
 # Supported server versions (late 2026): 8.0 (LTS) and 9.0; a config shard exists from 8.0.
 SUPPORTED_SINCE = (8, 0)
 CONFIG_SHARD_SINCE = (8, 0)
@@ -263,7 +272,7 @@ def commented_topology(topology: Topology) -> str:
     import yaml
 
     lines = ["# mongoshard cluster topology: read by 'mongoshard up', 'compose', 'status', 'down' and 'apply'.", ""]
-    for key, (attribute, _, _) in _FIELDS.items():
+    for key, (attribute, *_) in _FIELDS.items():
         lines.append(f"# {_COMMENTS[key]}")
         lines.append(yaml.safe_dump({key: getattr(topology, attribute)}, default_flow_style=False).strip())
     return "\n".join(lines) + "\n"

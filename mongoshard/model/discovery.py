@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
+import sys
 from dataclasses import replace
 from types import ModuleType
 from typing import Iterable, Sequence
 
-from ..errors import DeclarationError, brief
+from ..errors import DeclarationError, Interrupted, brief
 from .declaration import ShardSpec, spec_for
 from .fields import meta_of
 
@@ -66,16 +68,18 @@ def _import_tree(module_name: str) -> list[ModuleType]:
 
 
 def _import(module_name: str) -> ModuleType:
+    """Import the user's module; whatever it prints goes to stderr, so that our output (--json) stays ours."""
     try:
-        return importlib.import_module(module_name)
+        with contextlib.redirect_stdout(sys.stderr):
+            return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise DeclarationError(
             f"Cannot import module '{module_name}' ({exc}); check the dotted name and run from the directory "
             "that contains it, or add that directory to PYTHONPATH"
         ) from None
-    except DeclarationError:
+    except (DeclarationError, Interrupted):
         raise
-    except (Exception, SystemExit) as exc:  # the user's module failed (or called sys.exit) while importing
+    except BaseException as exc:  # the user's module failed, called sys.exit, or raised anything else while importing
         raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from None
 
 

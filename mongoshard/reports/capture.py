@@ -20,6 +20,8 @@ from bson import Decimal128, Int64, ObjectId, Regex
 from pymongo import monitoring
 
 from ..errors import MongoshardError
+from ..routing.filters import MAX_DEPTH
+from ..routing.filters import depth as _depth
 
 __all__ = ["capture", "read_log", "shape_of", "Recorder", "AuditError", "UNANALYSABLE"]
 
@@ -172,10 +174,12 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
+            json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\\ud800) is not text
         except (ValueError, RecursionError):
             record = None
         if not (isinstance(record, dict) and isinstance(record.get("namespace"), str) and isinstance(record.get("shape"), dict)
-                and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)):
+                and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)
+                and _depth(record["shape"]) <= MAX_DEPTH):
             raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and a 'shape' document); "
                              "record the log with mongoshard.capture()")
         records.append(record)

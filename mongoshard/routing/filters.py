@@ -21,7 +21,7 @@ from bson import Binary, Code, Decimal128, Int64, Regex
 
 from ..errors import MongoshardError
 
-__all__ = ["validate_filter", "is_operator_document", "type_names", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
+__all__ = ["validate_filter", "is_operator_document", "type_names", "depth", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
 
 # A command nests the filter one level down, and BSON allows 200 levels (BSONDepth::kDefaultMaxAllowableDepth).
 MAX_DEPTH = 199
@@ -49,14 +49,14 @@ def validate_filter(query: Any) -> None:
     """Raise FilterError, with the server's reason, unless ``query`` is a filter MongoDB parses."""
     if not isinstance(query, Mapping):
         raise FilterError(f"a filter must be a document (a JSON object), not {type(query).__name__}")
-    depth = _depth(query)
-    if depth > MAX_DEPTH:
-        raise FilterError(f"the filter nests {depth} levels deep; MongoDB refuses more than {MAX_DEPTH} "
+    levels = depth(query)
+    if levels > MAX_DEPTH:
+        raise FilterError(f"the filter nests {levels} levels deep; MongoDB refuses more than {MAX_DEPTH} "
                           "(BSONObj exceeds maximum nested object depth)")
     _query(query)
 
 
-def _depth(value: Any) -> int:
+def depth(value: Any) -> int:
     """Nesting of documents and arrays, iteratively: a hostile filter must not exhaust the interpreter's stack."""
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -281,5 +281,5 @@ def _numeric(value: Any) -> Any:
     if isinstance(value, Decimal128):
         value = value.to_decimal()
     if isinstance(value, Decimal):
-        return float(value) if value.is_nan() or value.is_infinite() else value
+        return math.nan if value.is_nan() else float(value) if value.is_infinite() else value  # sNaN too
     return value

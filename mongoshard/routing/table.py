@@ -66,6 +66,9 @@ class RoutingTable:
         self.key: dict[str, Any] = dict(key)
         if not self.key:
             raise RoutingError(f"{namespace}: the shard key pattern is empty")
+        for name, kind in self.key.items():
+            if kind != HASHED and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
+                raise RoutingError(f"{namespace}: key field {name!r} is {kind!r}; a shard key field is 1 or \"hashed\"")
         self.unique = unique
         self._fields = list(self.key)
         self._paths = [(tuple(name.split(".")), kind == HASHED) for name, kind in self.key.items()]
