@@ -92,14 +92,24 @@ class RouterlessCluster:
         return self.shard_clients[self.create_database(database)["primary"]]
 
     def shard_collection(self, namespace: str, key: Mapping[str, Any], *, unique: bool = False,
-                         initial_chunks: int | None = None) -> None:
-        """What mongos does for shardCollection: ask the database's primary shard to create it."""
+                         initial_chunks: int | None = None, collation: Mapping[str, Any] | None = None,
+                         presplit_hashed_zones: bool = False) -> None:
+        """What mongos does for shardCollection: ask the database's primary shard to create it.
+
+        cluster_shard_collection_cmd.cpp builds ``_shardsvrCreateCollection`` from the request (shardKey,
+        unique, numInitialChunks, presplitHashedZones, collation), and cluster_ddl.cpp ``createCollection``
+        sends it to the database's primary shard with the database version, majority write concern.
+        """
         database, collection = namespace.split(".", 1)
         entry = self.create_database(database)
         command: dict[str, Any] = {"_shardsvrCreateCollection": collection, "shardKey": dict(key), "unique": unique,
                                    "databaseVersion": entry["version"]}
         if initial_chunks:
             command["numInitialChunks"] = initial_chunks
+        if presplit_hashed_zones:
+            command["presplitHashedZones"] = True
+        if collation is not None:
+            command["collation"] = dict(collation)
         self.admin_command(self.shard_clients[entry["primary"]], command, database=database)
 
     def routing_table(self, namespace: str) -> RoutingTable:
@@ -114,22 +124,49 @@ class RouterlessCluster:
         return self.config_client.config.chunks.find_one({"uuid": entry["uuid"], "min": {"$lte": dict(key)}}, sort=[("min", -1)])
 
     def move_range(self, namespace: str, low: Mapping[str, Any], high: Mapping[str, Any], to_shard: str) -> None:
-        """What mongos does for moveRange/moveChunk: the donor shard moves [low, high) and its documents."""
-        entry = self._collection_entry(namespace)
-        owner = self._owner(namespace, low)["shard"]
-        self.admin_command(self.shard_clients[owner], {
-            "_shardsvrMoveRange": namespace, "toShard": to_shard, "fromShard": owner, "min": dict(low), "max": dict(high),
-            "waitForDelete": True, "epoch": entry["lastmodEpoch"], "maxChunkSizeBytes": 200 * 1024 * 1024,
-            "forceJumbo": 0, "secondaryThrottle": False,
-        })
+        """What mongos does for moveRange: ``_configsvrMoveRange`` to the config server, which splits at the
+        bounds if it must and has the donor migrate [low, high) with its documents (cluster_move_range_cmd.cpp,
+        ``ClusterMoveRangeCommand::typedRun``: no bounds check on mongos)."""
+        self.admin_command(self.config_client, {"_configsvrMoveRange": namespace, "toShard": to_shard, "min": dict(low),
+                                                "max": dict(high), "waitForDelete": True})
+
+    def move_chunk(self, namespace: str, bounds: Any, to_shard: str) -> None:
+        """What mongos does for moveChunk with ``bounds`` (cluster_move_chunk_cmd.cpp, ``ClusterMoveChunkCmd::run``).
+
+        Before forwarding, mongos refuses bounds that are not exactly two shard key documents (InvalidOptions,
+        uassert 656451 for fields not of the key) and bounds that are not exactly an existing chunk's
+        (uassert 656452 "no chunk found with the shard key bounds"); only then does it send
+        ``_configsvrMoveRange`` with the chunk's own bounds.  A stand-in that skipped these checks would let a
+        test pass where a router refuses.
+        """
+        if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+            raise OperationFailure("bounds can only have exactly 2 elements", 72)
+        low, high = (dict(bound) for bound in bounds)
+        key = self._collection_entry(namespace)["key"]
+        if list(low) != list(key) or list(high) != list(key):
+            raise OperationFailure(f"shard key bounds [{low}, {high}) are not valid for shard key pattern {key}", 656451)
+        chunk = self._owner(namespace, low)
+        if chunk is None or chunk["min"] != low or chunk["max"] != high:
+            raise OperationFailure(f"no chunk found with the shard key bounds [{low}, {high})", 656452)
+        self.move_range(namespace, low, high, to_shard)
 
     def split(self, namespace: str, middle: Mapping[str, Any]) -> None:
-        """What mongos does for split: the owning shard splits its chunk (splitChunk takes no write concern)."""
+        """What mongos does for split with ``middle`` (cluster_split_cmd.cpp, ``SplitCollectionCmd::errmsgRun``).
+
+        mongos refuses a split key that is not a full shard key and one that is already a chunk boundary
+        (errmsg without a code), then sends ``splitChunk`` to the owning shard, which itself refuses a hashed
+        field that is not a NumberLong (split_chunk.cpp, CannotSplit).
+        """
         entry = self._collection_entry(namespace)
+        middle = dict(middle)
+        if list(middle) != list(entry["key"]):
+            raise OperationFailure(f"new split key {middle} is not valid for shard key pattern {entry['key']}")
         chunk = self._owner(namespace, middle)
+        if chunk["min"] == middle or chunk["max"] == middle:
+            raise OperationFailure(f"new split key {middle} is a boundary key of existing chunk [{chunk['min']},{chunk['max']})")
         self.shard_clients[chunk["shard"]].admin.command(SON({
             "splitChunk": namespace, "from": chunk["shard"], "keyPattern": entry["key"], "epoch": entry["lastmodEpoch"],
-            "timestamp": entry["timestamp"], "min": chunk["min"], "max": chunk["max"], "splitKeys": [dict(middle)],
+            "timestamp": entry["timestamp"], "min": chunk["min"], "max": chunk["max"], "splitKeys": [middle],
         }))
 
 
@@ -146,6 +183,8 @@ class HarnessRouter:
         cluster, config = self.cluster, self.cluster.config_client
         if database == "config":
             return config.config.command(SON(document))
+        if name == "buildInfo":  # any server of the cluster answers it, as mongos does
+            return config.admin.command("buildInfo")
         if name == "enableSharding":
             cluster.create_database(document[name])
             return {"ok": 1}
@@ -154,14 +193,14 @@ class HarnessRouter:
             return cluster.admin_command(config, {internal: document[name], **{k: v for k, v in document.items() if k != name}})
         if name == "shardCollection":
             cluster.shard_collection(document[name], document["key"], unique=document.get("unique", False),
-                                     initial_chunks=document.get("numInitialChunks"))
+                                     initial_chunks=document.get("numInitialChunks"), collation=document.get("collation"),
+                                     presplit_hashed_zones=document.get("presplitHashedZones", False))
             return {"ok": 1}
         if name == "split":
             cluster.split(document[name], document["middle"])
             return {"ok": 1}
         if name == "moveChunk":
-            low, high = document["bounds"]
-            cluster.move_range(document[name], low, high, document["to"])
+            cluster.move_chunk(document[name], document["bounds"], document["to"])
             return {"ok": 1}
         return self._on_primary_shard(database, document)
 

@@ -17,17 +17,16 @@ import shlex
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
-
 from commandline import ROOT
 from harness import topology_with_free_ports
+from pymongo import MongoClient
+
 from mongoshard.deploy.compose import compose_document, filled_script, init_plan
 from mongoshard.deploy.credentials import ensure_credentials
-from mongoshard.deploy.processes import spawn, stop, wait_answering, Deadline
+from mongoshard.deploy.processes import Deadline, spawn, stop, wait_answering
 
 pytestmark = pytest.mark.mongod
 

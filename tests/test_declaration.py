@@ -6,6 +6,7 @@ import textwrap
 
 import mongomock
 import pytest
+from bson import Int64
 from mongoengine import (
     DateTimeField,
     DictField,
@@ -49,9 +50,14 @@ def test_meta_and_decorator_give_the_same_spec() -> None:
 
 
 def test_strategy_words_and_dotted_embedded_paths() -> None:
-    @sharded(key=("owner.player_id", "box"), strategy="ranged", unique=True, database="game",
-             presplit=[{"owner.player_id": 100}], zones=[Zone("low", {"owner.player_id": 0}, {"owner.player_id": 50}, ("s0",))])
+    @sharded(key=("owner.player_id", "box"), strategy="ranged", unique=True, database="game", presplit=[{"owner.player_id": 100}])
     class Box(Document):
+        owner = EmbeddedDocumentField(Owner)
+        box = IntField()
+
+    @sharded(key=("owner.player_id", "box"), database="game",
+             zones=[Zone("low", {"owner.player_id": 0}, {"owner.player_id": 50}, ("s0",))])
+    class ZonedBox(Document):
         owner = EmbeddedDocumentField(Owner)
         box = IntField()
 
@@ -59,7 +65,8 @@ def test_strategy_words_and_dotted_embedded_paths() -> None:
     assert spec.key_pattern == {"owner.pid": 1, "box": 1}
     assert spec.unique and spec.strategy == "ranged"
     assert spec.split_points == ({"owner.pid": 100},)
-    assert spec.zones[0].min == {"owner.pid": 0} and spec.zones[0].shards == ("s0",)
+    zoned = spec_for(ZonedBox)
+    assert zoned.zones[0].min == {"owner.pid": 0} and zoned.zones[0].shards == ("s0",)
 
     @sharded(key="owner.player_id", strategy="hashed", database="game")
     class HashedBox(Document):
@@ -175,6 +182,86 @@ def _bad_path_past_scalar():
         a = IntField()
 
 
+def _bad_split_points_on_hashed():
+    @sharded(key="a", hashed=True, presplit=[{"a": 5}], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_count_behind_ranged_prefix():
+    @sharded(key=("a", "b"), hashed="b", presplit=4, database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+
+
+def _bad_split_point_on_hashed_suffix():
+    @sharded(key=("a", "b"), hashed="b", presplit=[{"a": 1, "b": 5}], database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+
+
+def _bad_zone_raw_value_on_hashed():
+    @sharded(key="a", hashed=True, zones=[Zone("z", {"a": 0}, {"a": 100}, ("s0",))], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_split_points_and_zones():
+    @sharded(key="a", presplit=[{"a": 5}], zones=[Zone("z", {"a": 0}, {"a": 3}, ("s0",))], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_zones_overlap():
+    @sharded(key="a", zones=[Zone("x", {"a": 0}, {"a": 10}, ("s0",)), Zone("y", {"a": 5}, {"a": 20}, ("s1",))], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_zone_empty_range():
+    @sharded(key="a", zones=[Zone("x", {"a": 10}, {"a": 10}, ("s0",))], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_zone_without_shards():
+    @sharded(key="a", zones=[Zone("x", {"a": 1}, {"a": 10})], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_split_point_skipping_the_prefix():
+    @sharded(key=("a", "b"), presplit=[{"b": 5}], database="d")
+    class Model(Document):
+        a = IntField()
+        b = IntField()
+
+
+def _bad_split_point_twice():
+    @sharded(key="a", presplit=[{"a": 5}, {"a": 5.0}], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_presplit_zones_on_hashed_prefix():
+    from bson import MinKey
+
+    @sharded(key="a", hashed=True, presplit=4, zones=[Zone("x", {"a": MinKey()}, {"a": Int64(0)}, ("s0",))], database="d")
+    class Model(Document):
+        a = IntField()
+
+
+def _bad_presplit_zone_prefix_minkey():
+    from bson import MinKey
+
+    @sharded(key=("c", "h"), hashed="h", presplit=4, zones=[Zone("x", {"c": MinKey()}, {"c": "US"}, ("s0",))], database="d")
+    class Model(Document):
+        c = StringField()
+        h = IntField()
+
+
 BAD_DECLARATIONS = [
     (_bad_unknown_field, r"'usr_id' is unknown.*use one of: id, user_id"),
     (_bad_two_hashed, r"only one shard key field can be hashed"),
@@ -189,6 +276,18 @@ BAD_DECLARATIONS = [
     (_bad_split_point_field, r"split point .* names \['b'\], which are not shard key fields"),
     (_bad_strategy_contradiction, r"strategy='ranged' contradicts hashed='a'"),
     (_bad_path_past_scalar, r"continues past 'a', which has no fields"),
+    (_bad_split_points_on_hashed, r"split points on the hashed field 'a' never match the chunks.*presplit=8"),
+    (_bad_count_behind_ranged_prefix, r"presplit=4 needs the hashed field 'b' first"),
+    (_bad_split_point_on_hashed_suffix, r"gives a value for the hashed field 'b'; leave it out"),
+    (_bad_zone_raw_value_on_hashed, r"zone 'z' bounds the hashed field 'a' with 0; .* give Int64 values"),
+    (_bad_split_points_and_zones, r"split points and zones cannot both be declared"),
+    (_bad_zones_overlap, r"zones 'x' and 'y' overlap"),
+    (_bad_zone_empty_range, r"zone 'x' has min \{a: 10\} not below max \{a: 10\}"),
+    (_bad_zone_without_shards, r"zone 'x' names no shard"),
+    (_bad_split_point_skipping_the_prefix, r"names \['b'\] but must name a prefix of the key \['a', 'b'\]"),
+    (_bad_split_point_twice, r"is declared twice"),
+    (_bad_presplit_zones_on_hashed_prefix, r"exactly one zone\s+from MinKey to MaxKey .*31412"),
+    (_bad_presplit_zone_prefix_minkey, r"31388"),
 ]
 
 

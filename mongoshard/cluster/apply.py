@@ -21,8 +21,9 @@ from bson import MinKey
 
 from ..errors import MongoshardError
 from ..model.declaration import ShardSpec
-from ..routing.splitting import initial_chunks
+from ..routing.splitting import ONE_CHUNK_PER_SHARD_SINCE, initial_chunks
 from ..routing.table import key_text
+from .key_changes import drift_message, key_items
 
 __all__ = ["apply", "ApplyResult", "CollectionOutcome", "Step", "Router", "MongosRouter", "ApplyError"]
 
@@ -34,6 +35,8 @@ PLANNED = "planned"
 # Status of one step.
 DONE, SKIPPED, WOULD_RUN = "done", "already", "would run"
 _NAMESPACE_NOT_FOUND = 26
+# auto_merger_policy.cpp: from 7.0 contiguous chunks on one shard are merged every autoMergerIntervalSecs (3600).
+AUTOMERGER_SINCE = (7, 0)
 
 
 class ApplyError(MongoshardError):
@@ -74,6 +77,7 @@ class CollectionOutcome:
     outcome: str
     message: str
     steps: tuple[Step, ...] = ()
+    notes: tuple[str, ...] = ()  # what the server version changes about the declaration
 
     @property
     def changed(self) -> bool:
@@ -101,24 +105,42 @@ def apply(specs: Iterable[ShardSpec], client: Any = None, *, router: Router | No
         if client is None:
             raise ValueError("apply needs a client connected to a mongos, or a router")
         router = MongosRouter(client)
-    outcomes = tuple(_Applier(router, spec, dry_run).run() for spec in specs)
+    version = server_version(router)
+    shards = router.command("config", {"find": "shards", "filter": {}, "projection": {"_id": 1}})["cursor"]["firstBatch"]
+    if not shards:
+        raise ApplyError("the cluster has no shard yet; add one (mongoshard up, or addShard through mongos) and run apply again")
+    outcomes = tuple(_Applier(router, spec, dry_run, version).run() for spec in specs)
     return ApplyResult(outcomes, dry_run)
+
+
+def server_version(router: Router) -> tuple[int, int]:
+    """(major, minor) of the cluster, from buildInfo through the router: what it creates and accepts depends on it."""
+    version = str(router.command("admin", {"buildInfo": 1}).get("version", "0.0"))
+    major, _, rest = version.partition(".")
+    minor = rest.split(".", 1)[0].split("-", 1)[0]
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
 
 
 class _Applier:
     """The steps for one spec, each run (or only listed) in order."""
 
-    def __init__(self, router: Router, spec: ShardSpec, dry_run: bool) -> None:
+    def __init__(self, router: Router, spec: ShardSpec, dry_run: bool, version: tuple[int, int]) -> None:
         self.router = router
         self.spec = spec
         self.dry_run = dry_run
+        self.version = version
         self.steps: list[Step] = []
+        self.notes = version_notes(spec, version)
 
     def run(self) -> CollectionOutcome:
         spec = self.spec
-        current = self._find_one("collections", {"_id": spec.namespace, "dropped": {"$ne": True}})
-        if current is not None and _key_items(current["key"]) != _key_items(spec.key_pattern):
-            return CollectionOutcome(spec.namespace, DRIFT, _drift_message(spec, current["key"]))
+        # 8.0 tracks some unsharded collections in config.collections (unsplittable: true, after moveCollection or
+        # unshardCollection, SERVER-84637); like the server itself, only the others count as sharded.
+        current = self._find_one("collections", {"_id": spec.namespace, "dropped": {"$ne": True}, "unsplittable": {"$ne": True}})
+        if current is not None:
+            drift = drift_message(spec, current["key"], bool(current.get("unique")), self.version)
+            if drift:
+                return CollectionOutcome(spec.namespace, DRIFT, drift, notes=self.notes)
         self._zones()
         if current is not None:
             return self._outcome(ALREADY, f"{spec.namespace} is already sharded with the declared key {key_text(spec.key_pattern)}")
@@ -134,7 +156,7 @@ class _Applier:
     def _outcome(self, outcome: str, message: str) -> CollectionOutcome:
         if self.dry_run and any(step.status == WOULD_RUN for step in self.steps):
             outcome, message = PLANNED, f"{self.spec.namespace}: {sum(s.status == WOULD_RUN for s in self.steps)} command(s) would run"
-        return CollectionOutcome(self.spec.namespace, outcome, message, tuple(self.steps))
+        return CollectionOutcome(self.spec.namespace, outcome, message, tuple(self.steps), self.notes)
 
     def _step(self, action: str, database: str, command: Mapping[str, Any], *, done: bool) -> None:
         """Record a step; run it unless it is already true or this is a dry run."""
@@ -178,12 +200,20 @@ class _Applier:
                        {"updateZoneKeyRange": spec.namespace, "min": low, "max": high, "zone": zone.name}, done=present)
 
     def _index(self) -> None:
+        """The shard key index: same key, simple collation, unique when declared (a unique one serves a plain key too).
+
+        9.0 patch releases may list ``collation: {locale: "simple"}`` on an index that has none (SERVER-89953,
+        reverted by SERVER-136162): both mean the simple collation.
+        """
         spec = self.spec
         existing = self._indexes()
         wanted = spec.key_pattern
-        present = any(_key_items(index["key"]) == _key_items(wanted) and (index.get("unique", False) or not spec.unique)
-                      for index in existing)
-        index = {"key": wanted, "name": "_".join(f"{name}_{kind}" for name, kind in wanted.items())}
+        present = any(key_items(index["key"]) == key_items(wanted) and _simple(index.get("collation"))
+                      and (index.get("unique", False) or not spec.unique) for index in existing)
+        name = "_".join(f"{field}_{kind}" for field, kind in wanted.items())
+        if any(index.get("name") == name for index in existing):
+            name += "_simple"  # an index of that name has another collation or uniqueness
+        index = {"key": wanted, "name": name, "collation": {"locale": "simple"}}
         if spec.unique:
             index["unique"] = True
         self._step("create the shard key index", spec.database,
@@ -204,10 +234,17 @@ class _Applier:
         return int(self.router.command(self.spec.database, {"count": self.spec.collection}).get("n", 0))
 
     def _shard_command(self, documents: int) -> dict[str, Any]:
+        """shardCollection as the server takes it: always the simple collation, which a collection with another
+        default collation requires ("If no collation was specified, the collection collation must be {locale:
+        'simple'}", create_collection_coordinator.cpp); a chunk count only where the server still reads one."""
         spec = self.spec
-        command: dict[str, Any] = {"shardCollection": spec.namespace, "key": spec.key_pattern, "unique": spec.unique}
-        if spec.initial_chunks and spec.strategy == "hashed" and not documents and not spec.zones:
-            command["numInitialChunks"] = spec.initial_chunks
+        command: dict[str, Any] = {"shardCollection": spec.namespace, "key": spec.key_pattern, "unique": spec.unique,
+                                   "collation": {"locale": "simple"}}
+        if spec.initial_chunks and spec.hashed_field and not documents:
+            if spec.zones:
+                command["presplitHashedZones"] = True  # PresplitHashedZonesSplitPolicy: each zone cut at hashed points
+            if self.version < ONE_CHUNK_PER_SHARD_SINCE:
+                command["numInitialChunks"] = spec.initial_chunks
         return command
 
     def _presplit(self, documents: int) -> None:
@@ -220,27 +257,27 @@ class _Applier:
         shards = sorted(doc["_id"] for doc in self._find("shards", {}))
         primary = (self._find_one("databases", {"_id": spec.database}) or {}).get("primary")
         for chunk in initial_chunks(list(spec.key_pattern.items()), shards, primary=primary,
-                                    split_points=spec.split_points):
+                                    split_points=spec.split_points, server_version=self.version):
             if chunk.shard != primary:
                 self._step(f"move a chunk to {chunk.shard}", "admin",
                            {"moveChunk": spec.namespace, "bounds": [chunk.min, chunk.max], "to": chunk.shard}, done=False)
 
 
-def _key_items(key: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """A key pattern comparable across sources: 1, 1.0 and Int64(1) are the same direction."""
-    return [(name, kind if isinstance(kind, str) else int(kind)) for name, kind in key.items()]
+def _simple(collation: Mapping[str, Any] | None) -> bool:
+    return not collation or collation.get("locale") == "simple"
 
 
 def _full_key(spec: ShardSpec, partial: Mapping[str, Any], filler: Any) -> dict[str, Any]:
     return {name: partial.get(name, filler) for name in spec.key_pattern}
 
 
-def _drift_message(spec: ShardSpec, current: Mapping[str, Any]) -> str:
-    have, want = _key_items(current), _key_items(spec.key_pattern)
-    prefix = f"{spec.namespace} is sharded on {key_text(current)} but declared with {key_text(spec.key_pattern)}"
-    if len(want) > len(have) and want[: len(have)] == have:
-        return (f"{prefix}; the declared key extends the current one, so refineCollectionShardKey "
-                f"(after creating an index on {key_text(spec.key_pattern)}) can change it without moving data")
-    return f"{prefix}; only reshardCollection (MongoDB 5.0+) can change it, which rewrites the collection"
-
-
+def version_notes(spec: ShardSpec, version: tuple[int, int]) -> tuple[str, ...]:
+    """What the server version does with the declaration that the declaration does not say."""
+    notes = []
+    if spec.initial_chunks and version >= ONE_CHUNK_PER_SHARD_SINCE:
+        notes.append(f"presplit={spec.initial_chunks} is ignored from MongoDB 7.2: an empty hashed collection starts with "
+                     "one chunk per shard (SERVER-74747)")
+    if (spec.initial_chunks or spec.split_points or spec.zones) and version >= AUTOMERGER_SINCE:
+        notes.append("from MongoDB 7.0 the AutoMerger merges contiguous chunks of one shard (every hour by default), so the "
+                     "initial layout is not permanent")
+    return tuple(notes)

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
 from .fields import FieldResolver, key_paths, meta_of
+from .server_rules import check_declaration
 
 __all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "META_OPTIONS", "HASHED"]
 
@@ -173,15 +174,11 @@ def _validated_declaration(document_class: type) -> dict[str, Any]:
     resolver = FieldResolver(document_class)
     key = tuple((resolver.resolve(path, hashed=path == hashed), HASHED if path == hashed else 1) for path in key_fields)
     unique = bool(meta.get("shard_unique", False))
-    if unique and hashed:
-        raise DeclarationError(
-            f"Model {name}: a hashed shard key cannot be unique (MongoDB refuses it); "
-            "drop shard_unique or shard on a ranged key"
-        )
     if len({db_name for db_name, _ in key}) != len(key):
         raise DeclarationError(f"Model {name}: the shard key names a field twice; list each field once")
     initial_chunks, split_points = _presplit(name, meta.get("shard_presplit"), hashed, resolver, key_fields)
     zones = tuple(_zone(name, z, resolver, key_fields) for z in meta.get("shard_zones") or ())
+    check_declaration(name, key, unique=unique, initial_chunks=initial_chunks, split_points=split_points, zones=zones)
     return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones}
 
 
