@@ -278,7 +278,7 @@ BAD_DECLARATIONS = [
     (_bad_path_past_scalar, r"continues past 'a', which has no fields"),
     (_bad_split_points_on_hashed, r"split points on the hashed field 'a' never match the chunks.*presplit=8"),
     (_bad_count_behind_ranged_prefix, r"presplit=4 needs the hashed field 'b' first"),
-    (_bad_split_point_on_hashed_suffix, r"gives a value for the hashed field 'b'; leave it out"),
+    (_bad_split_point_on_hashed_suffix, r"gives the hashed field 'b' the value 5; leave it out .* or give a hashed value"),
     (_bad_zone_raw_value_on_hashed, r"zone 'z' bounds the hashed field 'a' with 0; .* give Int64 values"),
     (_bad_split_points_and_zones, r"split points and zones cannot both be declared"),
     (_bad_zones_overlap, r"zones 'x' and 'y' overlap"),

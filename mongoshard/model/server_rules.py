@@ -60,9 +60,10 @@ def _check_chunk_count(model: str, count: int, hashed: str | None, hashed_first:
 def _check_split_points(model: str, key: Key, fields: list[str], hashed: str | None, hashed_first: bool,
                         points: Sequence[Mapping[str, Any]], zones: Sequence[Any]) -> None:
     if zones:
-        # initial_split_policy.cpp: "Cannot have both initial split points and tags set".
-        raise DeclarationError(f"Model {model}: split points and zones cannot both be declared (MongoDB refuses both "
-                               "at once); zones already lay out the initial chunks: drop presplit")
+        # initial_split_policy.cpp lays out a new collection from split points or from zones, never both ("Cannot have
+        # both initial split points and tags set"); apply follows it, so it could not honour the split points.
+        raise DeclarationError(f"Model {model}: split points and zones cannot both be declared: the zones lay out the "
+                               "initial chunks (MongoDB's initial split takes one or the other); drop presplit")
     if hashed_first:
         # A hashed collection starts from the server's own hashed split points, so moveChunk bounds at raw
         # values match no chunk (cluster_move_chunk_cmd.cpp, uassert 656452), and a split of a hashed field
@@ -73,12 +74,16 @@ def _check_split_points(model: str, key: Key, fields: list[str], hashed: str | N
     for point in points:
         label = f"split point {_text(point)}"
         _check_prefix(model, fields, point, label)
-        if hashed in point:
-            raise DeclarationError(f"Model {model}: {label} gives a value for the hashed field '{hashed}'; "
-                                   "leave it out (a split point fills it with MinKey)")
+        if hashed in point and not isinstance(point[hashed], (Int64, MinKey, MaxKey)):
+            # split_chunk.cpp: a split key's hashed field must be a NumberLong, MinKey or MaxKey (CannotSplit).
+            raise DeclarationError(f"Model {model}: {label} gives the hashed field '{hashed}' the value {point[hashed]!r}; "
+                                   "leave it out (a split point fills it with MinKey) or give a hashed value, Int64(...)")
         full = _full(fields, point)
-        if all(isinstance(value, MinKey) for value in full.values()):
-            raise DeclarationError(f"Model {model}: {label} is where every collection already starts; drop it")
+        edges = [all(isinstance(value, edge) for value in full.values()) for edge in (MinKey, MaxKey)]
+        if any(edges):
+            # cluster_split_cmd.cpp: "new split key ... is a boundary key of existing chunk".
+            raise DeclarationError(f"Model {model}: {label} is where every collection already {'starts' if edges[0] else 'ends'}; "
+                                   "drop it")
         position = _position(fields, full)
         if position in seen:
             raise DeclarationError(f"Model {model}: {label} is declared twice; list each split point once")
