@@ -24,7 +24,7 @@ def test_apply_shards_every_example_collection_as_predicted(cluster) -> None:
     specs = discover(EXAMPLE, database="apply_fresh")
     result = apply(specs, router=HarnessRouter(cluster))
     assert [c.outcome for c in result.collections] == ["sharded"] * len(specs)
-    prediction = PredictedSource(specs, cluster.shard_names)
+    prediction = PredictedSource(specs, cluster.shard_names, server_version=(6, 0))
     for spec in specs:
         entry = _collection_entry(cluster, spec.namespace)
         assert list(entry["key"].items()) == list(spec.key_pattern.items())

@@ -13,7 +13,7 @@ import pytest
 from cli_runner import TRACEBACK, invoke
 from commandline import ROOT, run
 from pymongo import MongoClient
-from test_hostile_inputs import CASES, FILES
+from test_hostile_inputs import CASES, lay_out_project
 
 import mongoshard.cli.declarations as declarations
 from mongoshard.errors import redact, remember_uri_secrets
@@ -73,10 +73,7 @@ SAMPLED = [row for index, row in enumerate(CASES) if index % 12 == 0 and not row
 
 @pytest.mark.parametrize("row", SAMPLED, ids=[row.name for row in SAMPLED])
 def test_the_console_script_behaves_as_the_table_says(tmp_path: Path, row) -> None:
-    for name, content in FILES.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir(exist_ok=True) if content is None else path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    lay_out_project(tmp_path, row)
     result = run(*row.arguments, cwd=tmp_path, env={"PYTHONPATH": f"{ROOT}:{tmp_path}", **row.env})
     assert result.returncode == row.code and TRACEBACK not in result.stderr
     assert row.says in (result.stdout if row.code == 0 else result.stderr)

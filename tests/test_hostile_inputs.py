@@ -282,6 +282,9 @@ CASES = [
     case("--snapshot with --uri", "balance", "--snapshot", "x.json", "--uri", "mongodb://h/", says="--snapshot and --uri cannot be used together"),
     case("--snapshot with -f", "balance", "--snapshot", "x.json", "-f", "m.yaml", says="--snapshot and -f/--file cannot be used together"),
     case("--uri with -f", "status", "--uri", "mongodb://h/", "-f", "m.yaml", says="--uri and -f/--file cannot be used together"),
+    case("-t with --server-version", "route", MODEL, "{}", "-t", "x.json", "--server-version", "9.0", says="-t/--routing-table and --server-version cannot be used together"),
+    case("server version too old", "route", MODEL, "{}", "--server-version", "3.6", says="--server-version must be a MongoDB version from 4.4 on"),
+    case("server version not a version", "route", MODEL, "{}", "--server-version", "latest", says="--server-version must be"),
     case("-t with --uri", "explain", MODEL, "{}", "-t", "x.json", "--uri", "mongodb://h/", says="cannot be used together"),
     case("--compose with --bin-dir", "up", "--compose", "--bin-dir", "/tmp", says="--compose and --bin-dir cannot be used together"),
     case("-o without --compose", "up", "-o", "c.yaml", says="use them with --compose"),
@@ -371,8 +374,8 @@ STATE_FILES = {
 }
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def lay_out_project(tmp_path: Path, row: Case) -> None:
+    """The files every row may name, plus the state file a row is about."""
     for name, content in FILES.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -385,6 +388,14 @@ def project(tmp_path: Path) -> Path:
     os.mkfifo(tmp_path / "fifo.yaml")
     (tmp_path / "zs").mkdir()
     (tmp_path / "zs" / "state.json").symlink_to("/dev/zero")
+    if row.name in STATE_FILES:
+        (tmp_path / ".mongoshard").mkdir(exist_ok=True)
+        (tmp_path / ".mongoshard" / "state.json").write_bytes(STATE_FILES[row.name])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A scratch project; the models and generators a row imported are forgotten afterwards."""
     yield tmp_path
     for module in [m for m in sys.modules if m in ("gens", "bad_gens", "plain_models", "boom_models", "exit_models", "loud_models")]:
         del sys.modules[module]
@@ -396,9 +407,7 @@ def test_the_table_is_large_and_unique() -> None:
 
 @pytest.mark.parametrize("row", CASES, ids=[c.name for c in CASES])
 def test_hostile_input(project: Path, row: Case) -> None:
-    if row.name in STATE_FILES:
-        (project / ".mongoshard").mkdir(exist_ok=True)
-        (project / ".mongoshard" / "state.json").write_bytes(STATE_FILES[row.name])
+    lay_out_project(project, row)
     before = tree_state(project)
     outcome = invoke(row.arguments, cwd=project, env=row.env, stdin=row.stdin)
     everything = outcome.stdout + outcome.stderr

@@ -22,7 +22,7 @@ def test_predicted_hashed_layout_equals_the_servers(cluster, initial_chunks) -> 
     server = cluster.routing_table(namespace)
     shards = list(cluster.shard_names)
     spec = ShardSpec(*namespace.split("."), key=(("k", "hashed"),), initial_chunks=initial_chunks)
-    predicted = PredictedSource([spec], shards).routing_table(namespace)
+    predicted = PredictedSource([spec], shards, server_version=(6, 0)).routing_table(namespace)
     assert predicted.chunks == server.chunks
 
 
@@ -33,7 +33,7 @@ def test_ranged_and_compound_hashed_layouts_equal_the_servers(cluster) -> None:
         cluster.shard_collection(namespace, dict(key))
         server = cluster.routing_table(namespace)
         primary = cluster.config_client.config.databases.find_one({"_id": "layout"})["primary"]
-        predicted = PredictedSource([ShardSpec("layout", collection, key)], shards).routing_table(namespace)
+        predicted = PredictedSource([ShardSpec("layout", collection, key)], shards, server_version=(6, 0)).routing_table(namespace)
         if key[0][1] == 1:  # one chunk, on the database's primary shard
             assert [(c.min, c.max) for c in server.chunks] == [(c.min, c.max) for c in predicted.chunks]
             assert server.shards == (primary,)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
-from .inputs import cluster_source, model_spec, read_filter, refuse_together, routing_table_for
+from .inputs import cluster_source, model_spec, read_filter, read_version, refuse_together, routing_table_for
 from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
 
 DEFAULT_SHARD_COUNT = 2
@@ -56,13 +56,18 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
           query: str = typer.Argument(..., metavar="FILTER_JSON", help='A MongoDB filter in (Extended) JSON, with database field names, e.g. \'{"user_id": 7}\'; @FILE or - reads it from a file or standard input.'),
           routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Snapshot or routing table file (from 'mongoshard snapshot'); default: predict a fresh cluster."),
           shards: Optional[int] = typer.Option(None, "--shards", min=1, max=MAX_SHARDS, help="Shards of the predicted cluster (default 2); not with --routing-table."),
+          server_version: Optional[str] = typer.Option(None, "--server-version", help="MongoDB version of the predicted cluster (default 8.0): from 7.2 a hashed key starts with one chunk per shard."),
           database: Optional[str] = DATABASE_OPTION,
           as_json: bool = JSON_OPTION) -> None:
     """Predict which shards a query on MODEL reaches, and whether it is targeted."""
     refuse_together("a routing table file already knows its shards", routing_table=routing_table, shards=shards)
+    refuse_together("a routing table file already holds its chunks", routing_table=routing_table, server_version=server_version)
+    from ..cluster.offline import DEFAULT_SERVER_VERSION
+
+    version = read_version(server_version) if server_version else DEFAULT_SERVER_VERSION
     spec = model_spec(target, database)
     filter_document = read_filter(query)
-    table = routing_table_for(spec, routing_table, shards or DEFAULT_SHARD_COUNT)
+    table = routing_table_for(spec, routing_table, shards or DEFAULT_SHARD_COUNT, version)
     if dict(table.key) != spec.key_pattern:
         warn(f"{spec.namespace} is sharded on {key_text(table.key)} in {routing_table}, not on the declared "
              f"{key_text(spec.key_pattern)}: the answer follows the routing table")
@@ -70,10 +75,11 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     if as_json:
         print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(json_text(filter_document)),
                     "shards": list(targeting.shards), "kind": targeting.kind, "reason": targeting.reason,
-                    "chunks": targeting.chunks, "source": routing_table or f"predicted ({shards or DEFAULT_SHARD_COUNT} shards)"})
+                    "chunks": targeting.chunks, "source": routing_table or _predicted(shards or DEFAULT_SHARD_COUNT, version)})
         return
     out = console()
-    out.print(styled(spec.namespace, "bold") + f" key {key_text(spec.key_pattern)}  filter {json_text(filter_document)}")
+    source = f"routing table {routing_table}" if routing_table else _predicted(shards or DEFAULT_SHARD_COUNT, version)
+    out.print(styled(spec.namespace, "bold") + f" key {key_text(spec.key_pattern)}  filter {json_text(filter_document)}  ({source})")
     out.print(styled("  ") + styled(targeting.kind, KIND_STYLES[targeting.kind]) + f" -> {', '.join(targeting.shards)}")
     out.print(f"  {targeting.reason}")
 
@@ -97,6 +103,10 @@ def snapshot(output: str = typer.Argument(..., help="File to write (a snapshot f
             return
         path = write_snapshot(source, output, namespace or None, force=force)
     say(f"Wrote {len(namespace or source.sharded_namespaces())} routing table(s) to {path}")
+
+
+def _predicted(shards: int, version: tuple[int, int]) -> str:
+    return f"predicted: a new MongoDB {version[0]}.{version[1]} cluster of {shards} shards"
 
 
 def _spec_document(spec: "ShardSpec") -> dict[str, Any]:

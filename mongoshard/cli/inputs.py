@@ -9,6 +9,7 @@ argv and ``ps``), else the local topology's cluster.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from .app import URI_VARIABLE
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
     from ..routing.table import RoutingTable
 
-__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "parse_candidate", "routing_table_for", "load_cli_topology",
+__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "parse_candidate", "routing_table_for", "load_cli_topology",
            "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
 
 
@@ -112,12 +113,20 @@ def parse_candidate(entry: str) -> tuple[str, dict[str, Any]]:
     return namespace, read_key(text, f"the key of --key {namespace}")
 
 
-def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int) -> "RoutingTable":
+def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int, version: tuple[int, int]) -> "RoutingTable":
     from ..cluster.offline import PredictedSource, SnapshotSource
 
     if path:
         return SnapshotSource(path).routing_table(spec.namespace)
-    return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)]).routing_table(spec.namespace)
+    return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version).routing_table(spec.namespace)
+
+
+def read_version(text: str) -> tuple[int, int]:
+    """A server version such as 8.0 or 9.0 (a patch number is allowed and ignored)."""
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})(?:\.\d+)?", text.strip())
+    if not match or (int(match.group(1)), int(match.group(2))) < (4, 4):
+        fail(f"--server-version must be a MongoDB version from 4.4 on, such as 8.0 or 9.0, not {text!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def load_cli_topology(path: str | None, no_auth: bool = False) -> "Topology":
@@ -141,17 +150,21 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
 
     The local cluster is read through its router, else its config server, as admin.
     """
-    from ..cluster.connection import ConnectionFailed, connect
+    from ..cluster.connection import SHARD_URI_VARIABLE, ConnectionFailed, connect
     from ..cluster.live import ConfigDatabaseSource
     from ..cluster.offline import SnapshotSource
     from ..deploy.credentials import admin_client_options
+    from ..errors import remember_uri_secrets
 
     refuse_together("each says where the cluster facts come from", snapshot=snapshot_file, uri=uri, file=file)
     if snapshot_file:
         return SnapshotSource(snapshot_file)
     chosen = uri or (None if file else cluster_uri(None))
+    shard_uri = os.environ.get(SHARD_URI_VARIABLE)
+    if shard_uri:
+        remember_uri_secrets(shard_uri)
     if chosen:
-        return ConfigDatabaseSource(connect(chosen), shard_options=uri_credentials(chosen))
+        return ConfigDatabaseSource(connect(chosen), shard_options=uri_credentials(shard_uri or chosen))
     topology = load_cli_topology(file)
     options = admin_client_options(topology.state_dir, required=topology.auth)
     try:
@@ -159,7 +172,7 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
     except ConnectionFailed:
         config_port = topology.config_server.ports[0]
         client = connect(f"mongodb://127.0.0.1:{config_port}/?directConnection=true", **options)
-    return ConfigDatabaseSource(client, shard_options=options)
+    return ConfigDatabaseSource(client, shard_options=uri_credentials(shard_uri) if shard_uri else options)
 
 
 def uri_credentials(uri: str) -> dict[str, Any]:

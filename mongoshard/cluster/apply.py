@@ -24,6 +24,7 @@ from ..model.declaration import ShardSpec
 from ..routing.splitting import ONE_CHUNK_PER_SHARD_SINCE, initial_chunks
 from ..routing.table import key_text
 from .key_changes import drift_message, key_items
+from .live import SHARDED_FILTER
 
 __all__ = ["apply", "ApplyResult", "CollectionOutcome", "Step", "Router", "MongosRouter", "ApplyError"]
 
@@ -134,9 +135,8 @@ class _Applier:
 
     def run(self) -> CollectionOutcome:
         spec = self.spec
-        # 8.0 tracks some unsharded collections in config.collections (unsplittable: true, after moveCollection or
-        # unshardCollection, SERVER-84637); like the server itself, only the others count as sharded.
-        current = self._find_one("collections", {"_id": spec.namespace, "dropped": {"$ne": True}, "unsplittable": {"$ne": True}})
+        # 8.0's tracked unsharded collections (unsplittable) are not sharded: shardCollection takes them like any other.
+        current = self._find_one("collections", {"_id": spec.namespace, **SHARDED_FILTER})
         if current is not None:
             drift = drift_message(spec, current["key"], bool(current.get("unique")), self.version)
             if drift:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from ..errors import MongoshardError, brief, redact, remember_secret, remember_uri_secrets
 
-__all__ = ["connect", "shard_client", "direct_client", "ConnectionFailed"]
+__all__ = ["connect", "shard_client", "direct_client", "reading_shard", "ConnectionFailed", "SHARD_URI_VARIABLE"]
 
 DEFAULT_TIMEOUT_MS = 5000
+SHARD_URI_VARIABLE = "MONGOSHARD_SHARD_URI"
+_AUTHENTICATION_FAILED, _UNAUTHORIZED = 18, 13
 URI_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
@@ -41,6 +44,26 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
             f"Cannot reach {shown} ({brief(exc)}); check the address and that the server is up"
         ) from None
     return client
+
+
+@contextlib.contextmanager
+def reading_shard(name: str, host: str | None) -> Iterator[None]:
+    """Reads of one shard, straight from it (no router): a refused login becomes a sentence that says why and what to do.
+
+    Users created through mongos (or on the config server) live on the config server only; a shard knows only its own
+    users (the cluster mongoshard creates has an admin on every replica set, others often do not).
+    """
+    from pymongo.errors import OperationFailure
+
+    try:
+        yield
+    except OperationFailure as exc:
+        if exc.code not in (_AUTHENTICATION_FAILED, _UNAUTHORIZED):
+            raise
+        raise ConnectionFailed(
+            f"shard {name} ({host}) refused the login ({brief(exc)}): without a router, reports read each shard directly, and "
+            f"users created through mongos exist on the config server only; give a user that exists on every shard in "
+            f"${SHARD_URI_VARIABLE} (e.g. mongodb://user:password@any/?authSource=admin), or report through a mongos") from None
 
 
 def shard_client(host: str, **options: Any) -> Any:

@@ -9,7 +9,12 @@ from ..errors import brief
 from ..routing.table import RoutingTable
 from .source import BalancerState, ChunkCount, ChunkSummary, DatabaseInfo, RouterInfo, ShardData, ShardInfo, SourceError
 
-__all__ = ["ConfigDatabaseSource"]
+__all__ = ["ConfigDatabaseSource", "SHARDED_FILTER"]
+
+# What "sharded" means in config.collections: not dropped (before 5.0), and not one of 8.0's tracked unsharded
+# collections (unsplittable: true, after moveCollection or unshardCollection; SERVER-84637), which the server's own
+# code leaves out the same way when it means sharded collections.
+SHARDED_FILTER = {"dropped": {"$ne": True}, "unsplittable": {"$ne": True}}
 
 
 class ConfigDatabaseSource:
@@ -63,7 +68,7 @@ class ConfigDatabaseSource:
 
     def chunk_summary(self, namespaces: Sequence[str]) -> dict[str, ChunkSummary]:
         """Counted by the server in one aggregation: no chunk document but each top one reaches the client."""
-        query = {"_id": {"$in": list(namespaces)}, "dropped": {"$ne": True}}
+        query = {"_id": {"$in": list(namespaces)}, **SHARDED_FILTER}
         collections = {doc["uuid"]: doc for doc in self._read(lambda: list(self._config.collections.find(query, {"uuid": 1, "key": 1})))}
         pipeline = [
             {"$match": {"uuid": {"$in": list(collections)}}},
@@ -99,11 +104,11 @@ class ConfigDatabaseSource:
         return {ns: found.get(ns, {}) for ns in namespaces}
 
     def _shard_statistics(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
-        from .connection import shard_client
+        from .connection import reading_shard, shard_client
 
         result: dict[str, dict[str, ShardData]] = {ns: {} for ns in namespaces}
         for shard in self.shards():
-            with shard_client(shard.host or "", **self._shard_options) as client:
+            with shard_client(shard.host or "", **self._shard_options) as client, reading_shard(shard.name, shard.host):
                 for namespace in namespaces:
                     result[namespace].update(_collection_statistics(client, namespace, shard.name))
         return result
@@ -143,12 +148,12 @@ class ConfigDatabaseSource:
         return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.shards.find({}, {"_id": 1}))))
 
     def sharded_namespaces(self) -> list[str]:
-        query = {"_id": {"$ne": "config.system.sessions"}, "dropped": {"$ne": True}}
+        query = {"_id": {"$ne": "config.system.sessions"}, **SHARDED_FILTER}
         return sorted(doc["_id"] for doc in self._read(lambda: list(self._config.collections.find(query, {"_id": 1}))))
 
     def routing_table(self, namespace: str) -> RoutingTable:
         collection = self._read(lambda: self._config.collections.find_one({"_id": namespace}))
-        if collection is None or collection.get("dropped"):
+        if collection is None or collection.get("dropped") or collection.get("unsplittable"):
             raise SourceError(f"{namespace} is not a sharded collection in this cluster; check the name or shard it first")
         # Since 5.0 chunks name their collection by uuid; before, by namespace.
         selector = {"uuid": collection["uuid"]} if "uuid" in collection else {"ns": namespace}

@@ -25,11 +25,14 @@ from .source import (
     SourceError,
 )
 
-__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "snapshot_text", "is_snapshot", "DEFAULT_SHARDS"]
+__all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "snapshot_text", "is_snapshot", "DEFAULT_SHARDS",
+           "DEFAULT_SERVER_VERSION"]
 
 SNAPSHOT_FORMAT = "mongoshard-snapshot"
 SNAPSHOT_VERSION = 1
 DEFAULT_SHARDS = ("shard0", "shard1")
+# Predictions are for the version a new cluster runs (8.0, the LTS release compose renders) unless told otherwise.
+DEFAULT_SERVER_VERSION = (8, 0)
 
 
 class _TableFacts:
@@ -111,7 +114,8 @@ class SnapshotSource(_TableFacts):
 class PredictedSource(_TableFacts):
     """The routing tables a fresh cluster would create for the declared specs."""
 
-    def __init__(self, specs: Iterable[ShardSpec], shards: Sequence[str] = DEFAULT_SHARDS, *, server_version: tuple[int, int] = (6, 0)) -> None:
+    def __init__(self, specs: Iterable[ShardSpec], shards: Sequence[str] = DEFAULT_SHARDS, *,
+                 server_version: tuple[int, int] = DEFAULT_SERVER_VERSION) -> None:
         if not shards:
             raise SourceError("a predicted cluster needs at least one shard")
         self._shards = list(shards)

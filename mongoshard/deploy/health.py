@@ -8,7 +8,7 @@ from typing import Any
 
 from ..cluster.connection import direct_client
 from ..cluster.source import ShardInfo
-from .bootstrap import NOT_YET_INITIALIZED
+from .bootstrap import CONFIG_SHARD_NAME, NOT_YET_INITIALIZED
 from .credentials import admin_client_options
 from .processes import in_parallel
 from .state import StateFile, adopt_running, is_running
@@ -51,7 +51,8 @@ def status(topology: Topology, *, state_dir: str | Path | None = None) -> Cluste
     processes = tuple(in_parallel(lambda p: _process_status(p, state, options), topology.processes()))
     problems = [f"{p.name} is {p.state}" for p in processes if p.state not in HEALTHY_STATES]
     shards, routers = _config_view(processes, options)
-    missing = sorted({s.name for s in topology.shards} - {s.name for s in shards})
+    expected = {s.name for s in topology.shards} | ({CONFIG_SHARD_NAME} if topology.config_shard else set())
+    missing = sorted(expected - {s.name for s in shards})
     if missing and not problems:
         problems.append(f"shard(s) {', '.join(missing)} not added yet")
     return ClusterStatus(processes, shards, routers, tuple(problems))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import Interrupted
-from .binaries import BinaryNotFound, find_binary
+from .binaries import BinaryNotFound, binary_version, find_binary
 from .bootstrap import DEFAULT_TIMEOUT_S, add_shards, initiate
 from .credentials import Credentials, ensure_credentials
 from .processes import Deadline, in_parallel, port_in_use, signals_deferred, spawn, stop, wait_answering
@@ -29,7 +29,7 @@ from .state import (
     purge_state_dir,
     record_created,
 )
-from .topology import Process, Topology
+from .topology import CONFIG_SHARD_SINCE, Process, Topology
 
 __all__ = ["up", "down", "UpResult", "DownResult", "Progress"]
 
@@ -67,6 +67,11 @@ def up(topology: Topology, *, state_dir: str | Path | None = None, bin_dir: str 
     directory = Path(state_dir) if state_dir else topology.state_dir
     say = progress or (lambda message: None)
     mongod = find_binary("mongod", bin_dir)
+    if topology.config_shard:
+        version = binary_version(mongod)
+        if version < CONFIG_SHARD_SINCE:
+            raise LocalClusterError(f"config_shard needs mongod 8.0 or later, and {mongod} is {version[0]}.{version[1]}; "
+                                    "give an 8.0 mongod with --bin-dir or $MONGOSHARD_MONGOD, or set config_shard: false")
     try:
         mongos: Path | None = find_binary("mongos", bin_dir)
         missing_router = None

@@ -187,12 +187,12 @@ def _is_router(client: Any) -> bool:
 def _from_shards(namespace: str, filter_document: Mapping[str, Any], sort: Sequence[tuple[str, int]] | None,
                  predicted: Targeting, source: ClusterSource, shard_options: Mapping[str, Any]) -> ParsedExplain:
     """Each predicted shard's own explain: what a router would have asked of it."""
-    from ..cluster.connection import shard_client
+    from ..cluster.connection import reading_shard, shard_client
 
     hosts = {shard.name: shard.host for shard in source.shards()}
     plans = []
     for shard in predicted.shards:
-        with shard_client(hosts.get(shard) or "", **shard_options) as client:
+        with shard_client(hosts.get(shard) or "", **shard_options) as client, reading_shard(shard, hosts.get(shard)):
             reply = client[namespace.split(".", 1)[0]].command(_explain_command(namespace, filter_document, sort))
         plans.extend(parse_explain(reply, shard).shards)
     merge = "SINGLE_SHARD" if len(plans) == 1 else ("SHARD_MERGE_SORT" if sort else "SHARD_MERGE")
