@@ -20,6 +20,7 @@ from pymongo.errors import OperationFailure
 
 from mongoshard.cluster.live import ConfigDatabaseSource
 from mongoshard.deploy import local
+from mongoshard.deploy.credentials import load_credentials
 from mongoshard.deploy.processes import port_in_use
 from mongoshard.deploy.state import recorded_pids
 from mongoshard.deploy.topology import Topology
@@ -44,14 +45,19 @@ def topology_with_free_ports(shard_count: int = 2, auth: bool = False) -> Topolo
 class RouterlessCluster:
     """Config server + shards, with just enough of a router's work done by hand."""
 
-    def __init__(self, mongod: Path, root: Path, shard_count: int = 2) -> None:
-        self.topology = topology_with_free_ports(shard_count)
+    def __init__(self, mongod: Path, root: Path, shard_count: int = 2, auth: bool = False) -> None:
+        self.topology = topology_with_free_ports(shard_count, auth=auth)
         self.root = root
         self.bin_dir = mongod.parent
+        self.options: dict[str, str] = {}
 
     def start(self) -> None:
         local.up(self.topology, state_dir=self.root, bin_dir=self.bin_dir)
         try:
+            # A router logs in to the config server and the shards as __system with the keyfile; so does the harness.
+            credentials = load_credentials(self.root)
+            self.options = credentials.internal_options() if credentials else {}
+            self.admin_password = credentials.password if credentials else None
             self.config_client = self._client(self.topology.config_server.ports[0])
             self.shard_clients = {rs.name: self._client(rs.ports[0]) for rs in self.topology.shards}
             for shard in self.topology.shards:
@@ -75,9 +81,8 @@ class RouterlessCluster:
     def config_uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.topology.config_server.ports[0]}/?directConnection=true"
 
-    @staticmethod
-    def _client(port: int) -> MongoClient:
-        return MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10_000)
+    def _client(self, port: int) -> MongoClient:
+        return MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10_000, **self.options)
 
     @staticmethod
     def admin_command(client: MongoClient, command: Mapping[str, Any], database: str = "admin") -> dict[str, Any]:

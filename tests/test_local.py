@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,15 @@ def test_a_member_that_fails_is_reported_and_nothing_is_left_running(workdir: Pa
     assert result.stderr == "mongoshard: " + message.format(port=base + 3, log=log) + "\n"
     assert processes_mentioning(str(workdir)) == [], "up must stop what it started when it fails"
     assert json.loads(run("status", "--json", cwd=workdir).stdout)["processes"][0]["pid"] is None
+
+
+def test_a_config_shard_needs_an_8_0_mongod_and_nothing_starts(workdir: Path, mongod_path: Path) -> None:
+    version = subprocess.run([str(mongod_path), "--version"], capture_output=True, text=True).stdout.split()[2]  # the binary's own word
+    (workdir / "mongoshard.yaml").write_text((workdir / "mongoshard.yaml").read_text() + "config_shard: true\nshards: 0\n")
+    result = run("up", "--no-auth", cwd=workdir)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"config_shard needs mongod 8.0 or later, and {mongod_path} is {version.lstrip('v').rsplit('.', 1)[0]}" in result.stderr
+    assert processes_mentioning(str(workdir)) == [] and not (workdir / ".mongoshard" / "state.json").exists()
 
 
 @pytest.mark.parametrize("arguments, expected", [
