@@ -38,7 +38,7 @@ def find_mongosh() -> str:
         return found
     if local.exists():
         return str(local)
-    message = "no mongosh: run 'npm install --prefix .tools mongosh@2' (.ci/run does)"
+    message = "no mongosh: run 'npm install --prefix .tools mongosh@2' (make test does when npm exists)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
