@@ -20,8 +20,8 @@ from typing import BinaryIO, Callable
 
 from .errors import MongoshardError
 
-__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "FileProblem", "MAX_INPUT_BYTES",
-           "MAX_DOCUMENT_BYTES"]
+__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object", "FileProblem",
+           "InvalidJson", "MAX_INPUT_BYTES", "MAX_DOCUMENT_BYTES"]
 
 # Samples, snapshots and query logs: anything larger is a mistake, not data (and is never read whole to find out).
 MAX_INPUT_BYTES = 1024**3
@@ -40,9 +40,7 @@ def read_text(path: str | Path, what: str, *, hint: str = "check the path", limi
 
     Never more than ``limit`` bytes are read: a device such as /dev/zero is refused, an endless pipe stops there.
     """
-    target = Path(path)
-    if not str(path):
-        raise FileProblem(f"{what}: the file name is empty; {hint}")
+    target = _named(path, f"{what}:", hint)
     try:
         if target.is_dir():
             raise FileProblem(f"{what} {target} is a directory; give the path of a file")
@@ -56,6 +54,15 @@ def read_text(path: str | Path, what: str, *, hint: str = "check the path", limi
     except OSError as exc:
         raise FileProblem(f"Cannot read {what} {target} ({exc.strerror}); {hint}") from None
     return _decoded(data, f"{what} {target}")
+
+
+def _named(path: str | Path, what: str, hint: str) -> Path:
+    """A path the system can open: not empty, no NUL byte (which no file name holds, and open() rejects)."""
+    if not str(path):
+        raise FileProblem(f"{what} the file name is empty; {hint}")
+    if "\x00" in str(path):
+        raise FileProblem(f"{what} the file name {str(path)!r} holds a NUL byte, which no file name can; {hint}")
+    return Path(path)
 
 
 def read_argument(text: str, what: str, *, limit: int = MAX_DOCUMENT_BYTES) -> str:
@@ -121,9 +128,7 @@ def write_bytes(path: str | Path, data: bytes, what: str, *, ours: Callable[[str
 def check_writable(path: str | Path, what: str, *, ours: Callable[[str], bool] | None = None, force: bool = False) -> Path:
     """Refuse now, before any work, what ``write_text`` would refuse later: a directory, a missing folder, something
     that is not a regular file, or a file (or symbolic link) mongoshard did not write."""
-    if not str(path):
-        raise FileProblem(f"Cannot write {what}: the file name is empty; give one")
-    target = Path(path)
+    target = _named(path, f"Cannot write {what}:", "give one")
     if target.is_dir():
         raise FileProblem(f"Cannot write {what} to {target}: it is a directory; give a file name")
     if target.exists() and not target.is_file():
@@ -152,3 +157,24 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+class InvalidJson(MongoshardError):
+    """Text that is not (Extended) JSON; the message completes a sentence about what was read ("the filter ...")."""
+
+
+def parse_json_object(text: str) -> dict:
+    """One (Extended) JSON object as pymongo reads it, whatever the failure: one reason, never the parser's exception."""
+    from bson import json_util
+
+    from .errors import brief
+
+    try:
+        document = json_util.loads(text)
+    except RecursionError:
+        raise InvalidJson("nests deeper than MongoDB allows") from None
+    except Exception as exc:  # json_util raises ValueError, TypeError, KeyError, InvalidId, OverflowError, ... for bad input
+        raise InvalidJson(f"is not valid (Extended) JSON ({brief(exc)[:200]})") from None
+    if not isinstance(document, dict):
+        raise InvalidJson(f"must be a JSON object, not {type(document).__name__}")
+    return document

@@ -148,7 +148,7 @@ def test_snapshot_errors_are_one_sentence(tmp_path) -> None:
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(SourceError, match="is not valid JSON"):
+    with pytest.raises(SourceError, match=r"is not valid \(Extended\) JSON"):
         SnapshotSource(bad)
     with pytest.raises(FileProblem, match="missing.json does not exist"):
         SnapshotSource(tmp_path / "missing.json")

@@ -57,22 +57,16 @@ def _from_server(uri: str, collection: str | None, limit: int | None) -> list[di
 
 
 def _from_file(path: Path) -> Iterator[dict[str, Any]]:
-    from bson import json_util
-
-    from ..files import read_text
+    from ..files import InvalidJson, parse_json_object, read_text
 
     text = read_text(path, "the sample", hint="give a JSON lines file, MODULE:FUNCTION or a MongoDB URI")
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            document = json_util.loads(line)
-        except RecursionError:
-            raise SampleError(f"{path}, line {number}: nested too deeply to be a MongoDB document") from None
-        except Exception as exc:  # json_util raises ValueError, TypeError, InvalidId, ... for bad input
-            raise SampleError(f"{path}, line {number}: not a JSON document ({brief(exc)})") from None
-        if not isinstance(document, dict):
-            raise SampleError(f"{path}, line {number}: a {type(document).__name__}, not a JSON document")
+            document = parse_json_object(line)
+        except InvalidJson as exc:
+            raise SampleError(f"{path}, line {number} {exc}") from None
         yield _storable(document, f"{path}, line {number}")
 
 

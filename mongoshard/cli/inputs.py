@@ -49,22 +49,14 @@ def model_spec(target: str, database: str | None) -> "ShardSpec":
 def _json_document(text: str, what: str, example: str) -> dict[str, Any]:
     """An (Extended) JSON object given inline, as @FILE or as - (standard input)."""
     import bson
-    from bson import json_util
 
     from ..errors import brief
-    from ..files import read_argument
-    from ..routing.filters import MAX_DEPTH
+    from ..files import InvalidJson, parse_json_object, read_argument
 
-    source = read_argument(text, what)
     try:
-        document = json_util.loads(source)
-    except RecursionError:
-        fail(f"{what} nests deeper than MongoDB allows ({MAX_DEPTH} levels)")
-    except Exception as exc:  # json_util raises ValueError, TypeError, InvalidId, OverflowError, ... for bad input
-        problem = " ".join(str(exc).split())[:200] or type(exc).__name__
-        fail(f"{what} is not valid (Extended) JSON ({problem}); write it like {example}")
-    if not isinstance(document, dict):
-        fail(f"{what} must be a JSON object like {example}, not {type(document).__name__}")
+        document = parse_json_object(read_argument(text, what))
+    except InvalidJson as exc:
+        fail(f"{what} {exc}; write it like {example}")
     try:
         bson.encode(document)  # what the driver would send: 64-bit integers, valid UTF-8, string keys
     except Exception as exc:

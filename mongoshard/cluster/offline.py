@@ -9,7 +9,7 @@ import bson
 from bson import json_util
 
 from ..errors import brief
-from ..files import read_text, write_text
+from ..files import InvalidJson, parse_json_object, read_text, write_text
 from ..model.declaration import ShardSpec
 from ..routing.splitting import initial_chunks
 from ..routing.table import RoutingError, RoutingTable
@@ -169,13 +169,9 @@ def is_snapshot(existing: str) -> bool:
 def _load_json(path: Path) -> Mapping[str, Any]:
     text = read_text(path, "the snapshot file", hint="write one with 'mongoshard snapshot'")
     try:
-        document = json_util.loads(text)
-    except RecursionError:
-        raise SourceError(f"{path} nests too deeply to be a snapshot; write it with 'mongoshard snapshot'") from None
-    except Exception as exc:  # json_util raises ValueError, TypeError, InvalidId, ... for bad input
-        raise SourceError(f"{path} is not valid JSON ({brief(exc)}); write it with 'mongoshard snapshot'") from None
-    if not isinstance(document, Mapping):
-        raise SourceError(f"{path} must hold a JSON object, not {type(document).__name__}")
+        document = parse_json_object(text)
+    except InvalidJson as exc:
+        raise SourceError(f"{path} {exc}; write it with 'mongoshard snapshot'") from None
     try:
         bson.encode(document)  # chunk bounds must be values a config server could hold
     except Exception as exc:
