@@ -8,6 +8,7 @@ tables and metadata built the way those versions write them.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from typing import Any, Mapping
 
@@ -26,8 +27,6 @@ CREATURE = "examples.pokemon_storage.models:Creature"
 @pytest.mark.parametrize("version, chunks", [("6.0", 8), ("7.0", 8), ("7.2", 3), ("8.0", 3), ("9.0", 3)])
 def test_a_hashed_presplit_counts_until_7_2_then_one_chunk_per_shard(tmp_path, version: str, chunks: int) -> None:
     outcome = invoke(["route", CREATURE, '{"user_id": 7}', "--shards", "3", "--server-version", version, "--json"], cwd=tmp_path)
-    import json
-
     routed = json.loads(outcome.stdout)
     assert routed["source"] == f"predicted: a new MongoDB {version} cluster of 3 shards"
     assert f"of {chunks} chunks" in routed["reason"]
