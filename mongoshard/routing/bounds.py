@@ -1,70 +1,55 @@
 """Index bounds of a query filter on a shard key pattern, as the router computes them.
 
 The router targets a query by planning it against the shard key as if it were
-the only index (``ChunkManager::getIndexBoundsForQuery``), then flattening the
-per-field bounds into key ranges.  This module does the first half: for each
-shard key field, the ordered list of intervals the filter allows.
+the only index, non-multikey and without a collation
+(``getIndexBoundsForQuery`` in ``src/mongo/s/shard_key_pattern_query_util.cpp``;
+``chunk_manager.cpp`` before 7.0), then flattening the per-field bounds into
+key ranges.  This module does the first half: for each shard key field, the
+ordered list of intervals the filter allows.  The rules are the server's
+``IndexBoundsBuilder::translate`` (``src/mongo/db/query/index_bounds_builder.cpp``);
+the tests hold them against a real mongod's explain bounds on generated
+filters.
 
-The rules follow the server's ``IndexBoundsBuilder`` (checked against a real
-mongod's ``explain`` index bounds in the tests):
-
-* equality and ``$in`` give points; ``null`` also matches ``undefined``;
-* ranges are bracketed by type: ``{$gt: 5}`` is ``(5, inf]``, ``{$lt: "m"}``
-  is ``["", "m")``;
-* ``$ne``, ``$nin`` and ``$not`` give the complement of their operand;
-* a hashed field is bounded only by equality and ``$in`` (each value hashed);
-  any range on it spans every value;
+* equality and ``$in`` give points (``null`` also ``undefined`` until 8.0);
+  ``$all`` the intersection of its equalities;
+* ranges are bracketed by type: ``{$gt: 5}`` is ``(5, inf]``;
+* ``$ne``, ``$nin`` and ``$not`` give the complement of an exact operand;
+* ``$type`` and ``$mod`` give whole type ranges (``number`` is [NaN, inf]);
+* regular expressions: ``regex.py``;
+* ``$elemMatch``: its value form bounds the field itself, its object form
+  the key fields below it (``{a: {$elemMatch: {b: 1}}}`` bounds ``a.b``);
+* a hashed field is bounded only by equality (each value hashed);
 * ``$or`` is indexable only when every branch bounds the leading key field;
   its bounds are then the per-field union of its branches
-  (``collapseQuerySolution``), and anything unindexable spans everything.
-
-Where the server's planner may choose between two equally valid index plans
-(an ``$or`` beside a predicate on the same field), we intersect both, which is
-what its OR-pushdown produces and never drops a shard that holds matches.
+  (``collapseQuerySolution``);
+* ``$text`` anywhere makes every field unbounded (a shard key index cannot
+  answer it);
+* under a non-simple collation, a predicate comparing a key field to a
+  string, an object or an array cannot use the key (``planner_ixselect.cpp``
+  ``_compatible``): it bounds nothing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from bson import Int64, MaxKey, MinKey, Regex
+from bson import Int64, Regex
 
-from .filters import type_names
+from .filters import is_elem_match_value, is_operator_document
 from .hashing import UnhashableValueError, hashed_value
-from .ordering import MAX_KEY, MIN_KEY, NULL, UNDEFINED, SortKey, canonical_type, sort_key, type_bracket
+from .intervals import ALL_VALUES, FieldBounds, intersect, point, unionize
+from .operators import OPERATOR_BOUNDS, equality, is_regex, usable_negation
+from .ordering import canonical_type, sort_key
+from .regex import as_regex, regex_flags, server_misses
 
-__all__ = ["Interval", "FieldBounds", "QueryBounds", "bounds_for_filter", "HASHED"]
+__all__ = ["QueryBounds", "bounds_for_filter", "is_simple_collation", "HASHED"]
 
 HASHED = "hashed"
 
-# Operators that never constrain an index, so a query using only them on the
-# key is broadcast.  Listed to name them in the targeting reason.
-UNTARGETABLE_TOP_LEVEL = {"$where", "$expr", "$text", "$nor", "$jsonSchema", "$sampleRate"}
-
-
-@dataclass(frozen=True, order=True)
-class Interval:
-    """One interval of shard key values for one field, in BSON order."""
-
-    low: SortKey
-    high: SortKey
-    low_inclusive: bool = True
-    high_inclusive: bool = True
-
-    @property
-    def is_point(self) -> bool:
-        return self.low == self.high and self.low_inclusive and self.high_inclusive
-
-    def is_empty(self) -> bool:
-        if self.low > self.high:
-            return True
-        return self.low == self.high and not (self.low_inclusive and self.high_inclusive)
-
-
-FieldBounds = list[Interval]
-ALL_VALUES: FieldBounds = [Interval(MIN_KEY, MAX_KEY)]
+# Operators that never constrain an index, named in the targeting reason.
+UNTARGETABLE_TOP_LEVEL = {"$where", "$expr", "$nor", "$jsonSchema", "$sampleRate"}
+_COLLATABLE_TYPES = (15, 20, 25)  # string, object, array (isCollatableType)
 
 
 @dataclass
@@ -73,6 +58,7 @@ class QueryBounds:
 
     fields: list[FieldBounds]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # where the server itself misses matching documents
 
     @property
     def is_empty(self) -> bool:
@@ -80,161 +66,264 @@ class QueryBounds:
         return any(not intervals for intervals in self.fields)
 
 
-def point(key: SortKey) -> Interval:
-    return Interval(key, key)
+def is_simple_collation(collation: Mapping[str, Any] | None) -> bool:
+    return not collation or collation.get("locale", "simple") == "simple"
 
 
-def unionize(intervals: Iterable[Interval]) -> FieldBounds:
-    """Sort and merge overlapping or touching intervals (IndexBoundsBuilder::unionize)."""
-    merged: FieldBounds = []
-    for current in sorted(i for i in intervals if not i.is_empty()):
-        if merged and _touches(merged[-1], current):
-            last = merged[-1]
-            if (current.high, current.high_inclusive) > (last.high, last.high_inclusive):
-                merged[-1] = Interval(last.low, current.high, last.low_inclusive, current.high_inclusive)
-        else:
-            merged.append(current)
-    return merged
-
-
-def _touches(left: Interval, right: Interval) -> bool:
-    if right.low < left.high:
-        return True
-    return right.low == left.high and (left.high_inclusive or right.low_inclusive)
-
-
-def intersect(left: FieldBounds, right: FieldBounds) -> FieldBounds:
-    result = []
-    for a in left:
-        for b in right:
-            low, low_inclusive = max((a.low, not a.low_inclusive), (b.low, not b.low_inclusive))
-            high, high_inclusive = min((a.high, a.high_inclusive), (b.high, b.high_inclusive))
-            candidate = Interval(low, high, not low_inclusive, high_inclusive)
-            if not candidate.is_empty():
-                result.append(candidate)
-    return unionize(result)
-
-
-def complement(intervals: FieldBounds) -> FieldBounds:
-    """Everything in [MinKey, MaxKey] outside ``intervals``."""
-    result = []
-    low, low_inclusive = MIN_KEY, True
-    for interval in unionize(intervals):
-        result.append(Interval(low, interval.low, low_inclusive, not interval.low_inclusive))
-        low, low_inclusive = interval.high, not interval.high_inclusive
-    result.append(Interval(low, MAX_KEY, low_inclusive, True))
-    return unionize(result)
-
-
-def bounds_for_filter(query: Mapping[str, Any], key_pattern: Sequence[tuple[str, Any]]) -> QueryBounds:
-    """Per-field bounds of ``query`` on ``key_pattern`` (field, 1 or "hashed") pairs."""
+def bounds_for_filter(query: Mapping[str, Any], key_pattern: Sequence[tuple[str, Any]], *,
+                      collation: Mapping[str, Any] | None = None) -> QueryBounds:
+    """Per-field bounds of ``query`` on ``key_pattern`` (field, 1 or "hashed") pairs, under ``collation``."""
     if not isinstance(query, Mapping):
         raise TypeError("a query filter must be a document (a JSON object)")
-    planner = _Planner(key_pattern)
-    return QueryBounds(planner.and_node(query), planner.notes)
+    planner = _Planner(key_pattern, is_simple_collation(collation))
+    fields = planner.and_node(query)
+    if planner.fields[0] not in planner.used:
+        # No predicate the index can use on the leading field: the planner scans the key whole (a real mongod's
+        # explain shows no bounds on the later fields either; routing is the same, as flattenBounds shows).
+        fields = [list(ALL_VALUES) for _ in fields]
+    if _has_text(query):
+        # getIndexBoundsForQuery: a TEXT node anywhere means the shard key index cannot be used at all.
+        planner.notes.append("$text cannot be answered from the shard key")
+        fields = [list(ALL_VALUES) for _ in fields]
+    return QueryBounds(fields, planner.notes, planner.warnings)
+
+
+def _has_text(query: Mapping[str, Any]) -> bool:
+    return "$text" in query or any(_has_text(child) for name in ("$and", "$or") for child in query.get(name, ()))
 
 
 class _Planner:
-    def __init__(self, key_pattern: Sequence[tuple[str, Any]]) -> None:
+    def __init__(self, key_pattern: Sequence[tuple[str, Any]], simple_collation: bool) -> None:
         self.fields = [name for name, _ in key_pattern]
+        self.key_pattern = list(key_pattern)
         self.hashed = {name for name, kind in key_pattern if kind == HASHED}
+        self.simple_collation = simple_collation
         self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.used: set[str] = set()  # key fields with a predicate the index can use (QueryPlannerIXSelect)
 
     def and_node(self, query: Mapping[str, Any]) -> list[FieldBounds]:
         bounds = [list(ALL_VALUES) for _ in self.fields]
         for name, condition in query.items():
-            if name == "$and":
+            if name == "$and" or name == "$or" and len(condition) == 1:  # a $or of one branch is that branch
                 children = [self.and_node(child) for child in condition]
             elif name == "$or":
                 children = [self.or_node(condition)]
+            elif name == "$nor" and _negatable(condition, self.fields):
+                children = [self.and_node(_negated(condition[0]))]
             elif name.startswith("$"):
                 if name in UNTARGETABLE_TOP_LEVEL:
-                    self.notes.append(f"{name} cannot be used to target shards")
+                    self.note(f"{name} cannot be used to target shards")
                 continue
             elif name in self.fields:
                 index = self.fields.index(name)
                 bounds[index] = intersect(bounds[index], self.field_bounds(name, condition))
                 continue
             else:
-                continue
+                children = self.below(name, condition)
             for child in children:
                 bounds = [intersect(mine, theirs) for mine, theirs in zip(bounds, child)]
         return bounds
 
+    def below(self, name: str, condition: Any) -> list[list[FieldBounds]]:
+        """An $elemMatch object (alone or in $all) on a parent of key fields bounds those fields, as
+        ``{a: {$elemMatch: {b: 1}}}`` bounds ``a.b`` (CMCollapseTreeTest.ElemMatchOneField, BasicAllElemMatch)."""
+        inner = [(path[len(name) + 1:], kind) for path, kind in self.key_pattern if path.startswith(name + ".")]
+        if not inner or not is_operator_document(condition):
+            return []
+        queries = [condition["$elemMatch"]] if isinstance(condition.get("$elemMatch"), Mapping) else []
+        queries += [item["$elemMatch"] for item in condition.get("$all", ()) if isinstance(item, Mapping) and "$elemMatch" in item]
+        results = []
+        for sub_query in queries:
+            if is_elem_match_value(sub_query):
+                continue
+            child = _Planner(inner, self.simple_collation)
+            sub_bounds = dict(zip((name + "." + path for path, _ in inner), child.and_node(sub_query)))
+            self.notes += child.notes
+            self.warnings += child.warnings
+            self.used |= {name + "." + path for path in child.used}
+            results.append([sub_bounds.get(path, list(ALL_VALUES)) for path in self.fields])
+        return results
+
     def or_node(self, branches: Sequence[Mapping[str, Any]]) -> list[FieldBounds]:
+        used_before = set(self.used)
         collected = [self.and_node(branch) for branch in branches]
         leading = self.fields[0]
         if not collected or any(not _mentions(branch, leading) for branch in branches):
-            self.notes.append(f"a $or branch has no condition on the leading key field '{leading}'")
+            self.note(f"a $or branch has no condition on the leading key field '{leading}'")
+            self.used = used_before
             return [list(ALL_VALUES) for _ in self.fields]
         return [unionize(i for branch in collected for i in branch[index]) for index in range(len(self.fields))]
 
     def field_bounds(self, name: str, condition: Any) -> FieldBounds:
-        if name in self.hashed:
-            return self.hashed_bounds(name, condition)
-        if _is_operator_document(condition):
-            return self.operator_bounds(name, condition)
-        return equality(condition)
-
-    def hashed_bounds(self, name: str, condition: Any) -> FieldBounds:
-        """Only exact values can be hashed; the server spans everything otherwise."""
-        if _is_operator_document(condition):
-            values = _exact_values(condition)
-            if values is None:
-                self.notes.append(f"'{name}' is hashed: only equality and $in on it can be targeted")
-                return list(ALL_VALUES)
-        else:
-            values = [condition]
-        if any(_is_regex(value) for value in values):
-            self.notes.append(f"'{name}' is hashed: a regular expression on it cannot be targeted")
-            return list(ALL_VALUES)
-        try:
-            return unionize(point(key) for value in values for key in _hashed_points(value))
-        except UnhashableValueError:
-            self.notes.append(f"a value given for hashed field '{name}' cannot be hashed")
-            return list(ALL_VALUES)
-
-    def operator_bounds(self, name: str, operators: Mapping[str, Any]) -> FieldBounds:
         bounds = list(ALL_VALUES)
-        for operator, operand in operators.items():
-            if operator == "$options":
+        for operator, operand in _predicates(condition):
+            if not self.simple_collation and _compares_collatable(operator, operand):
+                self.note(f"'{name}' is compared to a string, document or array under a non-simple collation, which the "
+                          "shard key (simple collation) cannot answer")
                 continue
-            if operator == "$regex":
-                pattern = operand.pattern if isinstance(operand, Regex) else operand
-                operand = Regex(pattern, operators.get("$options", "")) if "$options" in operators else (
-                    operand if isinstance(operand, Regex) else Regex(operand))
-            builder = _OPERATOR_BOUNDS.get(operator)
+            if name in self.hashed:
+                bounds = intersect(bounds, self.hashed_bounds(name, operator, operand))
+                continue
+            builder = OPERATOR_BOUNDS.get(operator)
             if builder is None:
-                self.notes.append(f"{operator} on '{name}' cannot be used to target shards")
+                self.note(f"{operator} on '{name}' cannot be used to target shards")
                 continue
+            self.warn_about_regexes(operator, operand)
             bounds = intersect(bounds, builder(operand))
+            if _usable(operator, operand):
+                self.used.add(name)
         return bounds
+
+    def hashed_bounds(self, name: str, operator: str, operand: Any) -> FieldBounds:
+        """A hashed index holds hashes: only exact values can be looked up, everything else spans it.  As a real
+        mongod builds them: arrays, which have no hash, keep their plain bounds; $exists: false is the hash of null."""
+        if operator == "$not" and is_operator_document(operand) and set(operand) == {"$exists"}:
+            operator, operand = "$exists", not operand["$exists"]
+        if operator == "$exists" and not operand:
+            self.used.add(name)
+            return [point(sort_key(Int64(hashed_value(None))))]
+        values = [operand] if operator == "$eq" else operand if operator == "$in" else None  # $eq: /re/ is a value
+        if values is None or operator == "$in" and any(is_regex(v) for v in values):
+            self.note(f"'{name}' is hashed: only equality and $in on it can be targeted")
+            return list(ALL_VALUES)
+        self.used.add(name)
+        try:
+            return unionize(i for value in values for i in (equality(value) if isinstance(value, (list, tuple)) else
+                                                            [point(key) for key in _hashed_points(value)]))
+        except UnhashableValueError:
+            self.note(f"a value given for hashed field '{name}' cannot be hashed")
+            return list(ALL_VALUES)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def warn_about_regexes(self, operator: str, operand: Any) -> None:
+        regexes = [operand] if operator == "$regex" else [v for v in operand if is_regex(v)] if operator == "$in" else []
+        for regex in regexes:
+            warning = server_misses(regex)
+            if warning and warning not in self.warnings:
+                self.warnings.append(warning)
+
+
+def _usable(operator: str, operand: Any) -> bool:
+    """Whether the planner uses the predicate with the index: not a negation it cannot bound, not $elemMatch's object
+    form (which bounds the fields below, not this one)."""
+    if operator in ("$not", "$ne", "$nin"):
+        return usable_negation(operator, operand)
+    return operator != "$elemMatch" or is_elem_match_value(operand)
+
+
+def _predicates(condition: Any) -> list[tuple[str, Any]]:
+    """A field's condition as the separate predicates the parser makes of it: $regex with its $options, and $all as
+    one equality (or $elemMatch) per element, each judged on its own (under a collation, say)."""
+    if not is_operator_document(condition):
+        return [("$regex" if is_regex(condition) else "$eq", condition)]  # {x: /re/} matches; {x: {$eq: /re/}} compares
+    predicates = []
+    for operator, operand in condition.items():
+        if operator == "$regex":
+            predicates.append(("$regex", _regex_operand(operand, condition.get("$options"))))
+        elif operator == "$all":
+            predicates += [("$elemMatch", v["$elemMatch"]) if isinstance(v, Mapping) and "$elemMatch" in v else
+                           ("$regex" if is_regex(v) else "$eq", v) for v in operand]
+        elif operator != "$options":
+            predicates.append((operator, operand))
+    return predicates
+
+
+def _regex_operand(pattern: Any, options: str | None) -> Regex:
+    if is_regex(pattern):
+        return Regex(as_regex(pattern).pattern, options if options is not None else regex_flags(pattern))
+    return Regex(pattern, options or "")
+
+
+def _compares_collatable(operator: str, operand: Any) -> bool:
+    """planner_ixselect.cpp boundsGeneratingNodeContainsComparisonToType: comparisons (through $not and
+    $elemMatch's value form) to a string, an object or an array; regexes, $type, $exists and $mod are not."""
+    if operator in ("$eq", "$gt", "$gte", "$lt", "$lte", "$ne"):
+        return _collatable(operand)
+    if operator in ("$in", "$nin", "$all"):
+        return any(_collatable(value) for value in operand if not is_regex(value))
+    if operator in ("$not", "$elemMatch") and is_operator_document(operand):
+        return any(_compares_collatable(inner, value) for inner, value in operand.items())
+    return False
+
+
+def _collatable(value: Any) -> bool:
+    return not is_regex(value) and canonical_type(sort_key(value)) in _COLLATABLE_TYPES
 
 
 def _mentions(branch: Mapping[str, Any], field_name: str) -> bool:
     """Whether a $or branch bounds ``field_name``, which makes it indexable on the key."""
-    if field_name in branch:
+    if field_name in branch or any(field_name.startswith(name + ".") and _elem_match_object(value)
+                                   for name, value in branch.items()):
         return True
-    if any(_mentions(child, field_name) for child in branch.get("$and", ())):
+    if any(_mentions(child, field_name) for child in branch.get("$and", ())) or _negatable(branch.get("$nor", ()), [field_name]):
         return True
     nested_or = branch.get("$or")
     return bool(nested_or) and all(_mentions(child, field_name) for child in nested_or)
 
 
-def _is_operator_document(value: Any) -> bool:
-    return isinstance(value, Mapping) and bool(value) and all(str(k).startswith("$") for k in value)
+def _negatable(branches: Sequence[Mapping[str, Any]], fields: list[str]) -> bool:
+    """A $nor of one branch on one key field is NOT of that predicate, which the planner can bound (MatchExpression::
+    optimize; checked on a real mongod); a $nor of several branches bounds nothing."""
+    if len(branches) != 1 or len(_collapsed(branches[0])) != 1:
+        return False
+    (name, condition), = _collapsed(branches[0]).items()
+    if name == "$or":
+        equalities = _or_equalities(condition)
+        return equalities is not None and equalities[0] in fields
+    return name in fields
 
 
-def _exact_values(operators: Mapping[str, Any]) -> list[Any] | None:
-    """The values of a pure $eq / $in condition, or None when it has anything else."""
-    if set(operators) == {"$eq"}:
-        return [operators["$eq"]]
-    if set(operators) == {"$in"} and not any(_is_regex(v) for v in operators["$in"]):
-        return list(operators["$in"])
-    return None
+def _negated(branch: Mapping[str, Any]) -> dict[str, Any]:
+    """{x: v} as {x: {$ne: v}}, {x: {ops}} as {x: {$not: {ops}}}, and a $or of equalities on x as {x: {$nin: [...]}}
+    (the optimizer turns such a $or into $in)."""
+    (name, condition), = _collapsed(branch).items()
+    if name == "$or":
+        field_name, values = _or_equalities(condition)
+        return {field_name: {"$nin": values}}
+    if is_operator_document(condition) or is_regex(condition):
+        return {name: {"$not": condition}}
+    return {name: {"$not": {"$eq": condition}}}
 
 
-def _hashed_points(value: Any) -> list[SortKey]:
+def _or_equalities(branches: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]] | None:
+    """(field, values) when a $or, nested ones flattened, holds only equalities on one field; else None."""
+    found: list[tuple[str, Any]] = []
+    for branch in map(_collapsed, branches):
+        if len(branch) != 1:
+            return None
+        (name, condition), = branch.items()
+        if name == "$or":
+            inner = _or_equalities(condition)
+            if inner is None:
+                return None
+            found += [(inner[0], value) for value in inner[1]]
+        elif name.startswith("$") or is_regex(condition) or is_operator_document(condition) and set(condition) - {"$eq", "$in"}:
+            return None
+        elif is_operator_document(condition):
+            found += [(name, value) for value in [*condition.get("$in", ()), *([condition["$eq"]] if "$eq" in condition else [])]]
+        else:
+            found.append((name, condition))
+    names = {name for name, _ in found}
+    return (names.pop(), [value for _, value in found]) if len(names) == 1 else None
+
+
+def _collapsed(branch: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A $and or $or of one branch is that branch (MatchExpression::optimize)."""
+    while len(branch) == 1 and next(iter(branch)) in ("$and", "$or") and len(next(iter(branch.values()))) == 1:
+        branch = next(iter(branch.values()))[0]
+    return branch
+
+
+def _elem_match_object(condition: Any) -> bool:
+    return is_operator_document(condition) and isinstance(condition.get("$elemMatch"), Mapping) \
+        and not is_elem_match_value(condition["$elemMatch"])
+
+
+def _hashed_points(value: Any) -> list:
     if value is None:
         # {k: null} matches null and, before 8.0, undefined: both hashes are points.
         return [sort_key(Int64(_UNDEFINED_HASH)), sort_key(Int64(hashed_value(None)))]
@@ -246,153 +335,3 @@ def _hashed_points(value: Any) -> list[SortKey]:
 _UNDEFINED_HASH = 40158834000849533
 
 
-def _is_regex(value: Any) -> bool:
-    return isinstance(value, (Regex, re.Pattern))
-
-
-def equality(value: Any) -> FieldBounds:
-    """Bounds of ``{field: value}``."""
-    if value is None:
-        return [point(UNDEFINED), point(NULL)]
-    if _is_regex(value):
-        return regex_bounds(value)
-    if isinstance(value, (list, tuple)):
-        # An array literal matches the array itself or an array holding it as first element.
-        first = sort_key(value[0]) if value else UNDEFINED
-        return unionize([point(first), point(sort_key(list(value)))])
-    return [point(sort_key(value))]
-
-
-def _in_bounds(values: Sequence[Any]) -> FieldBounds:
-    return unionize(i for value in values for i in equality(value))
-
-
-def _range(*, upward: bool, inclusive: bool):
-    """$gt/$gte (upward) or $lt/$lte: from the value to the end of its type's bracket."""
-
-    def build(value: Any) -> FieldBounds:
-        special = _special_range(value, upward=upward, inclusive=inclusive)
-        if special is not None:
-            return special
-        key = sort_key(value)
-        low, high = type_bracket(canonical_type(key))
-        if upward:
-            return [Interval(key, high, inclusive, canonical_type(high) == canonical_type(key))]
-        return [Interval(low, key, True, inclusive)]
-
-    return build
-
-
-def _special_range(value: Any, *, upward: bool, inclusive: bool) -> FieldBounds | None:
-    """MinKey, MaxKey, NaN and null ranges, which the type brackets do not describe."""
-    if isinstance(value, (MinKey, MaxKey)):
-        reaches_all = isinstance(value, MinKey) == upward
-        if reaches_all:
-            return list(ALL_VALUES)
-        return [point(sort_key(value))] if inclusive else []
-    if isinstance(value, float) and value != value:
-        return [point(sort_key(value))] if inclusive else []
-    if value is None:
-        # Null is a type of its own: $gte/$lte null mean equality to null, $gt/$lt null match nothing.
-        return equality(None) if inclusive else []
-    if isinstance(value, (list, tuple)) or _is_regex(value):
-        return list(ALL_VALUES)
-    return None
-
-
-def regex_bounds(value: Regex | re.Pattern) -> FieldBounds:
-    """A prefix regex is a string range; any other scans every string."""
-    regex = value if isinstance(value, Regex) else Regex.from_native(value)
-    pattern, flags = regex.pattern, regex.flags if isinstance(regex.flags, str) else ""
-    prefix = _literal_prefix(pattern) if "i" not in flags and "m" not in flags else ""
-    regex_point = point(sort_key(regex))
-    if not prefix:
-        return unionize([Interval((15, ""), type_bracket(15)[1], True, False), regex_point])
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return unionize([Interval((15, prefix), (15, upper), True, False), regex_point])
-
-
-_REGEX_SPECIAL = set(".[]()|*+?{}\\$^")
-
-
-def _literal_prefix(pattern: str) -> str:
-    for anchor in ("^", "\\A"):
-        if pattern.startswith(anchor):
-            body = pattern[len(anchor):]
-            break
-    else:
-        return ""
-    prefix = []
-    for char in body:
-        if char in _REGEX_SPECIAL:
-            if char in "*?{" and prefix:
-                prefix.pop()  # the quantifier makes the previous character optional
-            break
-        prefix.append(char)
-    return "".join(prefix)
-
-
-def _not_bounds(operand: Any) -> FieldBounds:
-    """The complement of the operand's bounds, where those are exact; else every value."""
-    if _is_regex(operand) or not _is_operator_document(operand) or "$regex" in operand:
-        return list(ALL_VALUES)
-    if any(_inexact(value) for value in operand.values()):
-        return list(ALL_VALUES)
-    inner = list(ALL_VALUES)
-    for operator, value in operand.items():
-        builder = _OPERATOR_BOUNDS.get(operator)
-        if builder is None or operator in ("$not", "$exists", "$type"):
-            return list(ALL_VALUES)
-        inner = intersect(inner, builder(value))
-    return complement(inner)
-
-
-def _inexact(value: Any) -> bool:
-    """Values whose bounds over-approximate their matches, so that their complement would drop matches."""
-    if isinstance(value, (list, tuple)):
-        return True
-    return _is_regex(value) or isinstance(value, Mapping)
-
-
-def _negation(values: Sequence[Any]) -> FieldBounds:
-    if any(_inexact(v) for v in values):
-        return list(ALL_VALUES)
-    return complement(_in_bounds(values))
-
-
-def _exists_bounds(operand: Any) -> FieldBounds:
-    return list(ALL_VALUES) if operand else [point(NULL)]
-
-
-_TYPE_ALIASES = {
-    "double": 10, 1: 10, "int": 10, 16: 10, "long": 10, 18: 10, "decimal": 10, 19: 10, "number": 10,
-    "string": 15, 2: 15, "object": 20, 3: 20, "binData": 30, 5: 30, "objectId": 35, 7: 35,
-    "bool": 40, 8: 40, "date": 45, 9: 45, "null": 5, 10: 5, "timestamp": 47, 17: 47,
-}
-
-
-def _type_bounds(operand: Any) -> FieldBounds:
-    canonical = [_TYPE_ALIASES.get(name) for name in type_names(operand)]
-    if None in canonical:
-        return list(ALL_VALUES)
-    result = []
-    for kind in canonical:
-        low, high = type_bracket(kind)
-        result.append(Interval(low, high, True, canonical_type(high) == kind))
-    return unionize(result)
-
-
-_OPERATOR_BOUNDS = {
-    "$eq": equality,
-    "$in": _in_bounds,
-    "$gt": _range(upward=True, inclusive=False),
-    "$gte": _range(upward=True, inclusive=True),
-    "$lt": _range(upward=False, inclusive=False),
-    "$lte": _range(upward=False, inclusive=True),
-    "$ne": lambda value: _negation([value]),
-    "$nin": _negation,
-    "$not": _not_bounds,
-    "$exists": _exists_bounds,
-    "$type": _type_bounds,
-    "$regex": regex_bounds,
-}

@@ -21,7 +21,7 @@ from bson import Binary, Code, Decimal128, Int64, Regex
 
 from ..errors import MongoshardError
 
-__all__ = ["validate_filter", "is_operator_document", "type_names", "depth", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
+__all__ = ["validate_filter", "is_operator_document", "is_elem_match_value", "type_names", "depth", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
 
 # A command nests the filter one level down, and BSON allows 200 levels (BSONDepth::kDefaultMaxAllowableDepth).
 MAX_DEPTH = 199
@@ -187,11 +187,16 @@ def _operand(field: str, operator: str, operand: Any, operators: Mapping[str, An
         _bits_operand(field, operator, operand)
 
 
+def is_elem_match_value(operand: Mapping[str, Any]) -> bool:
+    """$elemMatch's value form ({$gte: 5}: operators on each element), not its object form ({b: 1}: a query on each)."""
+    first = next(iter(operand), None)
+    return first is not None and str(first).startswith("$") and first not in _TOP_LEVEL
+
+
 def _elem_match(field: str, operand: Any) -> None:
     if not isinstance(operand, Mapping):
         raise FilterError("$elemMatch needs an Object")
-    first = next(iter(operand), None)
-    if first is not None and str(first).startswith("$") and first not in _TOP_LEVEL:
+    if is_elem_match_value(operand):
         _condition(field, operand)  # the value form: operators on each element
     else:
         _query(operand)  # the object form: a query on each element

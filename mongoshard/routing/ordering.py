@@ -38,8 +38,9 @@ def sort_key(value: Any) -> SortKey:
     if kind is int or kind is Int64 or kind is float:
         return (10, 0) if value != value else (10, 1, value)
     if kind is str:
-        # Code point order equals UTF-8 byte order, which is how the server compares strings.
-        return (15, value)
+        # The server compares strings as UTF-8 bytes (memcmp); bytes, not str, because some bounds it builds are
+        # not valid UTF-8 (a regex prefix cut inside a character, incremented by one byte: translateRegex).
+        return (15, value.encode("utf-8", "surrogatepass"))
     convert = _CONVERTERS.get(kind)
     if convert is not None:
         return convert(value)
@@ -98,9 +99,10 @@ def _regex_flags(flags: int) -> str:
 
 
 def _code(value: Code) -> SortKey:
+    text = str(value).encode("utf-8", "surrogatepass")
     if value.scope is None:
-        return (60, str(value))
-    return (65, str(value), _document(value.scope))
+        return (60, text)
+    return (65, text, _document(value.scope))
 
 
 _CONVERTERS: dict[type, Any] = {
@@ -133,7 +135,7 @@ _CONVERTERS: dict[type, Any] = {
 _BRACKETS: dict[int, tuple[SortKey, SortKey]] = {
     5: (NULL, NULL),
     10: ((10, 1, float("-inf")), (10, 1, float("inf"))),
-    15: ((15, ""), EMPTY_OBJECT),
+    15: ((15, b""), EMPTY_OBJECT),
     20: (EMPTY_OBJECT, EMPTY_ARRAY),
     25: (EMPTY_ARRAY, (30, 0, 0, b"")),
     30: ((30, 0, 0, b""), (35, bytes(12))),
@@ -142,7 +144,7 @@ _BRACKETS: dict[int, tuple[SortKey, SortKey]] = {
     45: ((45, _INT64_MIN), (45, _INT64_MAX)),
     47: ((47, 0, 0), (47, _UINT32_MAX, _UINT32_MAX)),
     50: ((50, "", ""), (55,)),
-    60: ((60, ""), (65,)),
+    60: ((60, b""), (65,)),
     -1: (MIN_KEY, MAX_KEY),
     127: (MIN_KEY, MAX_KEY),
 }

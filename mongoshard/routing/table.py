@@ -5,12 +5,21 @@ chunks came from (a config server, a snapshot file, a prediction), so the
 same code answers "which shard owns this document" and "which shards will
 this query reach" live or offline.
 
-Targeting follows ``ChunkManager::getShardIdsForQuery``: compute the filter's
-index bounds on the shard key (``bounds``), flatten them into key ranges
-(``ShardKeyPattern::flattenBounds``), and collect every chunk overlapping each
-range with the range's upper end treated as inclusive
-(``getShardIdsForRange`` -> ``forEachOverlappingChunk(min, max, true)``).  A
-filter that can match nothing still goes to one shard (SERVER-4914).
+Targeting follows ``getShardIdsForQuery`` (``shard_key_pattern_query_util.cpp``;
+``ChunkManager`` before 7.0): first the equality shortcut (``equality``: a
+filter pinning the whole key goes to the chunk holding it), else the filter's
+index bounds on the shard key (``bounds``), flattened into key ranges
+(``flattenBounds``), each reaching every chunk it overlaps with its upper end
+treated as inclusive (``getShardIdsForRange`` -> ``forEachOverlappingChunk(min,
+max, true)``).  A filter that can match nothing still goes to one shard
+(SERVER-4914).
+
+A result says two things apart: the query's *shape* on the key, which no
+layout changes (``single-key``: one chunk on any layout; ``key-ranges``: the
+chunks of some ranges; ``all-keys``: every shard that holds chunks;
+``no-match``), and where it goes on *this* layout (``kind``: single-shard,
+multi-shard or scatter-gather).  A new ranged collection has one chunk, so
+every query reaches one shard there whatever its shape.
 """
 
 from __future__ import annotations
@@ -20,14 +29,21 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..errors import MongoshardError
-from .bounds import HASHED, FieldBounds, QueryBounds, bounds_for_filter
+from .bounds import HASHED, QueryBounds, bounds_for_filter, is_simple_collation
+from .equality import shard_key_from_query
 from .filters import validate_filter
 from .hashing import hashed_value
+from .intervals import FieldBounds, spans_everything
 from .ordering import MAX_KEY, MIN_KEY, SortKey, sort_key
 
-__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind", "key_text"]
+__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind", "QueryShape", "VERDICTS", "key_text",
+           "query_shape"]
 
 TargetKind = Literal["single-shard", "multi-shard", "scatter-gather"]
+QueryShape = Literal["single-key", "key-ranges", "all-keys", "no-match"]
+# What a shape means on any layout, in analyzeShardKey's words (its read and write distributions).
+VERDICTS: dict[str, TargetKind] = {"single-key": "single-shard", "key-ranges": "multi-shard", "all-keys": "scatter-gather",
+                                   "no-match": "single-shard"}
 # The server refuses to flatten more $in combinations than this (error 17439).
 MAX_FLATTENED_COMBINATIONS = 4_000_000
 
@@ -47,12 +63,19 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Targeting:
-    """Where the router sends a query, and why."""
+    """Where the router sends a query on this layout (``kind``), the query's shape on the key, and why."""
 
     shards: tuple[str, ...]
     kind: TargetKind
     reason: str
     chunks: int = 0
+    shape: QueryShape = "all-keys"
+    warnings: tuple[str, ...] = ()  # where MongoDB itself misses matching documents
+
+    @property
+    def verdict(self) -> TargetKind:
+        """What the shape means once the collection has grown, whatever today's layout."""
+        return VERDICTS[self.shape]
 
 
 KeyPattern = Mapping[str, Any]
@@ -61,7 +84,8 @@ KeyPattern = Mapping[str, Any]
 class RoutingTable:
     """One sharded collection: its key pattern and its ordered chunks."""
 
-    def __init__(self, namespace: str, key: KeyPattern, chunks: Iterable[Chunk | Mapping[str, Any]], *, unique: bool = False) -> None:
+    def __init__(self, namespace: str, key: KeyPattern, chunks: Iterable[Chunk | Mapping[str, Any]], *, unique: bool = False,
+                 collation: Mapping[str, Any] | None = None) -> None:
         self.namespace = namespace
         self.key: dict[str, Any] = dict(key)
         if not self.key:
@@ -70,6 +94,7 @@ class RoutingTable:
             if kind != HASHED and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
                 raise RoutingError(f"{namespace}: key field {name!r} is {kind!r}; a shard key field is 1 or \"hashed\"")
         self.unique = unique
+        self.collation = dict(collation) if collation and not is_simple_collation(collation) else None  # the default one
         self._fields = list(self.key)
         self._paths = [(tuple(name.split(".")), kind == HASHED) for name, kind in self.key.items()]
         ordered = sorted((_as_chunk(c) for c in chunks), key=lambda c: self._key_of(c.min))
@@ -100,16 +125,16 @@ class RoutingTable:
     # Documents --------------------------------------------------------------------
 
     def shard_key_of(self, document: Mapping[str, Any]) -> tuple[SortKey, ...]:
-        """The document's position in key order; a missing key field counts as null."""
+        """The document's position in key order; a missing key field counts as null.  An array anywhere on a key
+        path is refused, as the router refuses such a document ("Shard key cannot contain array values or array
+        descendants", targetInsert)."""
         key = []
         for path, hashed in self._paths:
-            value = document.get(path[0]) if len(path) == 1 else _lookup(document, path)
-            if hashed:
-                key.append((10, 1, hashed_value(value)))
-            elif isinstance(value, (list, tuple)):
-                raise RoutingError(f"{self.namespace}: shard key field '{'.'.join(path)}' holds an array, which MongoDB does not allow")
-            else:
-                key.append(sort_key(value))
+            value = _lookup(document, path)
+            if value is _ARRAY:
+                raise RoutingError(f"{self.namespace}: shard key field '{'.'.join(path)}' has an array on its path, "
+                                   "which MongoDB does not allow in a shard key")
+            key.append((10, 1, hashed_value(value)) if hashed else sort_key(value))
         return tuple(key)
 
     def chunk_for(self, document: Mapping[str, Any] | Any) -> Chunk:
@@ -124,27 +149,29 @@ class RoutingTable:
 
     # Queries ----------------------------------------------------------------------
 
-    def key_ranges(self, query: Mapping[str, Any]) -> tuple[QueryBounds, list[tuple[tuple[SortKey, ...], tuple[SortKey, ...]]]]:
+    def target(self, query: Mapping[str, Any], collation: Mapping[str, Any] | None = None) -> Targeting:
+        """The shards a router sends ``query`` to (under ``collation``, else the collection's default), and why."""
         validate_filter(query)
-        bounds = bounds_for_filter(query, list(self.key.items()))
-        return bounds, flatten(bounds.fields)
-
-    def target(self, query: Mapping[str, Any]) -> Targeting:
-        """The shards a router sends ``query`` to, its kind, and a short reason."""
-        bounds, ranges = self.key_ranges(query)
-        if bounds.is_empty:
-            return self._targeting({0}, "the filter can match no document; the router still sends it to one shard")
+        effective = collation if collation is not None else self.collation
+        key = shard_key_from_query(query, list(self.key.items()), simple_collation=is_simple_collation(effective))
+        if key is not None:
+            position = bisect.bisect_right(self._mins, tuple(sort_key(key[name]) for name in self._fields)) - 1
+            return self._targeting({position}, "equality on the whole shard key: the one chunk holding it", "single-key")
+        bounds = bounds_for_filter(query, list(self.key.items()), collation=effective)
+        shape = query_shape(bounds)
+        if shape == "no-match":
+            return self._targeting({0}, "the filter can match no document; the router still sends it to one shard", shape)
         positions: set[int] = set()
-        for low, high in ranges:
+        for low, high in flatten(bounds.fields):
             positions.update(self._overlapping(low, high))
-        return self._targeting(positions, self._describe(query, bounds))
+        return self._targeting(positions, self._describe(query, bounds), shape, tuple(bounds.warnings))
 
     def _overlapping(self, low: tuple[SortKey, ...], high: tuple[SortKey, ...]) -> range:
         first = bisect.bisect_right(self._mins, low) - 1
         last = bisect.bisect_right(self._mins, high) - 1  # max is inclusive
         return range(max(first, 0), last + 1)
 
-    def _targeting(self, positions: set[int], reason: str) -> Targeting:
+    def _targeting(self, positions: set[int], reason: str, shape: QueryShape, warnings: tuple[str, ...] = ()) -> Targeting:
         shards = tuple(sorted({self.chunks[p].shard for p in positions}))
         kind: TargetKind
         if len(shards) == 1:
@@ -154,10 +181,10 @@ class RoutingTable:
         else:
             kind = "multi-shard"
         where = f"{len(positions)} of {len(self.chunks)} chunks on {len(shards)} of {len(self.shards)} shards"
-        return Targeting(shards, kind, f"{reason} ({where})", len(positions))
+        return Targeting(shards, kind, f"{reason} ({where})", len(positions), shape, warnings)
 
     def _describe(self, query: Mapping[str, Any], bounds: QueryBounds) -> str:
-        if _spans_everything(bounds.fields[0]):
+        if spans_everything(bounds.fields[0]):
             if set(query) == {"_id"} and self._fields != ["_id"]:
                 why = f"an _id lookup cannot be targeted on a collection sharded by {self.key}"
             else:
@@ -165,7 +192,7 @@ class RoutingTable:
             return "; ".join([why, *bounds.notes])
         parts = []
         for name, intervals in zip(self._fields, bounds.fields):
-            if _spans_everything(intervals):
+            if spans_everything(intervals):
                 break
             parts.append(_describe_field(name, intervals))
         scope = "the whole shard key" if len(parts) == len(self._fields) else "a shard key prefix"
@@ -175,12 +202,15 @@ class RoutingTable:
 
     def to_document(self) -> dict[str, Any]:
         """A plain document (BSON types intact) for snapshot files."""
-        return {
+        document = {
             "namespace": self.namespace,
             "key": dict(self.key),
             "unique": self.unique,
             "chunks": [{"min": c.min, "max": c.max, "shard": c.shard} for c in self.chunks],
         }
+        if self.collation:
+            document["collation"] = self.collation
+        return document
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "RoutingTable":
@@ -192,7 +222,10 @@ class RoutingTable:
         namespace, key, chunks = document["namespace"], document["key"], document["chunks"]
         if not isinstance(namespace, str) or not isinstance(key, Mapping) or not isinstance(chunks, list):
             raise RoutingError("a routing table needs a 'namespace' string, a 'key' document and a 'chunks' list")
-        return cls(namespace, key, chunks, unique=bool(document.get("unique", False)))
+        collation = document.get("collation")
+        if collation is not None and not isinstance(collation, Mapping):
+            raise RoutingError("a routing table's 'collation' must be a document such as {\"locale\": \"fr\"}")
+        return cls(namespace, key, chunks, unique=bool(document.get("unique", False)), collation=collation)
 
     def __repr__(self) -> str:
         return f"RoutingTable({self.namespace!r}, key={self.key}, chunks={len(self.chunks)}, shards={list(self.shards)})"
@@ -234,17 +267,29 @@ def _describe_field(name: str, intervals: FieldBounds) -> str:
     return f"'{name}' in {len(intervals)} range{'' if len(intervals) == 1 else 's'}"
 
 
-def _spans_everything(intervals: FieldBounds) -> bool:
-    return len(intervals) == 1 and intervals[0].low == MIN_KEY and intervals[0].high == MAX_KEY
+def query_shape(bounds: QueryBounds) -> QueryShape:
+    """The shape of a query's bounds on a key, whatever the layout (for the equality shortcut: ``single-key``)."""
+    if bounds.is_empty:
+        return "no-match"
+    if spans_everything(bounds.fields[0]):
+        return "all-keys"
+    if all(len(intervals) == 1 and intervals[0].is_point for intervals in bounds.fields):
+        return "single-key"
+    return "key-ranges"
+
+
+_ARRAY = object()  # an array on a key path: not a value a shard key can hold
 
 
 def _lookup(document: Mapping[str, Any], path: Sequence[str]) -> Any:
     value: Any = document
     for part in path:
+        if isinstance(value, (list, tuple)):
+            return _ARRAY
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
-    return value
+    return _ARRAY if isinstance(value, (list, tuple)) else value
 
 
 def _as_chunk(chunk: Chunk | Mapping[str, Any]) -> Chunk:
