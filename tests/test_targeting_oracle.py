@@ -41,7 +41,8 @@ from mongoshard.routing.ordering import sort_key
 pytestmark = pytest.mark.mongod
 
 EXAMPLES = int(os.environ.get("MONGOSHARD_EXAMPLES", 300))
-STRINGS = ["", "a", "ab", "abc", "ax", "b", "bar", "fo", "foo", "fop", "FOO", "Foo", "m", "z", "é", "éa", "a\u00e9", "€", "x y", "a#b"]
+STRINGS = ["", "a", "ab", "abc", "ax", "b", "bar", "Bar", "BAR", "fo", "foo", "fop", "FOO", "Foo", "fOo", "m", "z", "é", "éa", "a\u00e9",
+           "É", "€", "x y", "a#b"]
 NUMBERS = [-3, 0, 1, 5, 7, 50, 99, 100, 130, 0.5, 41.5, -0.0, float("nan"), float("inf"), float("-inf"), 1e9, Int64(250),
            Decimal128("55.5"), Decimal128("NaN"), Decimal128("-Infinity")]
 OTHERS = [None, True, False, ObjectId(b"a" * 12), datetime.datetime(2020, 1, 1), MinKey(), MaxKey()]
@@ -53,9 +54,16 @@ arrays = st.lists(scalars | documents, max_size=3)
 
 _PIECES = ["a", "b", "o", "f", "é", "€", "A", "x", " ", "#", ".", "?", "*", "+", "{0}", "{1}", "{0,2}", "\\.", "\\d", "\\|", "|",
            "\\Qa|b\\E", "\\Qab", "[ab]", "(a)", "$", ".*"]
-regexes = st.builds(lambda anchor, pieces, flags: Regex(anchor + "".join(pieces), "".join(sorted(set(flags)))),
-                    st.sampled_from(["^", "^", "\\A", ""]), st.lists(st.sampled_from(_PIECES), max_size=5),
-                    st.text(alphabet="imsux", max_size=3))
+_TAILS = ["", "", "?", "*", "{0}", "{0,2}", "{1}", "|bar", "|^b", ".*|ab", "\\|b", "\\Q|\\E", "(a)", "[ab]", "$", ".*", " #c"]
+_flags = st.text(alphabet="imsux", max_size=3).map(lambda letters: "".join(sorted(set(letters))))
+regexes = st.one_of(
+    st.builds(lambda anchor, pieces, flags: Regex(anchor + "".join(pieces), flags),
+              st.sampled_from(["^", "^", "\\A", ""]), st.lists(st.sampled_from(_PIECES), max_size=5), _flags),
+    # the start of a stored string, its case changed or not, then something that may widen what it matches
+    st.builds(lambda anchor, text, cut, case, tail, flags: Regex(anchor + case(text[:cut]) + tail, flags),
+              st.sampled_from(["^", "^", "\\A"]), st.sampled_from([s for s in STRINGS if s]), st.integers(1, 3),
+              st.sampled_from([str, str.upper, str.lower, str.swapcase]), st.sampled_from(_TAILS), _flags),
+)
 values = scalars | documents | arrays
 type_codes = st.sampled_from(["number", "double", "int", "long", "decimal", "string", "object", "array", "binData", "undefined",
                               "objectId", "bool", "date", "null", "regex", "javascript", "symbol", "timestamp", "minKey",
@@ -104,18 +112,18 @@ KEYS = {"x_1": {"x": 1}, "x.a_1": {"x.a": 1}, "x_hashed": {"x": "hashed"}, "x_1_
 
 
 def _split_table(key: dict, points: list) -> RoutingTable:
-    """Chunks cut at every point, owned by five shards in turn (so neighbours differ)."""
+    """Chunks cut at every point, each on a shard of its own: a chunk left out is a shard left out."""
     fields = list(key)
     ordered = sorted({repr(sort_key(p)): p for p in points}.values(), key=sort_key)
     bounds = [MinKey(), *ordered, MaxKey()]
     chunks = [{"min": {f: (low if i == 0 else MinKey()) for i, f in enumerate(fields)},
-               "max": {f: (high if i == 0 else MinKey()) for i, f in enumerate(fields)}, "shard": f"s{n % 5}"}
+               "max": {f: (high if i == 0 else MinKey()) for i, f in enumerate(fields)}, "shard": f"s{n}"}
               for n, (low, high) in enumerate(zip(bounds, bounds[1:]))]
     chunks[-1]["max"] = {f: MaxKey() for f in fields}
     return RoutingTable("oracle.docs", key, chunks)
 
 
-_VALUE_POINTS = [None, -1, 0, 5.5, 41.5, 100, "", "A", "FOO", "a", "ab", "b", "fo", "fop", "m", "z", "é", {}, {"a": 5},
+_VALUE_POINTS = [None, float("-inf"), -1, 0, 5.5, 41.5, 100, float("inf"), "B", "F", "", "A", "FOO", "a", "ab", "b", "fo", "fop", "m", "z", "é", {}, {"a": 5},
                  ObjectId(b"a" * 12), False, True, datetime.datetime(2020, 1, 1)]
 TABLES = {
     "x_1": _split_table({"x": 1}, _VALUE_POINTS),

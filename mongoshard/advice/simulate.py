@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import bson
+from bson import Int64, MaxKey, MinKey
 
 from ..reports.audit import KINDS, classify
 from ..routing.hashing import hashed_value
 from ..routing.ordering import sort_key
+from ..routing.table import RoutingTable
 
-__all__ = ["simulate", "write_simulation_plot", "SimulationReport", "CandidateResult"]
+__all__ = ["simulate", "grown_layout", "write_simulation_plot", "SimulationReport", "CandidateResult"]
 
 CHUNKS_PER_SHARD = 8  # default chunk size: the data cut into this many chunks per shard
 RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
@@ -83,12 +85,52 @@ def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str,
     return SimulationReport(len(sample), shards, limit, candidates)
 
 
-def _candidate(sample: list[Mapping[str, Any]], sizes: list[int], key: list[tuple[str, Any]], shards: int, limit: int,
-               audit_records: Sequence[Mapping[str, Any]]) -> CandidateResult:
+@dataclass(frozen=True)
+class _Layout:
+    """The sample cut into chunks in key order and dealt to shards."""
+
+    order: list[int]  # document indexes in key order
+    chunk_of: list[int]  # document index -> chunk
+    chunk_sizes: list[int]
+    chunk_counts: list[int]
+    jumbo: int
+    owner: list[int]  # chunk -> shard
+
+
+def _layout(sample: list[Mapping[str, Any]], sizes: list[int], key: list[tuple[str, Any]], shards: int, limit: int) -> _Layout:
     keyed = [_key_of(document, key) for document in sample]
     order = sorted(range(len(sample)), key=keyed.__getitem__)
     chunk_of, chunk_sizes, chunk_counts, jumbo = _chunks(order, keyed, sizes, limit)
-    owner = _deal(chunk_sizes, shards)
+    return _Layout(order, chunk_of, chunk_sizes, chunk_counts, jumbo, _deal(chunk_sizes, shards))
+
+
+def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any], namespace: str, shards: int = 2, *,
+                 chunk_bytes: int | None = None) -> RoutingTable:
+    """The routing table of a collection grown to this sample and balanced over ``shards`` (the simulation's chunks),
+    where a new ranged collection has one chunk and so tells nothing about targeting."""
+    sample = list(documents)
+    sizes = [len(bson.encode(document)) for document in sample]
+    items = list(key.items())
+    layout = _layout(sample, sizes, items, shards, chunk_bytes or max(1, sum(sizes) // (shards * CHUNKS_PER_SHARD)))
+    first_of: dict[int, int] = {}
+    for index in layout.order:
+        first_of.setdefault(layout.chunk_of[index], index)
+    starts = [_bound(sample[first_of[chunk]], items) for chunk in range(1, len(layout.chunk_sizes))]
+    bounds = [{name: MinKey() for name in key}, *starts, {name: MaxKey() for name in key}]
+    owners = layout.owner or [0]
+    return RoutingTable(namespace, key, [{"min": low, "max": high, "shard": f"shard{owners[chunk]}"}
+                                         for chunk, (low, high) in enumerate(zip(bounds, bounds[1:]))])
+
+
+def _bound(document: Mapping[str, Any], key: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {name: Int64(hashed_value(_value(document, name))) if kind == "hashed" else _value(document, name) for name, kind in key}
+
+
+def _candidate(sample: list[Mapping[str, Any]], sizes: list[int], key: list[tuple[str, Any]], shards: int, limit: int,
+               audit_records: Sequence[Mapping[str, Any]]) -> CandidateResult:
+    layout = _layout(sample, sizes, key, shards, limit)
+    chunk_of, chunk_sizes, chunk_counts, jumbo, owner = (layout.chunk_of, layout.chunk_sizes, layout.chunk_counts,
+                                                         layout.jumbo, layout.owner)
     per_shard_bytes, per_shard_docs, per_shard_chunks = [0] * shards, [0] * shards, [0] * shards
     for chunk, shard in enumerate(owner):
         per_shard_bytes[shard] += chunk_sizes[chunk]

@@ -8,10 +8,7 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
 from .boundary import EXIT_INCOMPLETE
-from .declarations import MAX_SHARDS
-
-# More documents than any sample mongoshard can hold in memory; a larger --limit is a typo.
-MAX_SAMPLE = 10**9
+from .declarations import MAX_SAMPLE, MAX_SHARDS
 from .inputs import cluster_uri, read_key, refuse_together
 from .output import console, fail, key_text, note, plain, print_json, progress, size, styled
 

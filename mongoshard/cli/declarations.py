@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
-from .inputs import cluster_source, model_spec, read_filter, read_version, refuse_together, routing_table_for
-from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
+from .inputs import cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together, routing_table_for
+from .output import KIND_STYLES, console, json_text, key_text, note, print_json, progress, say, styled, warn
 
 DEFAULT_SHARD_COUNT = 2
+# More documents than any sample mongoshard can hold in memory; a larger --limit is a typo.
+MAX_SAMPLE = 10**9
 # Far beyond any real cluster, and small enough that a predicted routing table stays small.
 MAX_SHARDS = 1024
 
@@ -57,31 +59,69 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
           routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Snapshot or routing table file (from 'mongoshard snapshot'); default: predict a fresh cluster."),
           shards: Optional[int] = typer.Option(None, "--shards", min=1, max=MAX_SHARDS, help="Shards of the predicted cluster (default 2); not with --routing-table."),
           server_version: Optional[str] = typer.Option(None, "--server-version", help="MongoDB version of the predicted cluster (default 8.0): from 7.2 a hashed key starts with one chunk per shard."),
+          sample: Optional[str] = typer.Option(None, "--sample", help="Predict the layout of the collection grown to this sample (a JSON lines file or MODULE:FUNCTION), as 'simulate' cuts and balances it."),
+          limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_SAMPLE, help="Use at most this many sample documents."),
+          collation: Optional[str] = typer.Option(None, "--collation", help='The query\'s collation as JSON, e.g. \'{"locale": "fr"}\': a non-simple one cannot target by strings.'),
           database: Optional[str] = DATABASE_OPTION,
           as_json: bool = JSON_OPTION) -> None:
-    """Predict which shards a query on MODEL reaches, and whether it is targeted."""
+    """Predict which shards a query on MODEL reaches: the query's shape on the key, and where it goes on a layout."""
     refuse_together("a routing table file already knows its shards", routing_table=routing_table, shards=shards)
     refuse_together("a routing table file already holds its chunks", routing_table=routing_table, server_version=server_version)
+    refuse_together("a routing table file already holds its chunks", routing_table=routing_table, sample=sample)
+    refuse_together("a grown layout does not depend on the version", sample=sample, server_version=server_version)
     from ..cluster.offline import DEFAULT_SERVER_VERSION
 
     version = read_version(server_version) if server_version else DEFAULT_SERVER_VERSION
     spec = model_spec(target, database)
     filter_document = read_filter(query)
-    table = routing_table_for(spec, routing_table, shards or DEFAULT_SHARD_COUNT, version)
+    query_collation = read_collation(collation) if collation else None
+    count = shards or DEFAULT_SHARD_COUNT
+    if sample:
+        table, source = _grown(spec, sample, limit, count), f"a layout grown to the sample {sample}, {count} shards"
+    else:
+        table = routing_table_for(spec, routing_table, count, version)
+        source = f"routing table {routing_table}" if routing_table else _predicted(count, version)
     if dict(table.key) != spec.key_pattern:
         warn(f"{spec.namespace} is sharded on {key_text(table.key)} in {routing_table}, not on the declared "
              f"{key_text(spec.key_pattern)}: the answer follows the routing table")
-    targeting = table.target(filter_document)
+    targeting = table.target(filter_document, query_collation)
+    for warning in targeting.warnings:
+        warn(warning)
     if as_json:
         print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(json_text(filter_document)),
-                    "shards": list(targeting.shards), "kind": targeting.kind, "reason": targeting.reason,
-                    "chunks": targeting.chunks, "source": routing_table or _predicted(shards or DEFAULT_SHARD_COUNT, version)})
+                    "shape": targeting.shape, "verdict": targeting.verdict, "shards": list(targeting.shards),
+                    "kind": targeting.kind, "reason": targeting.reason, "chunks": targeting.chunks,
+                    "layout_chunks": len(table.chunks), "source": source, "warnings": list(targeting.warnings)})
         return
+    _print_route(spec.namespace, spec.key_pattern, filter_document, source, table, targeting, grown=bool(sample or routing_table))
+
+
+def _print_route(namespace: str, key: dict, filter_document: Any, source: str, table: Any, targeting: Any, *, grown: bool) -> None:
     out = console()
-    source = f"routing table {routing_table}" if routing_table else _predicted(shards or DEFAULT_SHARD_COUNT, version)
-    out.print(styled(spec.namespace, "bold") + f" key {key_text(spec.key_pattern)}  filter {json_text(filter_document)}  ({source})")
-    out.print(styled("  ") + styled(targeting.kind, KIND_STYLES[targeting.kind]) + f" -> {', '.join(targeting.shards)}")
-    out.print(f"  {targeting.reason}")
+    out.print(styled(namespace, "bold") + f" key {key_text(key)}  filter {json_text(filter_document)}  ({source})")
+    out.print(styled("  shape: ") + styled(targeting.verdict, KIND_STYLES[targeting.verdict]) + f" ({targeting.shape}): "
+              f"{SHAPE_MEANINGS[targeting.shape]}")
+    out.print(f"  here:  {targeting.kind} -> {', '.join(targeting.shards)}: {targeting.reason}")
+    if len(table.chunks) == 1 and not grown and targeting.shape != "single-key":
+        note(f"a new cluster holds {namespace} in one chunk, so today every query reaches {table.shards[0]}; the shape says "
+             "what this query does once the collection has grown (give --sample FILE to see a grown layout)")
+
+
+SHAPE_MEANINGS = {
+    "single-key": "equality on the whole shard key, one chunk on any layout",
+    "key-ranges": "a bounded key prefix or range, the shards owning those chunks",
+    "all-keys": "nothing bounds the leading key field, every shard on any layout with more than one chunk",
+    "no-match": "the filter matches nothing, one shard",
+}
+
+
+def _grown(spec: "ShardSpec", sample: str, limit: int | None, shards: int) -> Any:
+    from ..advice.sample import load_documents
+    from ..advice.simulate import grown_layout
+
+    with progress("reading the sample"):
+        documents = load_documents(sample, limit=limit)
+    return grown_layout(documents, spec.key_pattern, spec.namespace, shards)
 
 
 @app.command()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
     from ..routing.table import RoutingTable
 
-__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "parse_candidate", "routing_table_for", "load_cli_topology",
+__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "read_collation", "parse_candidate", "routing_table_for", "load_cli_topology",
            "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
 
 
@@ -111,6 +111,14 @@ def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int, ver
     if path:
         return SnapshotSource(path).routing_table(spec.namespace)
     return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version).routing_table(spec.namespace)
+
+
+def read_collation(text: str) -> dict[str, Any]:
+    """A collation document such as {"locale": "fr"} (the server checks the rest of it)."""
+    document = _json_document(text, "--collation", "'{\"locale\": \"fr\"}'")
+    if not isinstance(document.get("locale"), str) or not document["locale"]:
+        fail('--collation needs a "locale", e.g. \'{"locale": "fr"}\' or \'{"locale": "simple"}\'')
+    return document
 
 
 def read_version(text: str) -> tuple[int, int]:

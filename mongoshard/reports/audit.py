@@ -1,13 +1,15 @@
 """What share of an application's queries would be scatter-gather, per collection and per shard key.
 
 ``audit()`` classifies each captured query shape (``capture``) under any shard
-key, the current one and candidates alike, the way a router plans it: equality
-on every key field is single-shard; several values, or a bounded prefix,
-multi-shard; nothing usable on the leading field, scatter-gather.  It works
-offline, on any server version, before a collection is sharded (the idea of
-7.0's analyzeShardKey read/write distribution).  Queries it cannot judge
-(``$where``, ``$expr``, ``$function``, a non-simple collation on a string key
-field) are counted as "unknown", with the reason, never as targeted.
+key, the current one and candidates alike, by the router's own first steps
+(``routing.table.plan_query``), whatever the chunks: equality on the whole key
+is single-shard; several values, or a bounded prefix or range, multi-shard;
+nothing usable on the leading field, scatter-gather, as 7.0's analyzeShardKey
+counts its read and write distributions.  A non-simple collation makes a string
+key field unusable, so such queries are scatter-gather (SERVER-53335), and
+``$where``/``$function`` are ignored by the router as by this.  Only ``$expr``,
+whose captured shape hides the comparisons the router could bound, is counted as
+"unknown" unless the rest already pins the key.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from bson import ObjectId
 
-from ..routing.bounds import bounds_for_filter
-from ..routing.filters import FilterError, validate_filter
-from ..routing.ordering import MAX_KEY, MIN_KEY
-from .capture import UNANALYSABLE
+from ..routing.filters import FilterError
+from ..routing.table import VERDICTS, plan_query
 
 __all__ = ["audit", "classify", "AuditReport", "CollectionAudit", "ShapeFigures", "KINDS"]
 
@@ -60,51 +60,18 @@ def _operators(shape: Any) -> Iterator[str]:
             yield from _operators(item)
 
 
-def _string_fields(shape: Any, prefix: str = "") -> set[str]:
-    found: set[str] = set()
-    if isinstance(shape, Mapping):
-        for key, value in shape.items():
-            name = prefix if key.startswith("$") else key
-            if value == "?str" or (isinstance(value, list) and "?str" in value):
-                found.add(name)
-            found |= _string_fields(value, name)
-    elif isinstance(shape, list):
-        for item in shape:
-            found |= _string_fields(item, prefix)
-    return found
-
-
 def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation: Mapping[str, Any] | None = None) -> tuple[str, str]:
-    """(kind, reason) of a query shape under a shard key pattern."""
-    for operator in _operators(shape):
-        if operator in UNANALYSABLE:
-            return "unknown", UNANALYSABLE[operator]
-    if collation and collation.get("locale", "simple") != "simple":
-        strings = _string_fields(shape) & {name for name, _ in key}
-        if strings:
-            return "unknown", (f"collation {collation.get('locale')} on string key field(s) {', '.join(sorted(strings))}: "
-                               "the router targets by the simple collation")
+    """(kind, reason) of a query shape under a shard key pattern, on any layout."""
     concrete = _concrete(shape, [0])
     try:
-        validate_filter(concrete)
+        plan = plan_query(concrete, key, collation)
     except FilterError as exc:
         return "unknown", f"not a filter MongoDB parses ({exc})"
-    bounds = bounds_for_filter(concrete, key)
-    fields = [name for name, _ in key]
-    if not bounds.fields or _unbounded(bounds.fields[0]):
-        return "scatter-gather", f"no usable condition on the leading key field '{fields[0]}'"
-    points = 1
-    for name, intervals in zip(fields, bounds.fields):
-        if not all(interval.is_point for interval in intervals):
-            return "multi-shard", f"'{name}' is a range: the shards owning it"
-        points *= len(intervals)
-    if points == 1:
-        return "single-shard", "equality on every key field"
-    return "multi-shard", f"{points} key values at least: one shard each, at most"
-
-
-def _unbounded(intervals: Any) -> bool:
-    return len(intervals) == 1 and intervals[0].low == MIN_KEY and intervals[0].high == MAX_KEY
+    if "$expr" in set(_operators(shape)) and plan.shape != "single-key":
+        return "unknown", "$expr: the router bounds the key by the comparisons inside it, which the captured shape hides"
+    if plan.shape == "no-match":  # the sample values contradict each other, not the query: a range of the key
+        return "multi-shard", "a range of the key (its bounds were not recorded)"
+    return VERDICTS[plan.shape], plan.reason
 
 
 # Report -------------------------------------------------------------------------------------------

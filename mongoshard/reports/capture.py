@@ -23,11 +23,10 @@ from ..errors import MongoshardError
 from ..routing.filters import MAX_DEPTH
 from ..routing.filters import depth as _depth
 
-__all__ = ["capture", "read_log", "shape_of", "Recorder", "AuditError", "UNANALYSABLE"]
+__all__ = ["capture", "read_log", "shape_of", "Recorder", "AuditError"]
 
-UNANALYSABLE = {"$where": "$where runs JavaScript the router cannot plan",
-                 "$expr": "$expr is an aggregation expression the router does not target by",
-                 "$function": "$function runs JavaScript the router cannot plan"}
+# Code and expressions are recorded as "?code": their content is the application's, not a shape.
+_CODE_OPERATORS = ("$where", "$expr", "$function")
 _QUERY_COMMANDS = {"find": "filter", "count": "query", "distinct": "query", "findAndModify": "query"}
 
 
@@ -71,7 +70,7 @@ def _shape_entry(key: str, value: Any) -> Any:
         return tags if len(value) == 1 else [*tags, "..."]
     if key in ("$and", "$or", "$nor"):
         return [shape_of(branch) for branch in value]
-    if key in UNANALYSABLE:
+    if key in _CODE_OPERATORS:
         return "?code"
     return shape_of(value)
 

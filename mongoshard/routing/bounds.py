@@ -301,10 +301,12 @@ def _or_equalities(branches: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any
             if inner is None:
                 return None
             found += [(inner[0], value) for value in inner[1]]
-        elif name.startswith("$") or is_regex(condition) or is_operator_document(condition) and set(condition) - {"$eq", "$in"}:
+        elif name.startswith("$") or is_regex(condition) or is_operator_document(condition) and (
+                set(condition) - {"$eq", "$in", "$all"} or len(condition.get("$all", [None])) != 1):
             return None
-        elif is_operator_document(condition):
-            found += [(name, value) for value in [*condition.get("$in", ()), *([condition["$eq"]] if "$eq" in condition else [])]]
+        elif is_operator_document(condition):  # $eq, $in, and $all of one value are equalities
+            found += [(name, value) for value in [*condition.get("$in", ()), *condition.get("$all", ()),
+                                                  *([condition["$eq"]] if "$eq" in condition else [])]]
         else:
             found.append((name, condition))
     names = {name for name, _ in found}

@@ -36,8 +36,8 @@ from .hashing import hashed_value
 from .intervals import FieldBounds, spans_everything
 from .ordering import MAX_KEY, MIN_KEY, SortKey, sort_key
 
-__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind", "QueryShape", "VERDICTS", "key_text",
-           "query_shape"]
+__all__ = ["Chunk", "RoutingTable", "Targeting", "RoutingError", "TargetKind", "QueryShape", "VERDICTS", "KeyPlan", "key_text",
+           "plan_query", "query_shape"]
 
 TargetKind = Literal["single-shard", "multi-shard", "scatter-gather"]
 QueryShape = Literal["single-key", "key-ranges", "all-keys", "no-match"]
@@ -151,27 +151,23 @@ class RoutingTable:
 
     def target(self, query: Mapping[str, Any], collation: Mapping[str, Any] | None = None) -> Targeting:
         """The shards a router sends ``query`` to (under ``collation``, else the collection's default), and why."""
-        validate_filter(query)
-        effective = collation if collation is not None else self.collation
-        key = shard_key_from_query(query, list(self.key.items()), simple_collation=is_simple_collation(effective))
-        if key is not None:
-            position = bisect.bisect_right(self._mins, tuple(sort_key(key[name]) for name in self._fields)) - 1
-            return self._targeting({position}, "equality on the whole shard key: the one chunk holding it", "single-key")
-        bounds = bounds_for_filter(query, list(self.key.items()), collation=effective)
-        shape = query_shape(bounds)
-        if shape == "no-match":
-            return self._targeting({0}, "the filter can match no document; the router still sends it to one shard", shape)
-        positions: set[int] = set()
-        for low, high in flatten(bounds.fields):
-            positions.update(self._overlapping(low, high))
-        return self._targeting(positions, self._describe(query, bounds), shape, tuple(bounds.warnings))
+        plan = plan_query(query, list(self.key.items()), collation if collation is not None else self.collation)
+        if plan.key is not None:
+            positions = {bisect.bisect_right(self._mins, tuple(sort_key(plan.key[name]) for name in self._fields)) - 1}
+        elif plan.shape == "no-match":
+            positions = {0}
+        else:
+            positions = set()
+            for low, high in flatten(plan.bounds.fields):
+                positions.update(self._overlapping(low, high))
+        return self._targeting(positions, plan)
 
     def _overlapping(self, low: tuple[SortKey, ...], high: tuple[SortKey, ...]) -> range:
         first = bisect.bisect_right(self._mins, low) - 1
         last = bisect.bisect_right(self._mins, high) - 1  # max is inclusive
         return range(max(first, 0), last + 1)
 
-    def _targeting(self, positions: set[int], reason: str, shape: QueryShape, warnings: tuple[str, ...] = ()) -> Targeting:
+    def _targeting(self, positions: set[int], plan: "KeyPlan") -> Targeting:
         shards = tuple(sorted({self.chunks[p].shard for p in positions}))
         kind: TargetKind
         if len(shards) == 1:
@@ -181,22 +177,8 @@ class RoutingTable:
         else:
             kind = "multi-shard"
         where = f"{len(positions)} of {len(self.chunks)} chunks on {len(shards)} of {len(self.shards)} shards"
-        return Targeting(shards, kind, f"{reason} ({where})", len(positions), shape, warnings)
-
-    def _describe(self, query: Mapping[str, Any], bounds: QueryBounds) -> str:
-        if spans_everything(bounds.fields[0]):
-            if set(query) == {"_id"} and self._fields != ["_id"]:
-                why = f"an _id lookup cannot be targeted on a collection sharded by {self.key}"
-            else:
-                why = f"no usable condition on the leading shard key field '{self._fields[0]}'"
-            return "; ".join([why, *bounds.notes])
-        parts = []
-        for name, intervals in zip(self._fields, bounds.fields):
-            if spans_everything(intervals):
-                break
-            parts.append(_describe_field(name, intervals))
-        scope = "the whole shard key" if len(parts) == len(self._fields) else "a shard key prefix"
-        return "; ".join([f"{scope} is bounded: " + ", ".join(parts), *bounds.notes])
+        warnings = tuple(plan.bounds.warnings) if plan.bounds else ()
+        return Targeting(shards, kind, f"{plan.reason} ({where})", len(positions), plan.shape, warnings)
 
     # Serialisation ----------------------------------------------------------------
 
@@ -265,6 +247,46 @@ def _describe_field(name: str, intervals: FieldBounds) -> str:
     if all(i.is_point for i in intervals):
         return f"'{name}' = {len(intervals)} value{'' if len(intervals) == 1 else 's'}"
     return f"'{name}' in {len(intervals)} range{'' if len(intervals) == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """What the router makes of a filter on a key, before any chunk: the equality shortcut's key, else the bounds."""
+
+    shape: QueryShape
+    reason: str
+    key: dict[str, Any] | None = None  # the whole shard key, hashed fields hashed, when the shortcut applies
+    bounds: QueryBounds | None = None
+
+
+def plan_query(query: Mapping[str, Any], key_pattern: Sequence[tuple[str, Any]],
+               collation: Mapping[str, Any] | None = None) -> KeyPlan:
+    """The router's first steps for ``query`` on a key pattern, whatever the chunks: the layout-free part of target()."""
+    validate_filter(query)
+    key = shard_key_from_query(query, key_pattern, simple_collation=is_simple_collation(collation))
+    if key is not None:
+        return KeyPlan("single-key", "equality on the whole shard key: the one chunk holding it", key)
+    bounds = bounds_for_filter(query, key_pattern, collation=collation)
+    shape = query_shape(bounds)
+    if shape == "no-match":
+        return KeyPlan(shape, "the filter can match no document; the router still sends it to one shard", None, bounds)
+    return KeyPlan(shape, _describe(query, [name for name, _ in key_pattern], bounds), None, bounds)
+
+
+def _describe(query: Mapping[str, Any], fields: list[str], bounds: QueryBounds) -> str:
+    if spans_everything(bounds.fields[0]):
+        if set(query) == {"_id"} and fields != ["_id"]:
+            why = f"an _id lookup cannot be targeted on a collection sharded by {{{', '.join(fields)}}}"
+        else:
+            why = f"no usable condition on the leading shard key field '{fields[0]}'"
+        return "; ".join([why, *bounds.notes])
+    parts = []
+    for name, intervals in zip(fields, bounds.fields):
+        if spans_everything(intervals):
+            break
+        parts.append(_describe_field(name, intervals))
+    scope = "the whole shard key" if len(parts) == len(fields) else "a shard key prefix"
+    return "; ".join([f"{scope} is bounded: " + ", ".join(parts), *bounds.notes])
 
 
 def query_shape(bounds: QueryBounds) -> QueryShape:
