@@ -201,3 +201,19 @@ def test_every_matching_document_lives_on_a_targeted_shard(oracle, query, collat
         scanned = {doc["_id"] for doc in oracle.find(query, **options).hint(index)}
         assert targeting.warnings, (query, collation, index, missed[:3])
         assert not {doc["_id"] for doc in missed} & scanned, (query, collation, index)
+
+
+def test_mongoengine_startswith_is_never_targeted_on_a_string_key(oracle) -> None:
+    """mongoengine compiles startswith into a Python pattern, which pymongo sends as /^fo/u: a real mongod gives it no
+    prefix, and neither does mongoshard, so a query the application thinks targeted is broadcast on a string key."""
+    from mongoengine import Document, StringField
+    from mongoengine.queryset.transform import query as mongoengine_query
+
+    class Named(Document):
+        x = StringField()
+        meta = {"collection": "docs"}
+
+    query = mongoengine_query(Named, x__startswith="fo")  # what Named.objects(x__startswith="fo") sends
+    assert server_bounds(oracle, query, "x_1", None) == bounds_for_filter(query, [("x", 1)]).fields
+    assert bounds_for_filter(query, [("x", 1)]).fields[0][0].low == (15, b"")  # every string, not ["fo", "fp")
+    assert TABLES["x_1"].target(query).shape == "key-ranges" and len(TABLES["x_1"].target(query).shards) > 10

@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .inputs import cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together, routing_table_for
-from .output import KIND_STYLES, console, json_text, key_text, note, print_json, progress, say, styled, warn
+from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
 
 DEFAULT_SHARD_COUNT = 2
 # More documents than any sample mongoshard can hold in memory; a larger --limit is a typo.
@@ -101,10 +101,10 @@ def _print_route(namespace: str, key: dict, filter_document: Any, source: str, t
     out.print(styled(namespace, "bold") + f" key {key_text(key)}  filter {json_text(filter_document)}  ({source})")
     out.print(styled("  shape: ") + styled(targeting.verdict, KIND_STYLES[targeting.verdict]) + f" ({targeting.shape}): "
               f"{SHAPE_MEANINGS[targeting.shape]}")
-    out.print(f"  here:  {targeting.kind} -> {', '.join(targeting.shards)}: {targeting.reason}")
+    out.print(f"  on this layout: {targeting.kind} -> {', '.join(targeting.shards)}: {targeting.reason}")
     if len(table.chunks) == 1 and not grown and targeting.shape != "single-key":
-        note(f"a new cluster holds {namespace} in one chunk, so today every query reaches {table.shards[0]}; the shape says "
-             "what this query does once the collection has grown (give --sample FILE to see a grown layout)")
+        out.print(f"  a new cluster holds {namespace} in one chunk, so every query reaches {table.shards[0]} until it grows; "
+                  "--sample FILE shows a grown layout")
 
 
 SHAPE_MEANINGS = {

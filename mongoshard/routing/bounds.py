@@ -146,13 +146,18 @@ class _Planner:
         return results
 
     def or_node(self, branches: Sequence[Mapping[str, Any]]) -> list[FieldBounds]:
-        used_before = set(self.used)
-        collected = [self.and_node(branch) for branch in branches]
-        leading = self.fields[0]
-        if not collected or any(not _mentions(branch, leading) for branch in branches):
+        """Indexable only when every branch has a predicate the index can use on the leading key field."""
+        used_before, leading = set(self.used), self.fields[0]
+        collected, indexable = [], True
+        for branch in branches:
+            self.used = set()
+            collected.append(self.and_node(branch))
+            indexable = indexable and leading in self.used
+        if not indexable:
             self.note(f"a $or branch has no condition on the leading key field '{leading}'")
             self.used = used_before
             return [list(ALL_VALUES) for _ in self.fields]
+        self.used = used_before | {leading}
         return [unionize(i for branch in collected for i in branch[index]) for index in range(len(self.fields))]
 
     def field_bounds(self, name: str, condition: Any) -> FieldBounds:
@@ -254,17 +259,6 @@ def _collatable(value: Any) -> bool:
     return not is_regex(value) and canonical_type(sort_key(value)) in _COLLATABLE_TYPES
 
 
-def _mentions(branch: Mapping[str, Any], field_name: str) -> bool:
-    """Whether a $or branch bounds ``field_name``, which makes it indexable on the key."""
-    if field_name in branch or any(field_name.startswith(name + ".") and _elem_match_object(value)
-                                   for name, value in branch.items()):
-        return True
-    if any(_mentions(child, field_name) for child in branch.get("$and", ())) or _negatable(branch.get("$nor", ()), [field_name]):
-        return True
-    nested_or = branch.get("$or")
-    return bool(nested_or) and all(_mentions(child, field_name) for child in nested_or)
-
-
 def _negatable(branches: Sequence[Mapping[str, Any]], fields: list[str]) -> bool:
     """A $nor of one branch on one key field is NOT of that predicate, which the planner can bound (MatchExpression::
     optimize; checked on a real mongod); a $nor of several branches bounds nothing."""
@@ -318,11 +312,6 @@ def _collapsed(branch: Mapping[str, Any]) -> Mapping[str, Any]:
     while len(branch) == 1 and next(iter(branch)) in ("$and", "$or") and len(next(iter(branch.values()))) == 1:
         branch = next(iter(branch.values()))[0]
     return branch
-
-
-def _elem_match_object(condition: Any) -> bool:
-    return is_operator_document(condition) and isinstance(condition.get("$elemMatch"), Mapping) \
-        and not is_elem_match_value(condition["$elemMatch"])
 
 
 def _hashed_points(value: Any) -> list:
