@@ -67,8 +67,10 @@ def test_a_stop_signal_in_a_long_command_is_128_plus_n_and_one_line(tmp_path: Pa
     assert running.returncode == 128 + signum and stderr == f"mongoshard: interrupted by {name}\n"  # nothing to roll back
 
 
-# A sample of the table, through the real console script: main() must be the same boundary.
-SAMPLED = [row for index, row in enumerate(CASES) if index % 12 == 0 and not row.stdin]
+# A sample of the table, through the real console script: main() must be the same boundary. A NUL byte cannot reach a
+# real argv (execve refuses it), so those rows are only in-process.
+SAMPLED = [row for index, row in enumerate(CASES)
+           if index % 12 == 0 and not row.stdin and not any("\x00" in argument for argument in row.arguments)]
 
 
 @pytest.mark.parametrize("row", SAMPLED, ids=[row.name for row in SAMPLED])

@@ -284,18 +284,14 @@ def _negated(branch: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _or_equalities(branches: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]] | None:
-    """(field, values) when a $or, nested ones flattened, holds only equalities on one field; else None."""
+    """(field, values) when a $or holds only equalities on one field (a $or of one branch is that branch; the server
+    leaves a $nor over nested $or of several branches unbounded, checked on a real mongod); else None."""
     found: list[tuple[str, Any]] = []
     for branch in map(_collapsed, branches):
         if len(branch) != 1:
             return None
         (name, condition), = branch.items()
-        if name == "$or":
-            inner = _or_equalities(condition)
-            if inner is None:
-                return None
-            found += [(inner[0], value) for value in inner[1]]
-        elif name.startswith("$") or is_regex(condition) or is_operator_document(condition) and (
+        if name.startswith("$") or is_regex(condition) or is_operator_document(condition) and (
                 set(condition) - {"$eq", "$in", "$all"} or len(condition.get("$all", [None])) != 1):
             return None
         elif is_operator_document(condition):  # $eq, $in, and $all of one value are equalities
