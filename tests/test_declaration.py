@@ -11,6 +11,7 @@ from mongoengine import (
     DateTimeField,
     DictField,
     Document,
+    DynamicDocument,
     EmbeddedDocument,
     EmbeddedDocumentField,
     IntField,
@@ -395,10 +396,53 @@ def test_mongoengine_keeps_using_the_declared_key(mock_db) -> None:
         note = StringField()
 
     order = Order(region="EU", number=1, note="first").save()
-    assert order._object_key == {"pk": order.pk, "region": "EU", "number": 1}
     order.note = "changed"
     order.save()
     assert Order.objects.get(pk=order.pk).note == "changed"
     with pytest.raises(OperationError, match="Shard Keys are immutable"):
         order.region = "US"
     assert spec_for(Order).database == "shardtest"
+
+
+# Declarations as public mongoengine applications write them (fixtures from real code, see the closing note).
+
+
+def test_a_string_shard_key_is_refused_with_the_tuple_to_write() -> None:
+    class CynesNews(Document):  # meta = {"shard_key": ("date")}: parentheses without a comma are a string
+        date = StringField()
+        meta = {"shard_key": ("date"), "shard_database": "news"}
+
+    with pytest.raises(DeclarationError, match=r"meta\['shard_key'\] is the string 'date'.*write a tuple: \('date',\)"):
+        spec_for(CynesNews)
+
+
+@pytest.mark.parametrize("written, fix", [("_id", "write 'uid'"), ("pk", "write 'uid'"), ("id", "write 'uid'")])
+def test_the_primary_key_is_named_by_its_model_field(written: str, fix: str) -> None:
+    class UserInfo(DynamicDocument):
+        uid = IntField(primary_key=True)
+        meta = {"shard_key": (written,), "shard_database": "users"}
+
+    with pytest.raises(DeclarationError, match=f"calls its primary key 'uid': {fix}"):
+        spec_for(UserInfo)
+
+
+def test_a_database_field_name_is_refused_with_the_model_name_even_on_dynamic_documents() -> None:
+    class MediaModel(DynamicDocument):
+        seller = StringField(db_field="seller_id")
+        meta = {"shard_key": ("sku", "seller_id"), "shard_database": "taz"}
+
+    with pytest.raises(DeclarationError, match="uses the database name 'seller_id'; mongoengine needs the model name 'seller'"):
+        spec_for(MediaModel)
+
+
+def test_a_bare_sharded_adopts_the_meta_key() -> None:
+    @sharded
+    class Sample(Document):
+        md5 = StringField()
+        meta = {"shard_key": ("md5",), "shard_database": "crits"}
+
+    assert spec_for(Sample).key == (("md5", 1),)
+    with pytest.raises(DeclarationError, match="needs meta\\['shard_key'\\]"):
+        @sharded
+        class Nothing(Document):
+            x = IntField()

@@ -13,24 +13,43 @@ Two spellings, one meaning.  In ``meta``::
 
 or ``@sharded(key=..., hashed=..., presplit=..., zones=..., unique=...)``,
 which writes that same meta so that mongoengine keeps adding the key fields to
-the filters of save, update and delete.
+the filters of save, update and delete.  The decorator also makes those
+writes right for the key (``safe_writes``); a bare ``@sharded`` does only that,
+over a key declared in ``meta``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
 from .fields import FieldResolver, key_paths, meta_of
+from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
 
-__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "META_OPTIONS", "HASHED"]
+__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "deferred_declaration_errors", "META_OPTIONS", "HASHED"]
 
 HASHED = "hashed"
 META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
 DocumentClass = TypeVar("DocumentClass", bound=type)
+# While discovery imports an application, a bad @sharded declaration is that model's error, not its module's.
+_deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_deferring", default=False)
+_DECLARATION_ERROR = "_mongoshard_declaration_error"
+
+
+@contextlib.contextmanager
+def deferred_declaration_errors() -> Iterator[None]:
+    """Inside this block ``@sharded`` records a bad declaration on its class (``spec_for`` raises it) instead of
+    failing the import of the whole module."""
+    token = _deferring.set(True)
+    try:
+        yield
+    finally:
+        _deferring.reset(token)
 
 
 @dataclass(frozen=True)
@@ -86,7 +105,7 @@ class ShardSpec:
 def sharded(
     cls: DocumentClass | None = None,
     *,
-    key: str | Sequence[str],
+    key: str | Sequence[str] | None = None,
     hashed: str | bool | None = None,
     strategy: str | None = None,
     presplit: int | Sequence[Mapping[str, Any]] | None = None,
@@ -94,15 +113,29 @@ def sharded(
     unique: bool = False,
     database: str | None = None,
 ) -> Any:
-    """Declare a Document's shard key; the same as setting the ``shard_*`` meta options.
+    """Declare a Document's shard key; the same as setting the ``shard_*`` meta options, plus safe writes.
 
     ``hashed`` names the key field to hash (``True`` means the first one);
-    ``strategy="hashed"`` or ``"ranged"`` says the same in words.
+    ``strategy="hashed"`` or ``"ranged"`` says the same in words.  Without
+    ``key``, the key is the one in ``meta['shard_key']``.
     """
-    key_fields = (key,) if isinstance(key, str) else tuple(key)
 
     def decorate(document_class: DocumentClass) -> DocumentClass:
+        try:
+            _declare(document_class)
+        except DeclarationError as error:
+            if not _deferring.get():
+                raise
+            setattr(document_class, _DECLARATION_ERROR, error)
+        return document_class
+
+    def _declare(document_class: type) -> None:
         name = document_class.__name__
+        meta = meta_of(document_class)
+        declared_key = key_paths(meta, name)
+        if key is None and not declared_key:
+            raise DeclarationError(f"Model {name}: @sharded without key= needs meta['shard_key']; write @sharded(key=...)")
+        key_fields = declared_key if key is None else (key,) if isinstance(key, str) else tuple(key)
         hashed_field = _hashed_from_arguments(name, key_fields, hashed, strategy)
         declared = {
             "shard_key": key_fields,
@@ -112,7 +145,6 @@ def sharded(
             "shard_zones": tuple(zones) or None,
             "shard_database": database,
         }
-        meta = meta_of(document_class)
         for option, value in declared.items():
             current = meta.get(option)
             if value is not None and current not in (None, value):
@@ -124,7 +156,7 @@ def sharded(
             if value is not None:
                 meta[option] = value
         _validated_declaration(document_class)  # fail at import, not at apply
-        return document_class
+        install_safe_writes(document_class)
 
     return decorate(cls) if cls is not None else decorate
 
@@ -153,6 +185,9 @@ def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec 
     else the one registered with mongoengine for the class's ``db_alias``.
     """
     meta = meta_of(document_class)
+    deferred = vars(document_class).get(_DECLARATION_ERROR)
+    if deferred is not None:
+        raise deferred
     if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
         return None
     return ShardSpec(
@@ -167,7 +202,7 @@ def _validated_declaration(document_class: type) -> dict[str, Any]:
     """Key, uniqueness, pre-splitting and zones in database field names, or a DeclarationError."""
     meta = document_class._meta
     name = document_class.__name__
-    key_fields = key_paths(meta)
+    key_fields = key_paths(meta, name)
     if not key_fields:
         raise DeclarationError(f"Model {name}: the shard key is empty; name at least one field, e.g. ('user_id',)")
     hashed = _declared_hashed(name, meta.get("shard_hashed"), key_fields)

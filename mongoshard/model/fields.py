@@ -24,10 +24,17 @@ def meta_of(document_class: type) -> dict[str, Any]:
     return meta
 
 
-def key_paths(meta: Mapping[str, Any]) -> tuple[str, ...]:
-    """The declared key's model paths, in key order (a lone string is one field)."""
+def key_paths(meta: Mapping[str, Any], model: str) -> tuple[str, ...]:
+    """The declared key's model paths, in key order."""
     paths = meta.get("shard_key") or ()
-    return (paths,) if isinstance(paths, str) else tuple(paths)
+    if isinstance(paths, str):
+        # mongoengine iterates meta['shard_key'] (document.py, _object_key and _integrate_shard_key): a string is
+        # read one character at a time, so every re-save, reload and delete fails once the app is deployed.
+        raise DeclarationError(
+            f"Model {model}: meta['shard_key'] is the string {paths!r}, which mongoengine reads one character at a "
+            f"time; write a tuple: ({paths!r},)"
+        )
+    return tuple(paths)
 
 
 class FieldResolver:
@@ -84,10 +91,22 @@ class FieldResolver:
         if owner is None:
             return None
         fields = owner._fields
-        if part == "pk" and "id_field" in getattr(owner, "_meta", {}):
-            part = owner._meta["id_field"]
+        id_field = getattr(owner, "_meta", {}).get("id_field")
+        if part in ("_id", "pk", "id") and part not in fields and id_field and owner is self.document_class:
+            # mongoengine resolves key paths as model attributes: '_id' fails (AttributeError, LookUpError, #2096)
+            # and 'pk' breaks modify(); the primary key has a model name.
+            raise DeclarationError(
+                f"Model {self.name}: shard key field '{path}' is not a model field name; this model calls its primary "
+                f"key '{id_field}': write '{path.replace(part, id_field, 1)}'"
+            )
         if part in fields:
             return fields[part]
+        by_database_name = [name for name, candidate in fields.items() if getattr(candidate, "db_field", None) == part]
+        if by_database_name:
+            raise DeclarationError(
+                f"Model {self.name}: shard key field '{path}' uses the database name '{part}'; mongoengine needs the "
+                f"model name '{by_database_name[0]}' (declared with db_field='{part}')"
+            )
         if getattr(owner, "_dynamic", False):
             return None
         known = ", ".join(sorted(name for name in fields if not name.startswith("_")))
@@ -110,6 +129,6 @@ class FieldResolver:
 
 def key_fields(document_class: type) -> list[tuple[str, str, Any]]:
     """(model path, database path, mongoengine field or None) of each declared key field, in key order."""
-    paths = key_paths(meta_of(document_class))
+    paths = key_paths(meta_of(document_class), document_class.__name__)
     resolver = FieldResolver(document_class)
     return [(path, resolver.resolve(path), resolver.field_at(path)) for path in paths]
