@@ -7,24 +7,32 @@ from typing import Any, Optional
 import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
+from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SAMPLE, MAX_SHARDS
-from .inputs import cluster_uri, read_key, refuse_together
+from .inputs import cluster_uri, parse_candidate, read_key, refuse_together
 from .output import console, fail, key_text, note, plain, print_json, progress, size, styled
 
 
 @app.command(name="advise")
-def advise_command(module: str = typer.Argument(..., help="Module or package with the Documents."),
+def advise_command(modules: list[str] = MODULES_ARGUMENT,
                    audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log (JSON lines) to judge real queries too."),
+                   key: Optional[list[str]] = typer.Option(None, "--key", help='A candidate key for a collection of the application, NAMESPACE=KEY_JSON in database field names, e.g. \'shop.orders={"customer_id": 1}\' (repeatable).'),
                    database: Optional[str] = DATABASE_OPTION,
+                   alias: Optional[list[str]] = ALIAS_OPTION,
+                   include_tests: bool = TESTS_OPTION,
+                   show_traceback: bool = TRACEBACK_OPTION,
                    as_json: bool = JSON_OPTION) -> None:
-    """Lint the declared shard keys: hot spots, jumbo chunks, lost uniqueness, broadcast queries; exit 1 on an error."""
+    """Lint the declared (or --key candidate) shard keys: hot spots, jumbo chunks, lost uniqueness, broadcast queries,
+    mongoengine's write traps; with no key anywhere, list the unsharded collections. Exit 1 on an error."""
     from ..advice.advise import advise
-    from ..model.discovery import discover
     from ..reports.capture import read_log
 
+    found = discovered(modules, database, alias, include_tests, show_traceback)
     records = read_log(audit_log) if audit_log else ()
-    findings = advise(discover(module, database=database), records)
+    candidates = [_candidate(found, entry) for entry in key or []]
+    unsharded = found.unsharded if not found.specs and not candidates else ()
+    findings = advise([*found.specs, *candidates], records, unsharded=unsharded)
     if as_json:
         print_json([plain(f) for f in findings])
     else:
@@ -34,9 +42,24 @@ def advise_command(module: str = typer.Argument(..., help="Module or package wit
             out.print(styled(finding.severity, colours[finding.severity]) + " " + styled(finding.namespace, "bold")
                       + f" ({finding.model}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
         errors = sum(f.severity == "error" for f in findings)
-        out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {module}.")
+        out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {', '.join(modules)}.")
+    exit_if_problems(found)
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _candidate(found: Any, entry: str) -> Any:
+    """--key NAMESPACE=KEY for the Document of the application stored in that collection."""
+    from ..advice.advise import candidate_spec, model_of
+
+    namespace, pattern = parse_candidate(entry)
+    collection = namespace.partition(".")[2]
+    models = [*found.unsharded, *(model_of(spec) for spec in found.specs)]
+    model = next((m for m in models if m._get_collection_name() == collection), None)
+    if model is None:
+        known = ", ".join(sorted({m._get_collection_name() for m in models})) or "none"
+        fail(f"--key {namespace}: no Document of the application is stored in '{collection}' (collections: {known})")
+    return candidate_spec(model, namespace, pattern)
 
 
 @app.command(name="simulate")

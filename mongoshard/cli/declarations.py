@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
+from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
 from .inputs import cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together, routing_table_for
 from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
 
@@ -21,22 +22,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
 
 @app.command()
-def keys(module: str = typer.Argument(..., help="Dotted module or package holding Document classes, e.g. examples.pokemon_storage.models"),
+def keys(modules: list[str] = MODULES_ARGUMENT,
          database: Optional[str] = DATABASE_OPTION,
+         alias: Optional[list[str]] = ALIAS_OPTION,
+         include_tests: bool = TESTS_OPTION,
+         show_traceback: bool = TRACEBACK_OPTION,
          as_json: bool = JSON_OPTION) -> None:
-    """List the shard keys declared on the Documents of MODULE."""
-    from ..model.discovery import discover
+    """List the shard keys declared on the Documents of each MODULE."""
+    found = discovered(modules, database, alias, include_tests, show_traceback)
+    _print_keys(", ".join(modules), found.specs, as_json)
+    exit_if_problems(found)
 
-    specs = discover(module, database=database)
+
+def _print_keys(where: str, specs: "Sequence[ShardSpec]", as_json: bool) -> None:
     if as_json:
         print_json([_spec_document(spec) for spec in specs])
         return
     if not specs:
-        say(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded.")
+        say(f"No sharded Document in {where}: declare meta['shard_key'] or use @sharded.")
         return
     from rich.table import Table
 
-    table = Table(title=f"Shard keys declared in {module}")
+    table = Table(title=f"Shard keys declared in {where}")
     table.add_column("namespace", no_wrap=True)
     for column in ("key", "strategy", "unique", "pre-split", "zones", "models"):
         table.add_column(column, overflow="fold")
@@ -72,7 +79,7 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     from ..cluster.offline import DEFAULT_SERVER_VERSION
 
     version = read_version(server_version) if server_version else DEFAULT_SERVER_VERSION
-    spec = model_spec(target, database)
+    spec = model_spec(target, database, offline=True)
     filter_document = read_filter(query)
     query_collation = read_collation(collation) if collation else None
     count = shards or DEFAULT_SHARD_COUNT

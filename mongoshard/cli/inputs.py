@@ -35,12 +35,14 @@ def refuse_together(why: str, **given: Any) -> None:
         fail(f"{' and '.join(named)} cannot be used together ({why}); give one of them")
 
 
-def model_spec(target: str, database: str | None) -> "ShardSpec":
+def model_spec(target: str, database: str | None, *, offline: bool = False) -> "ShardSpec":
+    """The spec of MODULE:MODEL; offline, a database nobody names is ``$MONGOSHARD_URI``'s or shown as unknown."""
     from ..model.declaration import spec_for
-    from ..model.discovery import load_model
+    from ..model.discovery import UNKNOWN_DATABASE, load_model
+    from .application import uri_database
 
     document_class = load_model(target)
-    spec = spec_for(document_class, database=database)
+    spec = spec_for(document_class, database=database, unknown_database=(uri_database() or UNKNOWN_DATABASE) if offline else None)
     if spec is None:
         fail(f"{document_class.__name__} declares no shard key; add meta['shard_key'] or @sharded(key=...)")
     return spec

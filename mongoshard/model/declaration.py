@@ -157,6 +157,7 @@ def sharded(
                 meta[option] = value
         _validated_declaration(document_class)  # fail at import, not at apply
         install_safe_writes(document_class)
+        document_class._mongoshard_spelling = "meta" if key is None else "decorator"  # advice writes fixes this way
 
     return decorate(cls) if cls is not None else decorate
 
@@ -178,11 +179,13 @@ def _hashed_from_arguments(name: str, key: tuple[str, ...], hashed: str | bool |
 # From a Document class to a ShardSpec ----------------------------------------------
 
 
-def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec | None:
+def spec_for(document_class: type, *, database: str | None = None, aliases: Mapping[str, str] | None = None,
+             unknown_database: str | None = None) -> ShardSpec | None:
     """The validated spec of a Document class, or None when it declares no shard key.
 
     The database is ``database`` when given, else ``meta['shard_database']``,
-    else the one registered with mongoengine for the class's ``db_alias``.
+    else ``aliases[db_alias]``, else the one registered with mongoengine for
+    the class's ``db_alias``, else ``unknown_database`` (an error when None).
     """
     meta = meta_of(document_class)
     deferred = vars(document_class).get(_DECLARATION_ERROR)
@@ -191,7 +194,7 @@ def spec_for(document_class: type, *, database: str | None = None) -> ShardSpec 
     if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
         return None
     return ShardSpec(
-        database=database or meta.get("shard_database") or _database_of(document_class),
+        database=database or meta.get("shard_database") or _database_of(document_class, aliases or {}, unknown_database),
         collection=document_class._get_collection_name(),
         models=(f"{document_class.__module__}.{document_class.__qualname__}",),
         **_validated_declaration(document_class),
@@ -269,12 +272,16 @@ def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, ke
     )
 
 
-def _database_of(document_class: type) -> str:
+def _database_of(document_class: type, aliases: Mapping[str, str], unknown: str | None) -> str:
     """The database name mongoengine will use for the class's db_alias, without connecting."""
     from mongoengine.connection import DEFAULT_CONNECTION_NAME, _connection_settings
 
     alias = document_class._meta.get("db_alias") or DEFAULT_CONNECTION_NAME
+    if alias in aliases:
+        return aliases[alias]
     settings = _connection_settings.get(alias)
+    if settings is None and unknown is not None:
+        return unknown
     if settings is None:
         raise DeclarationError(
             f"Model {document_class.__name__}: no database is registered for db_alias '{alias}'; "

@@ -1,33 +1,92 @@
-"""Finding the sharded Documents of an application: import its modules, collect their specs."""
+"""Finding the Documents of an application: import its modules, collect their specs, and say what went wrong where.
+
+Real code bases do not import cleanly as a whole: an optional dependency is
+missing, ``tests/conftest.py`` needs pytest, a module prints while importing,
+the connection is made at start-up rather than at import.  So a scan skips
+test modules, reports a module that fails (with the file and line) and goes
+on, keeps the modules' stdout out of ours, and leaves a database it cannot
+know as ``UNKNOWN_DATABASE`` instead of failing.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import pkgutil
 import sys
-from dataclasses import replace
+import traceback
+from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..errors import DeclarationError, Interrupted, brief
-from .declaration import ShardSpec, spec_for
+from .declaration import ShardSpec, deferred_declaration_errors, spec_for
 from .fields import meta_of
 
-__all__ = ["discover", "load_model"]
+__all__ = ["discover", "scan", "Discovery", "Problem", "load_model", "UNKNOWN_DATABASE", "is_test_module"]
+
+# No database name can hold '<' or '>', so this never names a real one.
+UNKNOWN_DATABASE = "<unknown>"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A module that could not be imported, or a model whose declaration is wrong."""
+
+    subject: str
+    message: str
+    location: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    specs: tuple[ShardSpec, ...]
+    unsharded: tuple[type, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    skipped: tuple[str, ...] = field(default=(), compare=False)
+    imported: tuple[str, ...] = field(default=(), compare=False)
 
 
 def discover(module_name: str, *, database: str | None = None) -> list[ShardSpec]:
-    """Import a module or package and return the specs of every sharded Document in it.
+    """Import a module or package and return the specs of every sharded Document in it; the first problem raises.
 
     Classes sharing a collection through ``allow_inheritance`` give one spec;
     two different declarations for one collection are an error.
     """
-    modules = _import_tree(module_name)
+    found = scan([module_name], database=database, strict=True)
+    if found.problems:
+        raise DeclarationError(found.problems[0].message)
+    return list(found.specs)
+
+
+def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mapping[str, str] | None = None,
+         fallback_database: str | None = None, include_tests: bool = False, strict: bool = False) -> Discovery:
+    """Every Document of the modules and packages named, their specs, and the problems met on the way.
+
+    The database of a spec is ``database`` when given, else ``meta['shard_database']``, else ``aliases`` for the
+    class's ``db_alias``, else the connection registered with mongoengine, else (unless ``strict``)
+    ``fallback_database`` or ``UNKNOWN_DATABASE``.
+    """
+    problems: list[Problem] = []
+    modules: list[ModuleType] = []
+    skipped: list[str] = []
+    with deferred_declaration_errors():
+        for target in dict.fromkeys(targets):
+            _import_tree(target, modules, problems, skipped, include_tests=include_tests, top=True)
     by_namespace: dict[str, ShardSpec] = {}
+    unsharded: list[type] = []
     for document_class in _document_classes(modules):
-        spec = spec_for(document_class, database=database)
+        try:
+            spec = spec_for(document_class, database=database, aliases=aliases,
+                            unknown_database=None if strict else fallback_database or UNKNOWN_DATABASE)
+        except DeclarationError as error:
+            problems.append(Problem(_model_name(document_class), str(error), _where_defined(document_class)))
+            continue
         if spec is None:
+            if not document_class._meta.get("abstract"):
+                unsharded.append(document_class)
             continue
         known = by_namespace.get(spec.namespace)
         if known is None:
@@ -35,16 +94,17 @@ def discover(module_name: str, *, database: str | None = None) -> list[ShardSpec
         elif known == spec:
             by_namespace[spec.namespace] = _with_models(known, spec.models)
         else:
-            raise DeclarationError(
+            problems.append(Problem(spec.namespace, (
                 f"Collection {spec.namespace} is declared twice with different shard keys: "
                 f"{known.models[0]} says {known.key_pattern}, {spec.models[0]} says {spec.key_pattern}; "
-                "make the declarations agree"
-            )
-    return [by_namespace[ns] for ns in sorted(by_namespace)]
+                "make the declarations agree")))
+    return Discovery(tuple(by_namespace[ns] for ns in sorted(by_namespace)), tuple(unsharded), tuple(problems),
+                     tuple(skipped), tuple(m.__name__ for m in modules))
 
 
-def _with_models(spec: ShardSpec, models: Iterable[str]) -> ShardSpec:
-    return replace(spec, models=tuple(sorted(set(spec.models) | set(models))))
+def is_test_module(module_name: str) -> bool:
+    """``tests``/``test`` packages, ``conftest`` and ``test_*`` modules: what pytest collects, not the application."""
+    return any(part in ("tests", "test", "conftest") or part.startswith("test_") for part in module_name.split("."))
 
 
 def load_model(target: str) -> type:
@@ -59,12 +119,33 @@ def load_model(target: str) -> type:
     return document_class
 
 
-def _import_tree(module_name: str) -> list[ModuleType]:
-    module = _import(module_name)
-    modules = [module]
-    for info in pkgutil.walk_packages(getattr(module, "__path__", []), prefix=f"{module_name}."):
-        modules.append(_import(info.name))
-    return modules
+def _with_models(spec: ShardSpec, models: Iterable[str]) -> ShardSpec:
+    return replace(spec, models=tuple(sorted(set(spec.models) | set(models))))
+
+
+def _import_tree(name: str, modules: list[ModuleType], problems: list[Problem], skipped: list[str], *,
+                 include_tests: bool, top: bool = False) -> None:
+    """Import ``name`` and, for a package, every module under it (test modules skipped unless named), recording
+    failures; a named module that does not exist is bad input and raises."""
+    if not include_tests and not top and is_test_module(name):
+        skipped.append(name)
+        return
+    try:
+        module = _import(name)
+    except ModuleMissing:
+        if top:
+            raise
+        return  # listed by pkgutil but gone: nothing to analyse
+    except DeclarationError as error:
+        problems.append(Problem(name, str(error), *_failure_site(error.__cause__)))
+        return
+    modules.append(module)
+    for info in pkgutil.iter_modules(getattr(module, "__path__", []), prefix=f"{name}."):
+        _import_tree(info.name, modules, problems, skipped, include_tests=include_tests)
+
+
+class ModuleMissing(DeclarationError):
+    """The module named does not exist (as opposed to existing and failing)."""
 
 
 def _import(module_name: str) -> ModuleType:
@@ -73,14 +154,39 @@ def _import(module_name: str) -> ModuleType:
         with contextlib.redirect_stdout(sys.stderr):
             return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise DeclarationError(
-            f"Cannot import module '{module_name}' ({exc}); check the dotted name and run from the directory "
-            "that contains it, or add that directory to PYTHONPATH"
-        ) from None
+        if exc.name and module_name.startswith(exc.name):
+            raise ModuleMissing(
+                f"Cannot import module '{module_name}' ({exc}); check the dotted name and run from the directory "
+                "that contains it, or add that directory to PYTHONPATH"
+            ) from None
+        raise DeclarationError(f"Importing '{module_name}' failed with ModuleNotFoundError: {brief(exc)}") from exc
     except (DeclarationError, Interrupted):
         raise
     except BaseException as exc:  # the user's module failed, called sys.exit, or raised anything else while importing
-        raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from None
+        raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from exc
+
+
+def _failure_site(exc: BaseException | None) -> tuple[str | None, str]:
+    """Where the user's code failed (file:line, the innermost frame outside importlib) and the whole traceback."""
+    if exc is None:
+        return None, ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}", "".join(traceback.format_exception(exc))
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if "importlib" not in frame.filename]
+    user_frames = [frame for frame in frames if "/mongoshard/" not in frame.filename] or frames
+    location = f"{user_frames[-1].filename}:{user_frames[-1].lineno}" if user_frames else None
+    return location, "".join(traceback.format_exception(exc))
+
+
+def _where_defined(document_class: type) -> str | None:
+    try:
+        return f"{inspect.getsourcefile(document_class)}:{inspect.getsourcelines(document_class)[1]}"
+    except (OSError, TypeError):
+        return None
+
+
+def _model_name(document_class: type) -> str:
+    return f"{document_class.__module__}.{document_class.__qualname__}"
 
 
 def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
@@ -98,4 +204,3 @@ def _is_document(candidate: type) -> bool:
     from mongoengine import Document
 
     return issubclass(candidate, Document) and candidate is not Document
-

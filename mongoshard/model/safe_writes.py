@@ -47,7 +47,7 @@ from mongoengine.errors import OperationError, ValidationError
 
 from ..errors import MongoshardError
 
-__all__ = ["install_safe_writes", "ShardKeyWriteError", "loaded_key"]
+__all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "loaded_key"]
 
 # The key values a document was loaded with, by database path: a value, ABSENT (known not stored), or not there.
 _LOADED = "_mongoshard_loaded_key"
@@ -73,6 +73,12 @@ def install_safe_writes(document_class: type) -> None:
         target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
+
+
+def has_safe_writes(document_class: type) -> bool:
+    """Whether ``@sharded`` made this class's writes safe (on it or on a base)."""
+    object_key = getattr(document_class, "_object_key", None)
+    return isinstance(object_key, property) and getattr(object_key.fget, "_mongoshard_safe", False)
 
 
 def loaded_key(document: Any) -> dict[str, Any]:

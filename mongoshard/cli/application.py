@@ -1,0 +1,74 @@
+"""Reading an application's models from the command line: several modules, aliases, and what failed where."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from .app import URI_VARIABLE
+from .output import fail, note, warn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model.discovery import Discovery
+
+__all__ = ["MODULES_ARGUMENT", "ALIAS_OPTION", "TESTS_OPTION", "TRACEBACK_OPTION", "discovered", "exit_if_problems", "uri_database"]
+
+MODULES_ARGUMENT = typer.Argument(..., metavar="MODULE...", help="Modules or packages holding Document classes, e.g. examples.pokemon_storage.models (test modules under a package are skipped).")
+ALIAS_OPTION = typer.Option(None, "--alias", metavar="NAME=DATABASE", help="The database of a db_alias the application registers at start-up (repeatable).")
+TESTS_OPTION = typer.Option(False, "--include-tests", help="Also import tests, test_* and conftest modules under a package.")
+TRACEBACK_OPTION = typer.Option(False, "--traceback", help="Show the traceback of each module that failed to import.")
+
+
+def discovered(modules: list[str], database: Optional[str], aliases: Optional[list[str]], include_tests: bool,
+               show_traceback: bool) -> "Discovery":
+    """Scan the modules; each problem is one line on stderr (the traceback too with --traceback), the rest goes on.
+
+    A database nobody names comes from ``$MONGOSHARD_URI``'s path, else is shown as unknown.
+    """
+    from ..model.discovery import scan
+
+    found = scan(modules, database=database, aliases=_aliases(aliases or []), fallback_database=uri_database(),
+                 include_tests=include_tests)
+    if found.problems and not found.imported:  # nothing to analyse: the failure is the answer
+        problem = found.problems[0]
+        if show_traceback and problem.detail:
+            note(problem.detail.rstrip())
+        fail(problem.message + (f" ({problem.location})" if problem.location else ""))
+    for problem in found.problems:
+        where = f" ({problem.location})" if problem.location else ""
+        warn(f"{problem.subject}: {problem.message}{where}" + ("" if show_traceback or not problem.detail else "; --traceback shows the detail"))
+        if show_traceback and problem.detail:
+            note(problem.detail.rstrip())
+    return found
+
+
+def exit_if_problems(found: "Discovery") -> None:
+    """Exit 2 after the output when a module or model could not be analysed, so that scripts notice."""
+    from .boundary import EXIT_ERROR
+
+    if found.problems:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _aliases(entries: list[str]) -> dict[str, str]:
+    mapping = {}
+    for entry in entries:
+        alias, separator, database = entry.partition("=")
+        if not separator or not alias or not database or any(c in database for c in '/\\. "$*<>:|?'):
+            fail(f"--alias {entry[:80]!r} must be NAME=DATABASE with a valid database name, e.g. --alias users=accounts")
+        mapping[alias] = database
+    return mapping
+
+
+def uri_database() -> str | None:
+    uri = os.environ.get(URI_VARIABLE)
+    if not uri:
+        return None
+    from pymongo.uri_parser import parse_uri
+
+    try:
+        return parse_uri(uri, validate=False, warn=True).get("database")
+    except Exception:  # a bad URI is reported where it is used to connect, not here
+        return None

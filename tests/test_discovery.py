@@ -1,0 +1,102 @@
+"""Discovery on a code base shaped like the real ones: it imports badly in places, prints, connects at start-up.
+
+The application below is written to disk and analysed by the real console
+script in its own process, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from commandline import ROOT, run
+
+APPLICATION = {
+    "shop/__init__.py": "",
+    "shop/catalog.py": """
+        from mongoengine import Document, StringField, IntField
+        print("connecting to the catalogue service...")   # modules that print while importing
+        class Product(Document):
+            sku = StringField()
+            seller = StringField(db_field="seller_id")
+            meta = {"collection": "products", "db_alias": "catalog", "shard_key": ("sku", "seller")}
+        class Broken(Document):
+            asin = StringField()
+            meta = {"shard_key": ("asin"), "db_alias": "catalog"}   # a string: one bad model, not a bad module
+        class Review(Document):
+            sku = StringField()
+            stars = IntField()
+        """,
+    "shop/users.py": """
+        from mongoengine import Document, StringField
+        from mongoshard import sharded
+        @sharded(key="email")
+        class User(Document):
+            email = StringField()
+            meta = {"db_alias": "users"}
+        @sharded(key="nickname")            # no such field: this model's error, User still analysed
+        class Alias(Document):
+            name = StringField()
+            meta = {"db_alias": "users"}
+        """,
+    "shop/payments.py": """
+        import stripe_sdk_that_is_not_installed   # an optional dependency
+        """,
+    "shop/tests/__init__.py": "",
+    "shop/tests/conftest.py": "import pytest_plugin_that_is_not_installed\n",
+    "shop/test_models.py": "raise RuntimeError('a test module, never imported')\n",
+}
+
+
+@pytest.fixture
+def application(tmp_path: Path) -> Path:
+    for name, text in APPLICATION.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def mongoshard(application: Path, *arguments: str, **env: str):
+    return run(*arguments, cwd=application, env={"PYTHONPATH": f"{ROOT}:{application}", **env})
+
+
+def test_one_failing_module_or_model_does_not_hide_the_others(application: Path) -> None:
+    result = mongoshard(application, "keys", "shop", "--json", "--alias", "catalog=store")
+    assert result.returncode == 2  # something could not be analysed: scripts must notice
+    keys = json.loads(result.stdout)  # stdout stays JSON although a module printed while importing
+    assert [(k["namespace"], k["key"]) for k in keys] == [("<unknown>.user", {"email": 1}),
+                                                          ("store.products", {"sku": 1, "seller_id": 1})]
+    problems = [json.loads(line)["warning"] for line in result.stderr.splitlines() if line.startswith("{")]
+    assert len(problems) == 3, problems
+    assert any("shop.payments" in p and "stripe_sdk_that_is_not_installed" in p and "shop/payments.py:2" in p for p in problems)
+    assert any("Broken" in p and "write a tuple: ('asin',)" in p and "catalog.py:" in p for p in problems)
+    assert any("Alias" in p and "'nickname' is unknown" in p for p in problems)
+    assert "connecting to the catalogue service..." in result.stderr
+    assert "conftest" not in result.stderr and "test_models" not in result.stderr
+
+
+def test_the_database_comes_from_the_uri_when_nobody_names_it(application: Path) -> None:
+    result = mongoshard(application, "keys", "shop.users", "--json", MONGOSHARD_URI="mongodb://u:secret@127.0.0.1:1/accounts")
+    assert result.returncode == 2 and "secret" not in result.stdout + result.stderr
+    assert [k["namespace"] for k in json.loads(result.stdout)] == ["accounts.user"]
+
+
+def test_traceback_shows_where_the_import_failed(application: Path) -> None:
+    result = mongoshard(application, "keys", "shop.payments", "shop.users", "--traceback")
+    assert result.returncode == 2
+    assert "Traceback (most recent call last)" in result.stderr and "import stripe_sdk_that_is_not_installed" in result.stderr
+    assert "user" in result.stdout
+
+
+def test_tests_are_imported_when_asked(application: Path) -> None:
+    result = mongoshard(application, "keys", "shop", "--json", "--include-tests")
+    assert "pytest_plugin_that_is_not_installed" in result.stderr and "a test module, never imported" in result.stderr
+
+
+def test_a_module_that_does_not_exist_is_bad_input(application: Path) -> None:
+    result = mongoshard(application, "keys", "shop", "shpo")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Cannot import module 'shpo'" in result.stderr
