@@ -146,3 +146,39 @@ def test_cli_audit_with_declared_and_candidate_keys(tmp_path: Path) -> None:
     broken = run("audit", str(tmp_path / "broken.jsonl"))
     assert broken.returncode == 2 and "line 1: not a query record" in broken.stderr
 
+
+
+@pytest.mark.mongod
+def test_writes_are_recorded_as_writes_with_what_a_router_does_with_them(shard_uri) -> None:
+    from mongoengine import Document, IntField, StringField
+
+    class Ledger(Document):
+        region = StringField()
+        number = IntField()
+        total = IntField()
+        meta = {"db_alias": "audit_writes", "collection": "ledger"}
+
+    with capture() as recorder:
+        connect("audit_writes", alias="audit_writes", host=shard_uri, uuidRepresentation="standard")
+        try:
+            entry = Ledger(region="EU", number=1, total=0).save()
+            Ledger.objects(region="EU", number=1).update_one(inc__total=1)  # the whole key: one shard
+            Ledger.objects(region="EU").update_one(inc__total=1)  # one document, part of the key
+            Ledger.objects(region="EU").update(inc__total=1)  # many: a broadcast, never refused
+            Ledger.objects(pk=entry.pk).update_one(inc__total=1)  # one document by _id
+            Ledger.objects(number=2).upsert_one(total=5)  # an upsert without the key
+            Ledger.objects(region="EU").first().delete()
+        finally:
+            Ledger.drop_collection()
+            disconnect("audit_writes")
+    report = audit([r for r in recorder.records if r["namespace"] == "audit_writes.ledger"],
+                   {"audit_writes.ledger": {"key": {"region": 1, "number": 1}}})
+    figures = {(f.operation, json.dumps(f.shape, sort_keys=True), f.multi, f.upsert): f.writes.get("key")
+               for f in report.collections[0].shapes}
+    assert figures[("update", '{"number": "?int", "region": "?str"}', False, False)] is None
+    assert "a single update without the whole shard key: refused by mongos before 7.1" in \
+        figures[("update", '{"region": "?str"}', False, False)]
+    assert figures[("update", '{"region": "?str"}', True, False)] is None
+    assert figures[("update", '{"_id": "?objectId"}', False, False)] == "one document by _id: sent to every shard (any version)"
+    assert figures[("update", '{"number": "?int"}', False, True)].startswith("an upsert without the whole shard key")
+    assert figures[("delete", '{"_id": "?objectId"}', True, False)] is None  # mongoengine deletes with delete_many

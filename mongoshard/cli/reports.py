@@ -195,6 +195,12 @@ def _print_audit(report: Any, top: int) -> None:
         for column in ("count", "share", "operation", "shape", *collection.keys):
             shapes.add_column(column, overflow="fold")
         for figures in collection.shapes[:top]:
-            verdicts = [styled(kind, KIND_STYLES[kind]) for kind, _ in figures.kinds.values()]
-            shapes.add_row(str(figures.count), f"{figures.share:.0%}", figures.operation, json.dumps(figures.shape), *verdicts)
+            verdicts = [styled(kind, KIND_STYLES[kind]) + (" *" if label in figures.writes else "")
+                        for label, (kind, _) in figures.kinds.items()]
+            flags = [name for name, on in (("many", figures.multi), ("one", figures.multi is False), ("upsert", figures.upsert)) if on]
+            operation = figures.operation + (f" ({', '.join(flags)})" if flags else "")
+            shapes.add_row(str(figures.count), f"{figures.share:.0%}", operation, json.dumps(figures.shape), *verdicts)
         out.print(shapes)
+        notes = {note for figures in collection.shapes[:top] for note in figures.writes.values()}
+        for note in sorted(notes):
+            out.print(f"  * {note}")

@@ -10,6 +10,10 @@ key field unusable, so such queries are scatter-gather (SERVER-53335), and
 ``$where``/``$function`` are ignored by the router as by this.  Only ``$expr``,
 whose captured shape hides the comparisons the router could bound, is counted as
 "unknown" unless the rest already pins the key.
+
+Writes are judged as writes: a single-document update, delete or
+findAndModify that does not pin the whole key is refused by a router before
+7.1 and runs as a two-phase broadcast from 7.1 (``write_note``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bson import ObjectId
 from ..routing.filters import FilterError
 from ..routing.table import VERDICTS, plan_query
 
-__all__ = ["audit", "classify", "AuditReport", "CollectionAudit", "ShapeFigures", "KINDS"]
+__all__ = ["audit", "classify", "write_note", "AuditReport", "CollectionAudit", "ShapeFigures", "KINDS"]
 
 KINDS = ("single-shard", "multi-shard", "scatter-gather", "unknown")
 
@@ -74,6 +78,27 @@ def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation
     return VERDICTS[plan.shape], plan.reason
 
 
+def write_note(record: Mapping[str, Any], kind: str) -> str | None:
+    """What a router does with a single-document write that does not pin the whole key, or None.
+
+    Server rules: before 7.1 a single update/delete "must contain an exact match on _id or contain the shard key"
+    (or reach one shard), an upsert and a findAndModify need the whole key; from 7.1
+    ``write_without_shard_key::useTwoPhaseProtocol`` (write_without_shard_key_util.cpp) sends every such write
+    through the two-phase protocol (a read on every shard, then the write in a transaction), except an update or
+    delete with an exact ``_id`` and no upsert, which goes to every shard that may hold that ``_id``.
+    """
+    operation = record.get("operation", "find")
+    if operation not in ("update", "delete", "findAndModify") or record.get("multi") or kind == "single-shard":
+        return None
+    shape = record["shape"]
+    exact_id = "_id" in shape and not (isinstance(shape["_id"], Mapping) and set(shape["_id"]) - {"$eq"})
+    if operation != "findAndModify" and exact_id and not record.get("upsert"):
+        return "one document by _id: sent to every shard (any version)"
+    what = "an upsert" if record.get("upsert") else f"a single {operation}"
+    return (f"{what} without the whole shard key: refused by mongos before 7.1 unless it reaches one shard; "
+            "from 7.1 a two-phase write (a read on every shard, then the write)")
+
+
 # Report -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -83,6 +108,9 @@ class ShapeFigures:
     count: int
     share: float
     kinds: dict[str, tuple[str, str]]  # key label -> (kind, reason)
+    multi: bool | None = None  # writes only: a multi update/delete
+    upsert: bool | None = None
+    writes: dict[str, str] = field(default_factory=dict)  # key label -> write_note, where there is one
 
 
 @dataclass(frozen=True)
@@ -109,7 +137,8 @@ def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, 
     """
     grouped: dict[str, dict[str, list[Any]]] = {}
     for record in records:
-        text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation")], sort_keys=True)
+        text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation"),
+                           record.get("multi"), record.get("upsert")], sort_keys=True)
         grouped.setdefault(record["namespace"], {}).setdefault(text, []).append(record)
     collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {})) for namespace, by_shape in sorted(grouped.items()))
     return AuditReport(collections, sum(c.total for c in collections))
@@ -124,5 +153,7 @@ def _collection(namespace: str, by_shape: dict[str, list[Any]], keys: Mapping[st
         kinds = {label: classify(first["shape"], list(pattern.items()), first.get("collation")) for label, pattern in keys.items()}
         for label, (kind, _) in kinds.items():
             distribution[label][kind] += len(group) / total
-        shapes.append(ShapeFigures(first.get("operation", "find"), first["shape"], len(group), len(group) / total, kinds))
+        writes = {label: note for label, (kind, _) in kinds.items() if (note := write_note(first, kind))}
+        shapes.append(ShapeFigures(first.get("operation", "find"), first["shape"], len(group), len(group) / total, kinds,
+                                   first.get("multi"), first.get("upsert"), writes))
     return CollectionAudit(namespace, total, {label: dict(p) for label, p in keys.items()}, distribution, tuple(shapes))

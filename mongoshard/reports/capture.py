@@ -82,20 +82,25 @@ def _records(command_name: str, command: Mapping[str, Any], database: str) -> li
         return []
     namespace = f"{database}.{collection}"
     collation = command.get("collation")
-    if command_name in _QUERY_COMMANDS:
-        statements = [(command_name, command.get(_QUERY_COMMANDS[command_name]) or {}, collation)]
+    # (operation, filter, collation, write flags): writes keep multi and upsert, which decide what a router allows.
+    if command_name == "findAndModify":
+        statements = [("findAndModify", command.get("query") or {}, collation, {"multi": False, "upsert": bool(command.get("upsert"))})]
+    elif command_name in _QUERY_COMMANDS:
+        statements = [(command_name, command.get(_QUERY_COMMANDS[command_name]) or {}, collation, {})]
     elif command_name == "update":
-        statements = [("update", s.get("q") or {}, s.get("collation", collation)) for s in command.get("updates", [])]
+        statements = [("update", s.get("q") or {}, s.get("collation", collation),
+                       {"multi": bool(s.get("multi")), "upsert": bool(s.get("upsert"))}) for s in command.get("updates", [])]
     elif command_name == "delete":
-        statements = [("delete", s.get("q") or {}, s.get("collation", collation)) for s in command.get("deletes", [])]
+        statements = [("delete", s.get("q") or {}, s.get("collation", collation), {"multi": s.get("limit", 0) != 1, "upsert": False})
+                      for s in command.get("deletes", [])]
     elif command_name == "aggregate":
         pipeline = command.get("pipeline") or [{}]
         first = pipeline[0] if pipeline else {}
-        statements = [("aggregate", first.get("$match", {}) if isinstance(first, Mapping) else {}, collation)]
+        statements = [("aggregate", first.get("$match", {}) if isinstance(first, Mapping) else {}, collation, {})]
     else:
         return []
     return [{"namespace": namespace, "operation": operation, "shape": shape_of(dict(query)),
-             "collation": dict(collation) if collation else None} for operation, query, collation in statements]
+             "collation": dict(collation) if collation else None, **flags} for operation, query, collation, flags in statements]
 
 
 class Recorder:
@@ -178,6 +183,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
             record = None
         if not (isinstance(record, dict) and isinstance(record.get("namespace"), str) and isinstance(record.get("shape"), dict)
                 and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)
+                and all(isinstance(record.get(flag, False), bool) for flag in ("multi", "upsert"))
                 and _depth(record["shape"]) <= MAX_DEPTH):
             raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and a 'shape' document); "
                              "record the log with mongoshard.capture()")
