@@ -201,6 +201,6 @@ def _print_audit(report: Any, top: int) -> None:
             operation = figures.operation + (f" ({', '.join(flags)})" if flags else "")
             shapes.add_row(str(figures.count), f"{figures.share:.0%}", operation, json.dumps(figures.shape), *verdicts)
         out.print(shapes)
-        notes = {note for figures in collection.shapes[:top] for note in figures.writes.values()}
-        for note in sorted(notes):
-            out.print(f"  * {note}")
+        write_notes = {text for figures in collection.shapes[:top] for text in figures.writes.values()}
+        for text in sorted(write_notes):
+            out.print(f"  * {text}")
