@@ -20,6 +20,8 @@ _EXPORTS = {
     "sharded": "model.declaration",
     "spec_for": "model.declaration",
     "discover": "model.discovery",
+    "scan": "model.discovery",
+    "ShardKeyWriteError": "model.safe_writes",
     "Salting": "model.salting",
     "DeclarationError": "errors",
     "MongoshardError": "errors",
@@ -63,7 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .deploy.topology import Topology, load_topology  # noqa: F401
     from .errors import DeclarationError, MongoshardError  # noqa: F401
     from .model.declaration import ShardSpec, Zone, sharded, spec_for  # noqa: F401
-    from .model.discovery import discover  # noqa: F401
+    from .model.discovery import discover, scan  # noqa: F401
+    from .model.safe_writes import ShardKeyWriteError  # noqa: F401
     from .model.salting import Salting  # noqa: F401
     from .reports.audit import audit  # noqa: F401
     from .reports.balance import BalanceReport, balance  # noqa: F401

@@ -8,7 +8,7 @@ import shlex
 import pytest
 from commandline import ROOT, run
 
-README = (ROOT / "README.md").read_text()
+README = (ROOT / "README.md").read_text() + "\n" + (ROOT / "examples" / "shop" / "README.md").read_text()
 # A "$ mongoshard ..." line (continued with backslashes) inside a ``` block, then its output up to the next "$" or fence.
 EXAMPLE = re.compile(r"^\$ mongoshard ((?:.*\\\n)*.*)\n((?:(?!\$ |```).*\n)*)", re.M)
 

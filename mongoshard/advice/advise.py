@@ -77,13 +77,19 @@ def model_of(spec: ShardSpec) -> type:
 def _unsharded(model: type) -> Finding:
     collection = model._get_collection_name()
     constraints = unique_indexes(model)
-    constrained = ("its unique indexes (" + "), (".join(", ".join(index) for index in constraints)
-                   + ") can stay only if the key is a prefix of each: a key on " + " or ".join(
-                       sorted({index[0] for index in constraints})) + " keeps them") if constraints else "no unique index constrains its key"
+    leading = sorted({index[0] for index in constraints})
+    listed = "(" + "), (".join(", ".join(index) for index in constraints) + ")"
+    if not constraints:
+        constrained = "no unique index constrains its key"
+    elif len(leading) == 1:
+        constrained = f"its unique indexes {listed} stay enforceable under a key that starts with {leading[0]}"
+    else:
+        constrained = (f"its unique indexes {listed} must each start with the key, and no key starts them all: "
+                       f"a key on {leading[0]} keeps only the ones on {leading[0]}; enforce the others elsewhere")
     return Finding("info", "unsharded-collection", collection, model.__name__,
                    f"{model.__name__} ({collection}) declares no shard key; {constrained}",
-                   f"try candidates before declaring one: mongoshard advise MODULE --key DATABASE.{collection}='{{\"FIELD\": 1}}', "
-                   "and measure them with 'mongoshard simulate'")
+                   f"try candidates before declaring one: mongoshard advise {model.__module__} --key "
+                   f"DATABASE.{collection}='{{\"{leading[0] if leading else 'FIELD'}\": 1}}', and measure them with 'mongoshard simulate'")
 
 
 def _query_findings(spec: ShardSpec, model: type, records: Sequence[Mapping[str, Any]]) -> list[Finding]:

@@ -51,7 +51,8 @@ def key_fields_of(model: type, key: Sequence[tuple[str, Any]]) -> list[KeyField]
 def declaration_text(model: type, paths: Sequence[str], hashed: str | None = None) -> str:
     """A key declaration as the model writes its own: ``@sharded(...)`` or ``meta = {...}``."""
     key = repr(paths[0]) if len(paths) == 1 else repr(tuple(paths))
-    if vars(model).get("_mongoshard_spelling", "meta") == "meta":
+    spelling = vars(model).get("_mongoshard_spelling") or ("meta" if "shard_key" in model._meta else "decorator")
+    if spelling == "meta":
         return f'meta["shard_key"] = {tuple(paths)!r}' + (f', meta["shard_hashed"] = {hashed!r}' if hashed else "")
     hashed_text = "" if not hashed else ", hashed=True" if hashed == paths[0] else f", hashed={hashed!r}"
     return f"@sharded(key={key}{hashed_text})"
