@@ -114,7 +114,10 @@ def redact_message(text: str) -> str:
 
 def brief(exc: BaseException) -> str:
     """An exception's message as one redacted line: drivers append topology dumps and "full error" documents."""
-    text = redact_message(str(exc)).split(", full error")[0].split(", Topology Description")[0]
+    try:
+        text = redact_message(str(exc))
+    except Exception:  # an exception whose __str__ itself fails (user code): its type says enough
+        return type(exc).__name__.split(", full error")[0].split(", Topology Description")[0]
     text = re.sub(r" \(configured timeouts: [^)]*\)", "", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

@@ -76,13 +76,14 @@ APPLICATIONS = {
 }
 
 UNSHARDED = """
-    from mongoengine import Document, StringField, IntField
+    from mongoengine import Document, StringField, IntField, ListField
     class Customer(Document):
         email = StringField(unique=True)
         region = StringField()
     class Order(Document):
         customer_id = IntField()
         number = IntField()
+        lines = ListField(StringField())
         meta = {"indexes": [{"fields": ["customer_id", "number"], "unique": True}]}
     """
 
@@ -136,6 +137,23 @@ def test_an_application_without_keys_gets_its_collections_and_candidates(apps: P
     assert code == 1
     assert "(customer_id, number) does not start with the shard key (number)" in findings[("Order", "unenforceable-unique")]["message"]
     assert ("Customer", "unenforceable-unique") not in findings and ("Customer", "unsharded-collection") not in findings
+
+
+@pytest.mark.parametrize("key, says", [
+    ('{"lines": 1}', "'lines' goes through the list field 'lines': MongoDB refuses arrays in shard keys"),
+    ('{"tags": 1}', "--key shop.order: 'tags': Order has no field stored as 'tags'"),
+    ('{"customer": 1}', "has no field stored as 'customer'"),
+])
+def test_a_candidate_naming_no_stored_field_is_refused(apps: Path, key: str, says: str) -> None:
+    result = run("advise", "shop", "--key", f"shop.order={key}", cwd=apps, env={"PYTHONPATH": f"{ROOT}:{apps}"})
+    assert result.returncode == 2 and says in result.stderr
+
+
+def test_candidates_keep_their_findings_apart(apps: Path) -> None:
+    result = run("advise", "shop", "--key", 'shop.order={"number": 1}', "--key", 'shop.order={"customer_id": 1}',
+                 cwd=apps, env={"PYTHONPATH": f"{ROOT}:{apps}"})
+    assert "(Order key {number: 1}) unenforceable-unique" in result.stdout.replace("\n", " ")
+    assert result.stdout.count("unknown-cardinality") == 1
 
 
 def test_a_candidate_for_a_collection_the_application_does_not_have(apps: Path) -> None:

@@ -50,7 +50,7 @@ def test_route_reads_a_routing_table_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (("keys", "no_such_module_here"), "Cannot import module 'no_such_module_here'"),
-    (("route", f"{MODELS}:Owner", "{}"), "Owner declares no shard key"),
+    (("route", f"{MODELS}:Owner", "{}"), "Owner is not a mongoengine Document class"),
     (("route", f"{MODELS}:Nope", "{}"), "has no class 'Nope'"),
     (("route", MODELS, "{}"), "must be MODULE:MODEL"),
     (("route", f"{MODELS}:Creature", "{user_id: 7"), "the filter is not valid (Extended) JSON"),

@@ -446,3 +446,60 @@ def test_a_bare_sharded_adopts_the_meta_key() -> None:
         @sharded
         class Nothing(Document):
             x = IntField()
+
+
+# Found by an independent attacker: each used to be an internal error (exit 70) or a silent wrong answer.
+
+
+@pytest.mark.parametrize("written, says", [
+    (("n", 3, None), "must be a tuple of field names"),
+    ((None,), "must be a tuple of field names"),
+    ((("n",),), "must be a tuple of field names"),
+    (5, "must be a tuple of field names"),
+    ({"n": "hashed"}, "is a key pattern; .* write \\('n',\\) with shard_hashed='n'"),
+])
+def test_keys_that_are_not_tuples_of_names_are_refused(written, says) -> None:
+    class Odd(Document):
+        n = IntField()
+        meta = {"shard_key": written, "shard_database": "d"}
+
+    with pytest.raises(DeclarationError, match=says):
+        spec_for(Odd)
+
+
+@pytest.mark.parametrize("arguments, says", [
+    ({"key": 5}, "key= must be a field name or a tuple"),
+    ({"key": ("n", None)}, "key= must be a field name or a tuple"),
+    ({"key": {"n": "hashed"}}, "key= must be a field name or a tuple"),
+    ({"key": "n", "presplit": "abc"}, "presplit must be a chunk count"),
+    ({"key": "n", "presplit": [1]}, "split point 1 must map"),
+    ({"key": "n", "zones": "abc"}, "zones must be a list"),
+    ({"key": "n", "zones": [1]}, "a zone must be Zone"),
+    ({"key": "n", "database": "a.b"}, "database='a.b' holds a character MongoDB refuses"),
+    ({"key": "n", "database": ""}, "must be a non-empty string"),
+    ({"key": "n", "database": "x" * 64}, "longer than MongoDB's 63 bytes"),
+    ({"key": "n", "unique": "no"}, "unique= must be True or False"),
+])
+def test_bad_decorator_arguments_are_declaration_errors(arguments, says) -> None:
+    with pytest.raises(DeclarationError, match=says):
+        @sharded(**arguments)
+        class Odd(Document):
+            n = IntField()
+
+
+def test_sharded_refuses_what_is_not_a_document_class() -> None:
+    with pytest.raises(DeclarationError, match="42 is not a mongoengine Document class"):
+        sharded(key="n")(42)
+    with pytest.raises(DeclarationError, match="Inner is not a mongoengine Document class"):
+        @sharded(key="n")
+        class Inner(EmbeddedDocument):
+            n = IntField()
+
+
+def test_a_collection_name_mongodb_refuses() -> None:
+    class Weird(Document):
+        n = IntField()
+        meta = {"collection": "a.b$c", "shard_key": ("n",), "shard_database": "d"}
+
+    with pytest.raises(DeclarationError, match="the collection name 'a.b\\$c' is one MongoDB refuses"):
+        spec_for(Weird)

@@ -44,6 +44,14 @@ APPLICATION = {
     "shop/payments.py": """
         import stripe_sdk_that_is_not_installed   # an optional dependency
         """,
+    "shop/plugins/loyalty.py": """
+        import os
+        from mongoengine import Document, IntField
+        os.write(1, b"loyalty plugin loaded\\n")   # straight to file descriptor 1
+        class Points(Document):                    # in a namespace package: no __init__.py above it
+            member = IntField()
+            meta = {"shard_key": ("member",), "shard_database": "loyalty"}
+        """,
     "shop/tests/__init__.py": "",
     "shop/tests/conftest.py": "import pytest_plugin_that_is_not_installed\n",
     "shop/test_models.py": "raise RuntimeError('a test module, never imported')\n",
@@ -67,14 +75,14 @@ def test_one_failing_module_or_model_does_not_hide_the_others(application: Path)
     result = mongoshard(application, "keys", "shop", "--json", "--alias", "catalog=store")
     assert result.returncode == 2  # something could not be analysed: scripts must notice
     keys = json.loads(result.stdout)  # stdout stays JSON although a module printed while importing
-    assert [(k["namespace"], k["key"]) for k in keys] == [("<unknown>.user", {"email": 1}),
+    assert [(k["namespace"], k["key"]) for k in keys] == [("<unknown>.user", {"email": 1}), ("loyalty.points", {"member": 1}),
                                                           ("store.products", {"sku": 1, "seller_id": 1})]
     problems = [json.loads(line)["warning"] for line in result.stderr.splitlines() if line.startswith("{")]
     assert len(problems) == 3, problems
     assert any("shop.payments" in p and "stripe_sdk_that_is_not_installed" in p and "shop/payments.py:2" in p for p in problems)
     assert any("Broken" in p and "write a tuple: ('asin',)" in p and "catalog.py:" in p for p in problems)
     assert any("Alias" in p and "'nickname' is unknown" in p for p in problems)
-    assert "connecting to the catalogue service..." in result.stderr
+    assert "connecting to the catalogue service..." in result.stderr and "loyalty plugin loaded" in result.stderr
     assert "conftest" not in result.stderr and "test_models" not in result.stderr
 
 
@@ -94,6 +102,19 @@ def test_traceback_shows_where_the_import_failed(application: Path) -> None:
 def test_tests_are_imported_when_asked(application: Path) -> None:
     result = mongoshard(application, "keys", "shop", "--json", "--include-tests")
     assert "pytest_plugin_that_is_not_installed" in result.stderr and "a test module, never imported" in result.stderr
+
+
+@pytest.mark.parametrize("name, says", [("./shop", "'./shop' is not a dotted module name; give one such as 'shop'"),
+                                        ("shop/catalog.py", "such as 'shop.catalog'"), ("", "is not a dotted module name")])
+def test_a_path_instead_of_a_module_name(application: Path, name: str, says: str) -> None:
+    result = mongoshard(application, "keys", name)
+    assert result.returncode == 2 and says in result.stderr and "mongoshard/model" not in result.stderr
+
+
+def test_an_import_error_whose_message_fails_is_still_one_module_problem(application: Path) -> None:
+    (application / "shop" / "badrepr.py").write_text("class E(Exception):\n    def __str__(self):\n        return 1 / 0\nraise E()\n")
+    result = mongoshard(application, "keys", "shop.badrepr", "shop.users")
+    assert result.returncode == 2 and "failed with E: E" in result.stderr and "user" in result.stdout
 
 
 def test_a_module_that_does_not_exist_is_bad_input(application: Path) -> None:

@@ -195,7 +195,7 @@ CASES = [
     case("class missing", "route", f"{MODELS}:Nope", "{}", says="has no class 'Nope'"),
     case("class not a document", "route", "plain_models:Plain", "{}", says="is not a mongoengine Document"),
     case("document without key", "route", "plain_models:Unsharded", "{}", says="declares no shard key"),
-    case("module name with markup", "keys", "[red]x", says="Cannot import module '[red]x'"),
+    case("module name with markup", "keys", "[red]x", says="'[red]x' is not a dotted module name"),
     case("advise module raising", "advise", "boom_models", says="RuntimeError"),
     case("apply module missing", "apply", "no_such_module_xyz", "--dry-run", says="Cannot import module"),
     case("alias without a database", "keys", MODELS, "--alias", "users", says="must be NAME=DATABASE"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..model.declaration import ShardSpec
@@ -45,20 +45,25 @@ class Finding:
     model: str
     message: str
     fix: str
+    key: str = ""  # the key the finding is about, e.g. '{buyer.cid: 1, number: 1}'; empty for a collection
 
 
 def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]] = (), *,
            unsharded: Sequence[type] = ()) -> list[Finding]:
     """Findings for every spec (declared or candidate) and every unsharded Document, errors first."""
+    from ..routing.table import key_text
+
     findings: list[Finding] = []
     for spec in specs:
         model = model_of(spec)
         fields = key_fields_of(model, spec.key)
+        label = key_text(spec.key_pattern)
         for severity, rule, message, fix in key_rules(model, fields, spec.hashed_field, spec.namespace):
-            findings.append(Finding(severity, rule, spec.namespace, model.__name__, message, fix))
-        findings += _query_findings(spec, model, [r for r in audit_records if r.get("namespace") == spec.namespace])
+            findings.append(Finding(severity, rule, spec.namespace, model.__name__, message, fix, label))
+        findings += [replace(f, key=label) for f in
+                     _query_findings(spec, model, [r for r in audit_records if r.get("namespace") == spec.namespace])]
     findings += [_unsharded(model) for model in unsharded]
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.namespace, f.rule))
+    return sorted(dict.fromkeys(findings), key=lambda f: (SEVERITIES.index(f.severity), f.namespace, f.key, f.rule))
 
 
 def candidate_spec(model: type, namespace: str, pattern: Mapping[str, Any]) -> ShardSpec:

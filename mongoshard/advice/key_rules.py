@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-__all__ = ["KeyField", "key_fields_of", "key_rules", "declaration_text", "unique_indexes", "LOW_CARDINALITY"]
+__all__ = ["KeyField", "key_fields_of", "candidate_problem", "key_rules", "declaration_text", "unique_indexes", "LOW_CARDINALITY"]
 
 # A key whose values number no more than this (per field) cannot be split finely enough.
 LOW_CARDINALITY = 16
@@ -46,6 +46,31 @@ def key_fields_of(model: type, key: Sequence[tuple[str, Any]]) -> list[KeyField]
             owner = getattr(field, "document_type", None) if field is not None else None
         found.append(KeyField(".".join(model_parts), db_path, field))
     return found
+
+
+def candidate_problem(model: type, pattern: Sequence[str]) -> str | None:
+    """Why a candidate key (database field names) cannot be a key of ``model``'s documents, or None."""
+    from mongoengine import fields as mf
+
+    for db_path in pattern:
+        owner: Any = model
+        for part in db_path.split("."):
+            fields = getattr(owner, "_fields", None)
+            if fields is None:  # inside free-form data (DictField, dynamic): anything may be there
+                break
+            found = next((f for f in fields.values() if getattr(f, "db_field", None) == part), None)
+            if found is None:
+                by_model_name = fields.get(part)
+                if by_model_name is not None:
+                    return f"'{db_path}' names the model field '{part}', stored as '{by_model_name.db_field}': keys use database names"
+                if getattr(owner, "_dynamic", False):
+                    break
+                stored = ", ".join(sorted(f.db_field for f in fields.values()))
+                return f"'{db_path}': {owner.__name__} has no field stored as '{part}' (its fields: {stored})"
+            if isinstance(found, mf.ListField):
+                return f"'{db_path}' goes through the list field '{part}': MongoDB refuses arrays in shard keys"
+            owner = getattr(found, "document_type", None) if isinstance(found, mf.EmbeddedDocumentField) else None
+    return None
 
 
 def declaration_text(model: type, paths: Sequence[str], hashed: str | None = None) -> str:

@@ -39,8 +39,9 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
         out = console()
         colours = {"error": "red", "warning": "yellow", "info": "blue"}
         for finding in findings:
+            key = f" key {finding.key}" if finding.key else ""
             out.print(styled(finding.severity, colours[finding.severity]) + " " + styled(finding.namespace, "bold")
-                      + f" ({finding.model}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
+                      + f" ({finding.model}{key}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
         errors = sum(f.severity == "error" for f in findings)
         out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {', '.join(modules)}.")
     exit_if_problems(found)
@@ -51,6 +52,7 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
 def _candidate(found: Any, entry: str) -> Any:
     """--key NAMESPACE=KEY for the Document of the application stored in that collection."""
     from ..advice.advise import candidate_spec, model_of
+    from ..advice.key_rules import candidate_problem
 
     namespace, pattern = parse_candidate(entry)
     collection = namespace.partition(".")[2]
@@ -59,6 +61,9 @@ def _candidate(found: Any, entry: str) -> Any:
     if model is None:
         known = ", ".join(sorted({m._get_collection_name() for m in models})) or "none"
         fail(f"--key {namespace}: no Document of the application is stored in '{collection}' (collections: {known})")
+    problem = candidate_problem(model, list(pattern))
+    if problem:
+        fail(f"--key {namespace}: {problem}")
     return candidate_spec(model, namespace, pattern)
 
 

@@ -36,12 +36,21 @@ def discovered(modules: list[str], database: Optional[str], aliases: Optional[li
         if show_traceback and problem.detail:
             note(problem.detail.rstrip())
         fail(problem.message + (f" ({problem.location})" if problem.location else ""))
+    unused = set(_aliases(aliases or [])) - {getattr(c, "_meta", {}).get("db_alias") or "default" for c in _models(found)}
+    for alias in sorted(unused):
+        warn(f"--alias {alias}: no model of {', '.join(modules)} uses the db_alias '{alias}'")
     for problem in found.problems:
         where = f" ({problem.location})" if problem.location else ""
         warn(f"{problem.subject}: {problem.message}{where}" + ("" if show_traceback or not problem.detail else "; --traceback shows the detail"))
         if show_traceback and problem.detail:
             note(problem.detail.rstrip())
     return found
+
+
+def _models(found: "Discovery") -> list[type]:
+    from ..advice.advise import model_of
+
+    return [*found.unsharded, *(model_of(spec) for spec in found.specs)]
 
 
 def exit_if_problems(found: "Discovery") -> None:
@@ -53,22 +62,30 @@ def exit_if_problems(found: "Discovery") -> None:
 
 
 def _aliases(entries: list[str]) -> dict[str, str]:
-    mapping = {}
+    from ..model.fields import database_name_problem
+
+    mapping: dict[str, str] = {}
     for entry in entries:
         alias, separator, database = entry.partition("=")
-        if not separator or not alias or not database or any(c in database for c in '/\\. "$*<>:|?'):
-            fail(f"--alias {entry[:80]!r} must be NAME=DATABASE with a valid database name, e.g. --alias users=accounts")
+        problem = database_name_problem(database) if separator and alias else "is missing"
+        if problem:
+            fail(f"--alias {entry[:80]!r} must be NAME=DATABASE (the database name {problem}), e.g. --alias users=accounts")
+        if mapping.get(alias, database) != database:
+            fail(f"--alias {alias} is given twice, as {mapping[alias]} and {database}; give it once")
         mapping[alias] = database
     return mapping
 
 
 def uri_database() -> str | None:
-    uri = os.environ.get(URI_VARIABLE)
-    if not uri:
-        return None
-    from pymongo.uri_parser import parse_uri
+    """The database in ``$MONGOSHARD_URI``'s path, read without resolving anything (no DNS for mongodb+srv)."""
+    from urllib.parse import unquote
 
-    try:
-        return parse_uri(uri, validate=False, warn=True).get("database")
-    except Exception:  # a bad URI is reported where it is used to connect, not here
+    from ..model.fields import database_name_problem
+
+    uri = os.environ.get(URI_VARIABLE) or ""
+    scheme, separator, rest = uri.partition("://")
+    if not separator or scheme not in ("mongodb", "mongodb+srv"):
         return None
+    path = rest.rpartition("@")[2].partition("/")[2].partition("?")[0]
+    database = unquote(path)
+    return None if database_name_problem(database) else database

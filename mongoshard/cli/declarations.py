@@ -30,16 +30,17 @@ def keys(modules: list[str] = MODULES_ARGUMENT,
          as_json: bool = JSON_OPTION) -> None:
     """List the shard keys declared on the Documents of each MODULE."""
     found = discovered(modules, database, alias, include_tests, show_traceback)
-    _print_keys(", ".join(modules), found.specs, as_json)
+    _print_keys(", ".join(modules), found.specs, as_json, failed=bool(found.problems))
     exit_if_problems(found)
 
 
-def _print_keys(where: str, specs: "Sequence[ShardSpec]", as_json: bool) -> None:
+def _print_keys(where: str, specs: "Sequence[ShardSpec]", as_json: bool, *, failed: bool) -> None:
     if as_json:
         print_json([_spec_document(spec) for spec in specs])
         return
     if not specs:
-        say(f"No sharded Document in {where}: declare meta['shard_key'] or use @sharded.")
+        say(f"No valid shard key declaration in {where} (see the problems above)." if failed else
+            f"No sharded Document in {where}: declare meta['shard_key'] or use @sharded.")
         return
     from rich.table import Table
 

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
-from .fields import FieldResolver, key_paths, meta_of
+from .fields import FieldResolver, database_name_problem, key_paths, meta_of
 from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
 
@@ -130,19 +130,28 @@ def sharded(
         return document_class
 
     def _declare(document_class: type) -> None:
-        name = document_class.__name__
         meta = meta_of(document_class)
+        name = document_class.__name__
         declared_key = key_paths(meta, name)
         if key is None and not declared_key:
             raise DeclarationError(f"Model {name}: @sharded without key= needs meta['shard_key']; write @sharded(key=...)")
-        key_fields = declared_key if key is None else (key,) if isinstance(key, str) else tuple(key)
+        key_fields = declared_key if key is None else (key,) if isinstance(key, str) else key
+        if isinstance(key_fields, Mapping) or not isinstance(key_fields, (tuple, list)) or not all(
+                isinstance(path, str) and path for path in key_fields):
+            raise DeclarationError(f"Model {name}: key= must be a field name or a tuple of them, e.g. "
+                                   f"key=('user_id', 'ts'), not {key!r:.80}")
+        key_fields = tuple(key_fields)
+        if not isinstance(unique, bool):
+            raise DeclarationError(f"Model {name}: unique= must be True or False, not {unique!r:.40}")
+        if database is not None and (problem := database_name_problem(database)):
+            raise DeclarationError(f"Model {name}: database={database!r:.80} {problem}")
         hashed_field = _hashed_from_arguments(name, key_fields, hashed, strategy)
         declared = {
             "shard_key": key_fields,
             "shard_hashed": hashed_field,
             "shard_unique": unique or None,
             "shard_presplit": presplit,
-            "shard_zones": tuple(zones) or None,
+            "shard_zones": (tuple(zones) if isinstance(zones, (list, tuple)) else zones) or None,
             "shard_database": database,
         }
         for option, value in declared.items():
@@ -193,9 +202,16 @@ def spec_for(document_class: type, *, database: str | None = None, aliases: Mapp
         raise deferred
     if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
         return None
+    chosen = database or meta.get("shard_database") or _database_of(document_class, aliases or {}, unknown_database)
+    if chosen != unknown_database and (problem := database_name_problem(chosen)):
+        raise DeclarationError(f"Model {document_class.__name__}: the database name {chosen!r:.80} {problem}")
+    collection = document_class._get_collection_name()
+    if not isinstance(collection, str) or not collection or "$" in collection or "\x00" in collection:
+        raise DeclarationError(f"Model {document_class.__name__}: the collection name {collection!r:.80} is one MongoDB "
+                               "refuses (empty, or holding '$' or a NUL byte); set meta['collection']")
     return ShardSpec(
-        database=database or meta.get("shard_database") or _database_of(document_class, aliases or {}, unknown_database),
-        collection=document_class._get_collection_name(),
+        database=chosen,
+        collection=collection,
         models=(f"{document_class.__module__}.{document_class.__qualname__}",),
         **_validated_declaration(document_class),
     )
@@ -215,7 +231,10 @@ def _validated_declaration(document_class: type) -> dict[str, Any]:
     if len({db_name for db_name, _ in key}) != len(key):
         raise DeclarationError(f"Model {name}: the shard key names a field twice; list each field once")
     initial_chunks, split_points = _presplit(name, meta.get("shard_presplit"), hashed, resolver, key_fields)
-    zones = tuple(_zone(name, z, resolver, key_fields) for z in meta.get("shard_zones") or ())
+    declared_zones = meta.get("shard_zones") or ()
+    if isinstance(declared_zones, (str, bytes, Mapping)) or not isinstance(declared_zones, (list, tuple)):
+        raise DeclarationError(f"Model {name}: zones must be a list of Zone(name, min, max, shards)")
+    zones = tuple(_zone(name, z, resolver, key_fields) for z in declared_zones)
     check_declaration(name, key, unique=unique, initial_chunks=initial_chunks, split_points=split_points, zones=zones)
     return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones}
 
@@ -252,12 +271,14 @@ def _presplit(
         if presplit < 1:
             raise DeclarationError(f"Model {name}: presplit must be at least 1 chunk, not {presplit}")
         return presplit, ()
-    if isinstance(presplit, Mapping) or not isinstance(presplit, Sequence):
+    if isinstance(presplit, (Mapping, str, bytes)) or not isinstance(presplit, Sequence):
         raise DeclarationError(f"Model {name}: presplit must be a chunk count (hashed keys) or a list of split points")
-    return None, tuple(resolver.translate_bound(point, key_fields, f"split point {dict(point)}") for point in presplit)
+    return None, tuple(resolver.translate_bound(point, key_fields, f"split point {point!r:.60}") for point in presplit)
 
 
 def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, key_fields: tuple[str, ...]) -> Zone:
+    if not isinstance(zone, (Zone, Mapping)):
+        raise DeclarationError(f"Model {name}: a zone must be Zone(name, min, max, shards), not {zone!r:.60}")
     if isinstance(zone, Mapping):
         try:
             zone = Zone(zone["name"], zone["min"], zone["max"], tuple(zone.get("shards", ())))

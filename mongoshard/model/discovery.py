@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import os
 import pkgutil
 import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from ..errors import DeclarationError, Interrupted, brief
 from .declaration import ShardSpec, deferred_declaration_errors, spec_for
@@ -140,8 +141,25 @@ def _import_tree(name: str, modules: list[ModuleType], problems: list[Problem], 
         problems.append(Problem(name, str(error), *_failure_site(error.__cause__)))
         return
     modules.append(module)
-    for info in pkgutil.iter_modules(getattr(module, "__path__", []), prefix=f"{name}."):
-        _import_tree(info.name, modules, problems, skipped, include_tests=include_tests)
+    for child in _children(module):
+        _import_tree(f"{name}.{child}", modules, problems, skipped, include_tests=include_tests)
+
+
+def _children(package: ModuleType) -> list[str]:
+    """The modules and packages under a package, namespace packages (folders without __init__.py) included, which
+    pkgutil does not list."""
+    locations = list(getattr(package, "__path__", []))
+    names = [info.name for info in pkgutil.iter_modules(locations)]
+    for location in locations:
+        try:
+            entries = sorted(os.scandir(location), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        names += [entry.name for entry in entries if entry.is_dir() and entry.name.isidentifier()
+                  and not os.path.exists(os.path.join(entry.path, "__init__.py"))
+                  and any(name.endswith(".py") or os.path.isdir(os.path.join(entry.path, name)) and name != "__pycache__"
+                          for name in os.listdir(entry.path))]
+    return list(dict.fromkeys(names))
 
 
 class ModuleMissing(DeclarationError):
@@ -150,8 +168,13 @@ class ModuleMissing(DeclarationError):
 
 def _import(module_name: str) -> ModuleType:
     """Import the user's module; whatever it prints goes to stderr, so that our output (--json) stays ours."""
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        suggestion = module_name.removesuffix(".py").strip("./").replace("/", ".")
+        hint = f" such as '{suggestion}'" if suggestion and all(p.isidentifier() for p in suggestion.split(".")) else ""
+        raise ModuleMissing(f"'{module_name}' is not a dotted module name; give one{hint}, from the directory that "
+                            "holds it")
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
@@ -164,6 +187,26 @@ def _import(module_name: str) -> ModuleType:
         raise
     except BaseException as exc:  # the user's module failed, called sys.exit, or raised anything else while importing
         raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from exc
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """sys.stdout and file descriptor 1 both (a module may write with os.write or a C extension) go to stderr."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (embedded interpreters): sys.stdout is all there is
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _failure_site(exc: BaseException | None) -> tuple[str | None, str]:

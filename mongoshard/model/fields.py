@@ -16,12 +16,30 @@ from ..errors import DeclarationError
 __all__ = ["FieldResolver", "key_fields", "meta_of", "key_paths"]
 
 
-def meta_of(document_class: type) -> dict[str, Any]:
-    """The mongoengine meta of a Document class; DeclarationError for anything else."""
+def meta_of(document_class: Any) -> dict[str, Any]:
+    """The mongoengine meta of a Document class; DeclarationError for anything else (EmbeddedDocuments included)."""
     meta = getattr(document_class, "_meta", None)
-    if meta is None or not hasattr(document_class, "_fields"):
-        raise DeclarationError(f"{document_class.__name__} is not a mongoengine Document; @sharded applies to Document classes")
+    if meta is None or not hasattr(document_class, "_fields") or not getattr(document_class, "_is_document", False):
+        name = getattr(document_class, "__name__", None) or repr(document_class)[:60]
+        raise DeclarationError(f"{name} is not a mongoengine Document class; only Documents have shard keys (an "
+                               "EmbeddedDocument's fields are keyed through its Document, e.g. 'owner.pid')")
     return meta
+
+
+# Characters MongoDB refuses in a database name, and its length limit (64 bytes with the terminator).
+_DATABASE_FORBIDDEN = set('/\\. "$*<>:|?') | {chr(c) for c in range(32)}
+_DATABASE_MAX_BYTES = 63
+
+
+def database_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a MongoDB database name, or None."""
+    if not isinstance(name, str) or not name:
+        return "must be a non-empty string"
+    if set(name) & _DATABASE_FORBIDDEN:
+        return "holds a character MongoDB refuses in database names (/ \\ . space \" $ * < > : | ? or a control character)"
+    if len(name.encode("utf-8", "surrogatepass")) > _DATABASE_MAX_BYTES:
+        return f"is longer than MongoDB's {_DATABASE_MAX_BYTES} bytes"
+    return None
 
 
 def key_paths(meta: Mapping[str, Any], model: str) -> tuple[str, ...]:
@@ -33,6 +51,17 @@ def key_paths(meta: Mapping[str, Any], model: str) -> tuple[str, ...]:
         raise DeclarationError(
             f"Model {model}: meta['shard_key'] is the string {paths!r}, which mongoengine reads one character at a "
             f"time; write a tuple: ({paths!r},)"
+        )
+    if isinstance(paths, Mapping):
+        names = tuple(str(name) for name in paths)
+        hashed = [str(name) for name, kind in paths.items() if kind == "hashed"]
+        raise DeclarationError(
+            f"Model {model}: meta['shard_key'] is a key pattern; mongoengine reads only its names and mongoshard would "
+            f"lose the directions: write {names!r}" + (f" with shard_hashed={hashed[0]!r}" if hashed else "")
+        )
+    if not isinstance(paths, (tuple, list)) or not all(isinstance(path, str) and path for path in paths):
+        raise DeclarationError(
+            f"Model {model}: meta['shard_key'] must be a tuple of field names, e.g. ('user_id',), not {paths!r:.80}"
         )
     return tuple(paths)
 

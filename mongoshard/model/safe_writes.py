@@ -154,10 +154,19 @@ def _object_key(previous: property) -> property:
 
 def _filter_values(document: Any) -> dict[str, Any]:
     """Loaded key values of a stored document (unknown ones left out); current ones for a new document."""
-    loaded = getattr(document, _LOADED, None)
-    if loaded is None or document._created:
+    if document._created:
         return {db: _current(document, db) for _, db in _key_entries(type(document))}
-    return {db: value for db, value in loaded.items() if value is not _UNKNOWN}
+    return {db: value for db, value in _loaded(document).items() if value is not _UNKNOWN}
+
+
+def _loaded(document: Any) -> dict[str, Any]:
+    """The remembered key of a stored document; every value unknown when the memory was lost on the way (pickle and
+    deepcopy keep only mongoengine's own state), so that nothing is filtered or compared on a guess."""
+    loaded = getattr(document, _LOADED, None)
+    if loaded is None:
+        loaded = {db: _UNKNOWN for _, db in _key_entries(type(document))}
+        _remember(document, loaded)
+    return loaded
 
 
 def _integrate_shard_key(previous: Callable) -> Callable:
@@ -172,13 +181,18 @@ def _integrate_shard_key(previous: Callable) -> Callable:
 def _save(previous: Callable) -> Callable:
     def save(self, *args, **kwargs):
         entries = _key_entries(type(self))
-        stored = getattr(self, _LOADED, None) is not None and not self._created
-        if stored:
+        if not self._created:
             _refuse_key_changes(self, entries)
-            if len(args) < 8:  # save_condition is the 8th positional parameter of Document.save
-                kwargs.setdefault("save_condition", {})  # an update, not an upsert that could land on another shard
-        elif kwargs.get("validate", args[1] if len(args) > 1 else True):
-            _require_key_values(self, entries)
+            # An update, not an upsert that could land on another shard; a copy being written elsewhere
+            # (switch_db/switch_collection) is mongoengine's upsert into that other collection.
+            switched = "_get_collection" in self.__dict__ or "_get_db" in self.__dict__
+            if len(args) < 8 and not switched:  # save_condition is the 8th positional parameter of Document.save
+                kwargs.setdefault("save_condition", {})
+        else:
+            if kwargs.get("validate", args[1] if len(args) > 1 else True):
+                _require_key_values(self, entries)
+            if self.pk is not None and not kwargs.get("force_insert", args[0] if args else False):
+                _refuse_moved_id(self, entries)
         result = previous(self, *args, **kwargs)
         _remember(self, {db: _current(self, db) for _, db in entries})
         return result
@@ -186,9 +200,28 @@ def _save(previous: Callable) -> Callable:
     return save
 
 
+def _refuse_moved_id(document: Any, entries: list[tuple[str, str]]) -> None:
+    """A new document given the ``_id`` of a stored one: mongoengine replaces by ``{_id, key}`` and, when the stored one
+    has another key, inserts a second document with the same ``_id`` (on another shard of a cluster)."""
+    if not entries:
+        return
+    id_value = document._fields[document._meta["id_field"]].to_mongo(document.pk)
+    stored = document._get_collection().find_one({"_id": id_value}, {db: 1 for _, db in entries})
+    if stored is None:
+        return
+    for path, db in entries:
+        before, after = _stored(stored, db), _current(document, db)
+        if (None if before is _UNKNOWN else before) != (None if after is _ABSENT else after):
+            raise ShardKeyWriteError(
+                f"{type(document).__name__} {document.pk!r} is stored with {path} = {_shown(before)}, not "
+                f"{_shown(after)}; saving it as new would make a second document with the same _id: load it and use "
+                f"modify({'__'.join(path.split('.'))}=...)"
+            )
+
+
 def _refuse_key_changes(document: Any, entries: list[tuple[str, str]]) -> None:
     changed = document._get_changed_fields()
-    loaded = getattr(document, _LOADED)
+    loaded = _loaded(document)
     name = type(document).__name__
     for path, db in entries:
         if not any(field == db or db.startswith(field + ".") or field.startswith(db + ".") for field in changed):
@@ -196,8 +229,9 @@ def _refuse_key_changes(document: Any, entries: list[tuple[str, str]]) -> None:
         before, after = loaded.get(db, _UNKNOWN), _current(document, db)
         if before is _UNKNOWN:
             raise ShardKeyWriteError(
-                f"{name}.{path} is part of the shard key and was not loaded (.only()/.exclude()), so save() cannot "
-                f"know whether it changes; reload('{path.split('.')[0]}') first, or use modify(...)"
+                f"{name}.{path} is part of the shard key and this object does not know the value it was stored with "
+                f"(loaded with .only()/.exclude(), or a pickle/deepcopy copy), so save() cannot tell a change: "
+                f"reload('{path.split('.')[0]}') first, or use modify(...)"
             )
         if (None if before is _ABSENT else before) != (None if after is _ABSENT else after):
             update = "__".join(path.split("."))
@@ -209,7 +243,7 @@ def _refuse_key_changes(document: Any, entries: list[tuple[str, str]]) -> None:
 
 
 def _shown(value: Any) -> str:
-    return "nothing" if value is _ABSENT else repr(value)
+    return "nothing" if value is _ABSENT or value is _UNKNOWN else repr(value)
 
 
 def _require_key_values(document: Any, entries: list[tuple[str, str]]) -> None:
@@ -242,7 +276,7 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
                 _captured.reset(token)
             answer = next((doc for doc in reversed(captured) if doc.pk == self.pk), None)
             if answer is not None and result is not False:
-                merged = dict(getattr(self, _LOADED, {}))
+                merged = dict(_loaded(self))
                 merged.update({db: value for db, value in getattr(answer, _LOADED).items() if value is not _UNKNOWN})
                 _remember(self, merged)
             return result
@@ -254,9 +288,9 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
 
 def _complete_loaded_key(document: Any) -> None:
     """Fetch the key values the load did not bring: findAndModify needs the whole key before MongoDB 7.1."""
-    loaded = getattr(document, _LOADED, None)
-    if loaded is None or document._created or document.pk is None:
+    if document._created or document.pk is None:
         return
+    loaded = _loaded(document)
     unknown = [db for db, value in loaded.items() if value is _UNKNOWN]
     if not unknown:
         return
