@@ -1,43 +1,64 @@
-"""simulate() on a million sample documents: seconds for one and for two candidate keys, in one run.
+"""simulate() at analyzeShardKey's scale: seconds and peak memory for 1 and 3 keys against the floor, at 1M and 10M.
 
-Goal: well under a minute for a million documents.  The floor beside it is
-the unavoidable part, measured the same way: BSON-encoding every document
-once (sizes) and hashing every key value once (MongoDB's hash).
+The floor is the part no simulation can avoid: generating every sample
+document (``examples.sensors.data.readings``, streamed) and BSON-encoding it
+once.  Each case runs in a process of its own, so that its peak resident
+memory is its own; all cases run side by side in one run of this script.
+
+Goals (issue 14): 3 keys within 2 x the floor at 1M documents; 10M documents
+x 3 keys under 2 minutes and under 1 GB.
+
+    python benchmarks/simulate.py            # 1M and 10M (about 5 minutes here)
+    python benchmarks/simulate.py 200000     # other sizes
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
-import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+ONE_KEY = [{"taken_at": "hashed"}]
+THREE_KEYS = [{"taken_at": "hashed"}, {"sensor_id": 1, "taken_at": 1}, {"taken_at": 1}]
+
+CASE = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
 import bson
+from examples.sensors.data import readings
+from mongoshard.advice.simulate import simulate
+count, keys = {count}, {keys!r}
+started = time.perf_counter()
+if keys is None:
+    encode = bson.encode
+    for document in readings(count):
+        len(encode(document))
+else:
+    simulate(readings(count), keys, shards=4)
+seconds = time.perf_counter() - started
+print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples.sensors.data import readings  # noqa: E402
-from mongoshard.advice.simulate import simulate  # noqa: E402
-from mongoshard.routing.hashing import hashed_value  # noqa: E402
-
-DOCUMENTS = 1_000_000
-
-
-def seconds(action) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+def measure(count: int, keys: list | None) -> dict:
+    code = CASE.format(root=str(ROOT), count=count, keys=keys)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def main() -> None:
-    documents = list(readings(DOCUMENTS))
-    floor = seconds(lambda: ([len(bson.encode(d)) for d in documents], [hashed_value(d["taken_at"]) for d in documents]))
-    one = seconds(lambda: simulate(documents, [{"taken_at": "hashed"}], shards=4))
-    two = seconds(lambda: simulate(documents, [{"taken_at": "hashed"}, {"sensor_id": 1, "taken_at": 1}], shards=4))
-    print(f"{'simulate, %d documents, 4 shards' % DOCUMENTS:<56} {'seconds':>8}")
-    print(f"{'  floor: encode every document + hash every key once':<56} {floor:>8.1f}")
-    print(f"{'  one key   {taken_at: hashed}':<56} {one:>8.1f}")
-    print(f"{'  two keys  (+ {sensor_id: 1, taken_at: 1}) (goal < 60)':<56} {two:>8.1f}")
-    print(f"{'  ratio one key / floor':<56} {one / floor:>8.2f}")
+    sizes = [int(argument) for argument in sys.argv[1:]] or [1_000_000, 10_000_000]
+    print(f"{'documents':>12} {'case':<34} {'seconds':>8} {'x floor':>8} {'peak MB':>8} {'bytes/doc over floor':>21}")
+    for count in sizes:
+        floor = measure(count, None)
+        for label, keys in (("floor: generate + encode once", None), ("1 key  {taken_at: hashed}", ONE_KEY),
+                            ("3 keys (+ {sensor_id, taken_at}, {taken_at})", THREE_KEYS)):
+            figures = floor if keys is None else measure(count, keys)
+            extra = (figures["peak_mb"] - floor["peak_mb"]) * 1024 * 1024 / count
+            print(f"{count:>12,} {label:<34} {figures['seconds']:>8.1f} {figures['seconds'] / floor['seconds']:>8.2f} "
+                  f"{figures['peak_mb']:>8.0f} {extra:>21.0f}", flush=True)
 
 
 if __name__ == "__main__":

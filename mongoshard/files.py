@@ -11,16 +11,17 @@ so that a failure never leaves half a file behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import MongoshardError
 
-__all__ = ["read_text", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object", "FileProblem",
+__all__ = ["read_text", "read_lines", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object", "FileProblem",
            "InvalidJson", "MAX_INPUT_BYTES", "MAX_DOCUMENT_BYTES"]
 
 # Samples, snapshots and query logs: anything larger is a mistake, not data (and is never read whole to find out).
@@ -40,6 +41,25 @@ def read_text(path: str | Path, what: str, *, hint: str = "check the path", limi
 
     Never more than ``limit`` bytes are read: a device such as /dev/zero is refused, an endless pipe stops there.
     """
+    with _opened(path, what, hint) as (target, handle):
+        data = _bounded(handle, limit, f"{what} {target}")
+    return _decoded(data, f"{what} {target}")
+
+
+def read_lines(path: str | Path, what: str, *, hint: str = "check the path") -> Iterator[tuple[int, str]]:
+    """(number, text) of each line of a UTF-8 file, read as they come: a sample may be larger than memory.  A line
+    longer than a document can be is refused rather than read whole."""
+    with _opened(path, what, hint) as (target, handle):
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_DOCUMENT_BYTES * 2 + 1), b""), 1):
+            if len(raw) > MAX_DOCUMENT_BYTES * 2:
+                raise FileProblem(f"{what} {target}, line {number} is longer than any document can be; give one "
+                                  "document per line")
+            yield number, _decoded(raw, f"{what} {target}, line {number}")
+
+
+@contextlib.contextmanager
+def _opened(path: str | Path, what: str, hint: str) -> Iterator[tuple[Path, BinaryIO]]:
+    """A regular file (or pipe) opened for reading, with one sentence for every way it cannot be."""
     target = _named(path, f"{what}:", hint)
     try:
         if target.is_dir():
@@ -48,12 +68,11 @@ def read_text(path: str | Path, what: str, *, hint: str = "check the path", limi
             kind = os.fstat(handle.fileno()).st_mode
             if stat.S_ISCHR(kind) or stat.S_ISBLK(kind) or stat.S_ISSOCK(kind):
                 raise FileProblem(f"{what} {target} is a device, not a file; give the path of a file")
-            data = _bounded(handle, limit, f"{what} {target}")
+            yield target, handle
     except FileNotFoundError:
         raise FileProblem(f"{what} {target} does not exist; {hint}") from None
     except OSError as exc:
         raise FileProblem(f"Cannot read {what} {target} ({exc.strerror}); {hint}") from None
-    return _decoded(data, f"{what} {target}")
 
 
 def _named(path: str | Path, what: str, hint: str) -> Path:

@@ -108,3 +108,16 @@ def test_missing_field_hashes_as_null(oracle) -> None:
     oracle.insert_one({"_id": 1})
     key = next(oracle.find({}, hint=[("_id", 1), ("k", "hashed")], return_key=True))
     assert key["k"] == hashed_value(None)
+
+
+@pytest.mark.mongod
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(numbers=st.lists(st.one_of(st.integers(-(2**53), 2**53), st.floats(allow_nan=True)), min_size=50, max_size=100),
+       milliseconds=st.lists(st.integers(-(2**50), 2**50), min_size=50, max_size=100))
+def test_bulk_hashes_of_numbers_and_dates_equal_the_real_server(oracle, numbers: list, milliseconds: list) -> None:
+    from bson import DatetimeMS
+
+    from mongoshard.routing.hashing import hashed_dates, hashed_numbers
+
+    expected = server_hashes(oracle, numbers + [DatetimeMS(ms) for ms in milliseconds])
+    assert hashed_numbers(numbers) + hashed_dates(milliseconds) == [expected[i] for i in range(len(expected))]

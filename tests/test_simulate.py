@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import html
 import json
+import re
 from pathlib import Path
 
+import bson
 import pytest
 from bson import json_util
 from commandline import run
@@ -70,7 +73,12 @@ def test_sample_from_a_real_collection(cluster) -> None:
     shard = cluster.shard_clients[cluster.shard_names[0]]
     shard.sim.readings.insert_many(_readings(500))
     uri = f"mongodb://127.0.0.1:{cluster.topology.shards[0].ports[0]}/?directConnection=true"
-    assert load_documents(uri, collection="sim.readings", limit=200) == _readings(200)
+    first, second = (load_documents(uri, collection="sim.readings", limit=200) for _ in range(2))
+    for sample in (first, second):  # a random sample, as analyzeShardKey takes it, in insertion order
+        ids = [d["_id"] for d in sample]
+        assert 150 <= len(sample) <= 200 and ids == sorted(ids) and all(d in _readings(500) for d in sample)
+    assert first != second and max(d["_id"] for d in first) > 300  # not the first 200
+    assert load_documents(uri, collection="sim.readings") == _readings(500)  # no limit: all of it, in order
 
 
 def test_cli_table_json_and_plot(tmp_path: Path) -> None:
@@ -83,3 +91,111 @@ def test_cli_table_json_and_plot(tmp_path: Path) -> None:
     assert (tmp_path / "sim.svg").read_text().startswith("<svg")
     table = run(*arguments)
     assert "recent inserts on the busiest shard" in table.stdout and "100%" in table.stdout
+
+
+# The figures analyzeShardKey reports, against samples small enough to compute by hand.
+
+
+def test_cardinality_and_most_common_values() -> None:
+    values = ["a"] * 5 + ["b"] * 3 + ["c", "d"]
+    (result,) = simulate([{"_id": n, "k": v} for n, v in enumerate(values)], [{"k": 1}], shards=2).candidates
+    assert result.cardinality == 4
+    assert result.most_common == (({"k": "a"}, 5), ({"k": "b"}, 3), ({"k": "c"}, 1), ({"k": "d"}, 1))
+    (hashed,) = simulate([{"_id": n, "k": v} for n, v in enumerate(values)], [{"k": "hashed"}], shards=2).candidates
+    assert hashed.cardinality == 4 and hashed.most_common[:2] == (({"k": "a"}, 5), ({"k": "b"}, 3))  # by value, not hash
+
+
+def test_values_equal_on_the_server_are_one_value() -> None:
+    # BSON dates are milliseconds; 1 and 1.0 are one number; a missing field and null are both null.
+    same_millisecond = [START + datetime.timedelta(microseconds=us) for us in (100, 900)]
+    documents = [{"k": same_millisecond[0]}, {"k": same_millisecond[1]}, {"k": 1}, {"k": 1.0}, {"k": None}, {}]
+    (result,) = simulate(documents, [{"k": 1}], shards=1).candidates
+    assert result.cardinality == 3
+
+
+@pytest.mark.parametrize("keys, monotonicity, correlation", [
+    ([1, 2, 3, 4, 5, 6], "monotonic", 1.0),
+    ([6, 5, 4, 3, 2, 1], "monotonic", -1.0),  # decreasing counts as monotonic, as the server's |r| >= 0.7
+    ([3, 1, 2], "not monotonic", -0.5),  # key order gives insertion order [1, 2, 0]: r = -1 / 2
+    ([1, 1, 2, 2], "monotonic", 1.0),  # equal keys in insertion order, as an index orders them by record id
+    ([7, 7, 7], "not monotonic", 0.0),  # one value: the server's special case
+])
+def test_monotonicity_is_the_correlation_of_key_order_and_insertion_order(keys, monotonicity, correlation) -> None:
+    (result,) = simulate([{"_id": n, "k": k} for n, k in enumerate(keys)], [{"k": 1}], shards=2).candidates
+    assert (result.monotonicity, result.correlation) == (monotonicity, pytest.approx(correlation))
+
+
+def test_a_hashed_key_is_not_monotonic_and_a_later_hashed_field_unknown() -> None:
+    documents = [{"_id": n, "a": n, "b": n} for n in range(100)]
+    first, later = simulate(documents, [{"a": "hashed"}, {"a": 1, "b": "hashed"}], shards=2).candidates
+    assert (first.monotonicity, first.correlation) == ("not monotonic", 0.0)
+    assert (later.monotonicity, later.correlation) == ("unknown", None)
+
+
+def test_a_value_bigger_than_a_chunk_is_one_jumbo_chunk_and_the_verdict_says_so() -> None:
+    documents = [{"_id": n, "k": 1 if n < 60 else n} for n in range(100)]  # 60 documents of one value
+    size = len(bson.encode(documents[0]))
+    (result,) = simulate(documents, [{"k": 1}], shards=2, chunk_bytes=10 * size).candidates
+    assert result.jumbo_chunks == 1 and result.cardinality == 41
+    assert result.verdict.startswith("avoid: 1 value(s) bigger than a chunk make jumbo chunks")
+
+
+def test_recent_inserts_per_shard() -> None:
+    by_time, hashed = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3).candidates
+    assert by_time.recent_inserts_per_shard == (0.0, 0.0, 1.0)
+    assert all(0.2 < share < 0.5 for share in hashed.recent_inserts_per_shard)
+    assert by_time.verdict == "avoid for insert-heavy data: 100% of recent inserts land on one shard (monotonic, r = 1.00)"
+    assert hashed.verdict.startswith("good: the largest shard holds 33% (even share 33%)")
+
+
+def test_a_few_values_cannot_balance() -> None:
+    documents = [{"_id": n, "status": n % 3} for n in range(3000)]
+    (result,) = simulate(documents, [{"status": 1}], shards=3, chunk_bytes=10**9).candidates  # no value over a chunk
+    assert result.cardinality == 3 and result.verdict.startswith("avoid: 3 distinct values cannot make enough chunks")
+
+
+def test_an_array_in_a_key_field_is_refused_as_the_server_refuses_it() -> None:
+    with pytest.raises(SampleError, match="sample document 2 holds an array on the key path 'k'"):
+        simulate([{"k": 1}, {"k": [1, 2]}], [{"k": 1}])
+    with pytest.raises(SampleError, match="sample document 1 holds an array on the key path 'a.b'"):
+        simulate([{"a": [{"b": 1}]}], [{"a.b": 1}])
+
+
+def test_the_sample_is_read_once_however_many_keys() -> None:
+    reads = []
+
+    def sample():
+        for document in _readings(1000):
+            reads.append(1)
+            yield document
+
+    simulate(sample(), [{"ts": 1}, {"ts": "hashed"}, {"sensor": 1, "ts": 1}], shards=2)
+    assert len(reads) == 1000
+
+
+def test_the_plot_says_what_it_shows(tmp_path: Path) -> None:
+    from mongoshard.advice.simulation_plot import svg
+
+    report = simulate(_readings(3000), [{"ts": 1}, {"sensor": 1, "ts": 1}], shards=3)
+    drawing = svg(report)
+    assert "3,000 sampled documents over 3 shards" in drawing and report.taken in drawing
+    for legend in ("data on the shard (share of the sample)", "the most recent tenth of the inserts", "even share (33%)"):
+        assert legend in drawing
+    assert drawing.count("stroke-dasharray='5,3'><title>even share</title>") == 2  # one even-share line per key
+    assert "verdict: avoid for insert-heavy data" in drawing and "monotonic (r = 1.00)" in drawing
+    assert "<title>recent inserts: 100%</title>" in drawing
+    width = int(re.search(r"<svg[^>]* width='(\d+)'", drawing).group(1))
+    longest = max(len(html.unescape(text)) for text in re.findall(r"<text[^>]*>([^<]*)</text>", drawing))
+    assert width >= longest * 7 + 10  # no label cut off at 12px sans-serif
+
+
+def test_the_png_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from mongoshard.advice.simulation_plot import write_simulation_plot
+
+    report = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3)
+    path = write_simulation_plot(report, tmp_path / "sim.png")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and b"generator: mongoshard" in data
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 1000 and height > 500

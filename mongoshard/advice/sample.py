@@ -13,31 +13,34 @@ import importlib
 import itertools
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
-from ..errors import Interrupted, MongoshardError, brief
+from ..errors import Interrupted, brief
+from .columns import SampleError
 
-__all__ = ["load_documents", "SampleError"]
-
-
-class SampleError(MongoshardError):
-    """The sample documents cannot be read."""
+__all__ = ["iter_documents", "load_documents", "SampleError"]
 
 
 def load_documents(source: str, *, collection: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Sample documents from a JSON lines file, a ``module:function`` generator, or a MongoDB URI (with ``collection``)."""
+    """The sample as a list (small samples, tests); ``simulate`` streams ``iter_documents`` instead."""
+    return list(iter_documents(source, collection=collection, limit=limit))
+
+
+def iter_documents(source: str, *, collection: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Sample documents, one at a time, from a JSON lines file, a ``module:function`` generator, or a MongoDB URI
+    (with ``collection``: a random sample of ``limit`` documents, in the collection's natural order)."""
     if "://" in source or collection is not None:
         return _from_server(source, collection, limit)
     path = Path(source)
     if path.exists() or path.suffix in (".json", ".jsonl", ".ndjson"):
-        return list(itertools.islice(_from_file(path), limit))
+        return itertools.islice(_from_file(path), limit)
     module_name, separator, function_name = source.partition(":")
     if not separator or not module_name or not function_name:
         raise SampleError(f"'{source}' is neither a file, a MongoDB URI nor MODULE:FUNCTION; check the name")
-    return _from_generator(source, module_name, function_name, limit)
+    return _from_generator(source, _generator(source, module_name, function_name), limit)
 
 
-def _from_server(uri: str, collection: str | None, limit: int | None) -> list[dict[str, Any]]:
+def _from_server(uri: str, collection: str | None, limit: int | None) -> Iterator[dict[str, Any]]:
     from pymongo.errors import PyMongoError
 
     from ..cluster.connection import connect
@@ -49,7 +52,16 @@ def _from_server(uri: str, collection: str | None, limit: int | None) -> list[di
         raise SampleError("a URI needs --collection DATABASE.COLLECTION to sample from")
     client = connect(uri)
     try:
-        return list(client[database][name].find({}, limit=limit or 0))
+        documents = client[database][name]
+        query: dict[str, Any] = {}
+        if limit:
+            total = documents.estimated_document_count()
+            if total > limit:
+                # What analyzeShardKey does ($match {$sampleRate}, then $limit): a random sample that keeps the
+                # natural (insertion) order, which monotonicity and hot inserts are measured on; a little over
+                # the rate so that the limit, not chance, ends it.
+                query = {"$sampleRate": min(1.0, 1.05 * limit / total)}
+        yield from documents.find(query, limit=limit or 0, batch_size=10_000)
     except PyMongoError as exc:
         raise SampleError(f"cannot read {collection} ({brief(exc)}); check the name and the user's rights") from None
     finally:
@@ -57,32 +69,18 @@ def _from_server(uri: str, collection: str | None, limit: int | None) -> list[di
 
 
 def _from_file(path: Path) -> Iterator[dict[str, Any]]:
-    from ..files import InvalidJson, parse_json_object, read_text
+    from ..files import InvalidJson, parse_json_object, read_lines
 
-    text = read_text(path, "the sample", hint="give a JSON lines file, MODULE:FUNCTION or a MongoDB URI")
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in read_lines(path, "the sample", hint="give a JSON lines file, MODULE:FUNCTION or a MongoDB URI"):
         if not line.strip():
             continue
         try:
-            document = parse_json_object(line)
+            yield parse_json_object(line)
         except InvalidJson as exc:
             raise SampleError(f"{path}, line {number} {exc}") from None
-        yield _storable(document, f"{path}, line {number}")
 
 
-def _storable(document: dict[str, Any], where: str) -> dict[str, Any]:
-    """A document MongoDB could store (string keys, BSON types, 64-bit integers, valid UTF-8, 100 levels at most)."""
-    import bson
-
-    try:
-        bson.encode(document)
-    except Exception as exc:  # InvalidDocument, OverflowError, UnicodeEncodeError, RecursionError, ...
-        raise SampleError(f"{where} cannot be stored in MongoDB ({type(exc).__name__}: {brief(exc)})") from None
-    return document
-
-
-def _from_generator(source: str, module_name: str, function_name: str, limit: int | None) -> list[dict[str, Any]]:
-    """The user's generator, whose every failure is theirs to fix and ours to name."""
+def _generator(source: str, module_name: str, function_name: str) -> Any:
     try:
         generator = getattr(importlib.import_module(module_name), function_name)
     except ModuleNotFoundError as exc:
@@ -95,18 +93,29 @@ def _from_generator(source: str, module_name: str, function_name: str, limit: in
         raise SampleError(f"importing '{module_name}' for the sample failed ({type(exc).__name__}: {brief(exc)})") from None
     if not callable(generator):
         raise SampleError(f"'{source}' is not a function; point at one that yields documents")
-    documents = []
+    return generator
+
+
+def _from_generator(source: str, generator: Any, limit: int | None) -> Iterator[dict[str, Any]]:
+    """The user's generator, whose every failure is theirs to fix and ours to name; what it prints goes to stderr
+    (only while it runs: between documents, stdout is ours again)."""
+    yielded = 0
+    end = object()
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # what the generator prints is not our output
-            produced: Iterable[Any] = generator()
-            for number, document in enumerate(itertools.islice(produced, limit), 1):
-                if not isinstance(document, Mapping):
-                    raise SampleError(f"the sample '{source}' yielded {str(document)[:40]!r} ({type(document).__name__}) "
-                                      f"as document {number}; it must yield documents (dicts)")
-                documents.append(_storable(dict(document), f"the sample '{source}', document {number}"))
-    except (SampleError, Interrupted):
+        with contextlib.redirect_stdout(sys.stderr):
+            produced: Iterator[Any] = iter(generator())
+        while limit is None or yielded < limit:
+            with contextlib.redirect_stdout(sys.stderr):
+                document = next(produced, end)
+            if document is end:
+                return
+            if not isinstance(document, Mapping):
+                raise SampleError(f"the sample '{source}' yielded {str(document)[:40]!r} ({type(document).__name__}) "
+                                  f"as document {yielded + 1}; it must yield documents (dicts)")
+            yielded += 1
+            yield document if type(document) is dict else dict(document)
+    except (SampleError, Interrupted, GeneratorExit):
         raise
     except BaseException as exc:
-        raise SampleError(f"the sample '{source}' raised {type(exc).__name__} after {len(documents)} document(s): "
+        raise SampleError(f"the sample '{source}' raised {type(exc).__name__} after {yielded} document(s): "
                           f"{brief(exc)}") from None
-    return documents

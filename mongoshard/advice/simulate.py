@@ -1,39 +1,52 @@
 """What-if: how candidate shard keys would spread real data over N shards, before sharding anything.
 
-For each candidate key, from a sample of documents in insertion order:
+One pass over a sample (in insertion order) keeps, per document, its BSON size
+and its key values in compact columns (``columns``), never the document; every
+candidate key is then computed from those:
 
-* **chunks and data per shard after balancing**: the documents sorted by key
-  (MongoDB's hashed values for hashed fields, BSON order otherwise) are cut
-  into chunks of at most ``chunk_bytes``, never inside one key value (such a
-  chunk is *jumbo*: it cannot split, so it cannot move), and the chunks are
-  dealt to shards in contiguous runs of equal data, as the balancer aims for;
+* **what analyzeShardKey reports** (7.0+, live only; here offline, on every
+  sampled document): cardinality, the most common values with their
+  frequency, and monotonicity, the correlation between key order and
+  insertion order, "monotonic" from |r| >= 0.7 as the server's
+  ``calculateMonotonicity`` (analyze_shard_key_cmd_util.cpp) types it, "not
+  monotonic" with r = 0 for a key led by a hashed field, "unknown" for a
+  hashed field in a later position;
+* **chunks and data per shard after balancing**: the documents in key order
+  are cut into chunks of at most ``chunk_bytes``, never inside one key value
+  (such a chunk is *jumbo*: it cannot split, so it cannot move), and dealt to
+  shards in contiguous runs of equal data, as the balancer aims for;
 * **hot inserts**: the share of the most recent inserts that land on the
   busiest shard (a monotonic key sends them all to the last chunk);
 * **queries** (with an audit log): the share single-shard, multi-shard,
   scatter-gather or unknown under the key;
 * **adding one shard**: the fraction of documents that change shard when
   chunk ranges are rebalanced (only the moved chunks) against naive
-  ``hash mod N`` partitioning (almost everything moves).
+  ``hash mod N`` partitioning (almost everything moves);
+* a one-line **verdict**.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import bson
-from bson import Int64, MaxKey, MinKey
+import numpy as np
+from bson import MaxKey, MinKey
 
+from ..errors import brief
 from ..reports.audit import KINDS, classify
-from ..routing.hashing import hashed_value
-from ..routing.ordering import sort_key
 from ..routing.table import RoutingTable
+from .columns import FieldColumn, HashedColumn, KeyRanks, SampleError, key_ranks
 
-__all__ = ["simulate", "grown_layout", "write_simulation_plot", "SimulationReport", "CandidateResult"]
+__all__ = ["simulate", "grown_layout", "SimulationReport", "CandidateResult", "MONOTONIC_THRESHOLD"]
 
 CHUNKS_PER_SHARD = 8  # default chunk size: the data cut into this many chunks per shard
 RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
+MONOTONIC_THRESHOLD = 0.7  # analyzeShardKeyMonotonicityCorrelationCoefficientThreshold's default
+MOST_COMMON = 5  # analyzeShardKeyNumMostCommonValues's default
+PROGRESS_EVERY = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,12 @@ class CandidateResult:
     moved_by_chunks: float  # fraction of documents moving when a shard is added, chunk ranges
     moved_by_modulo: float  # the same with hash(key) mod N
     queries: dict[str, float] | None = None
+    cardinality: int = 0  # distinct key values in the sample (analyzeShardKey's numDistinctValues)
+    most_common: tuple[tuple[dict[str, Any], int], ...] = ()  # (key value, documents), most frequent first
+    monotonicity: str = "unknown"  # "monotonic", "not monotonic" or "unknown", as analyzeShardKey types it
+    correlation: float | None = None  # between key order and insertion order
+    verdict: str = ""
+    recent_inserts_per_shard: tuple[float, ...] = ()  # where the most recent tenth of the inserts land
 
 
 @dataclass(frozen=True)
@@ -56,128 +75,195 @@ class SimulationReport:
     shards: int
     chunk_bytes: int
     candidates: tuple[CandidateResult, ...]
+    taken: str = ""  # when the simulation ran (UTC), for plots and reports
 
 
-def _value(document: Mapping[str, Any], path: str) -> Any:
-    current: Any = document
-    for part in path.split("."):
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(part)
-    return current
+class _Sample:
+    """The sample as simulate keeps it: sizes and one column per distinct (field, hashed) of the keys."""
 
+    def __init__(self, keys: Sequence[Mapping[str, Any]]) -> None:
+        self.columns: dict[str, FieldColumn] = {}
+        for key in keys:
+            for name in key:
+                self.columns.setdefault(name, FieldColumn(name))
+        self.sizes = np.zeros(0, dtype=np.int32)
 
-def _key_of(document: Mapping[str, Any], key: Sequence[tuple[str, Any]]) -> tuple[Any, ...]:
-    return tuple((0, hashed_value(_value(document, name))) if kind == "hashed" else sort_key(_value(document, name))
-                 for name, kind in key)
+    def read(self, documents: Iterable[Mapping[str, Any]], report: Callable[[int], None] | None) -> int:
+        from array import array
+
+        sizes = array("i")  # a document is at most 16 MiB
+        columns = list(self.columns.values())
+        encode = bson.encode
+        count = 0
+        for count, document in enumerate(documents, 1):
+            try:
+                sizes.append(len(encode(document)))
+            except Exception as exc:  # InvalidDocument, OverflowError, UnicodeEncodeError, RecursionError, ...
+                raise SampleError(f"sample document {count} cannot be stored in MongoDB ({type(exc).__name__}: "
+                                  f"{brief(exc)})") from None
+            for column in columns:
+                column.add(document, count - 1)
+            if report is not None and count % PROGRESS_EVERY == 0:
+                report(count)
+        self.sizes = np.frombuffer(sizes, dtype=np.int32) if count else np.zeros(0, dtype=np.int32)
+        return count
+
+    def ranks(self, key: Mapping[str, Any]) -> KeyRanks:
+        return key_ranks([HashedColumn(self.columns[name]) if kind == "hashed" else self.columns[name]
+                          for name, kind in key.items()])
 
 
 def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str, Any]], shards: int = 2, *,
-             chunk_bytes: int | None = None, audit_records: Sequence[Mapping[str, Any]] = ()) -> SimulationReport:
-    """Simulate every candidate key on the same documents (given in insertion order)."""
+             chunk_bytes: int | None = None, audit_records: Sequence[Mapping[str, Any]] = (),
+             progress: Callable[[int], None] | None = None) -> SimulationReport:
+    """Simulate every candidate key on the same documents (given in insertion order), read once.
+
+    ``progress`` is called with the number of documents read so far, every 100,000.
+    """
     if shards < 1:
         raise ValueError("simulate needs at least one shard")
-    sample = list(documents)
-    sizes = [len(bson.encode(document)) for document in sample]
-    total = sum(sizes)
+    sample = _Sample(keys)
+    count = sample.read(documents, progress)
+    total = int(sample.sizes.sum())
     limit = chunk_bytes or max(1, total // (shards * CHUNKS_PER_SHARD))
-    candidates = tuple(_candidate(sample, sizes, list(key.items()), shards, limit, audit_records) for key in keys)
-    return SimulationReport(len(sample), shards, limit, candidates)
+    candidates = tuple(_candidate(sample, dict(key), shards, limit, audit_records) for key in keys)
+    taken = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return SimulationReport(count, shards, limit, candidates, taken)
 
 
 @dataclass(frozen=True)
 class _Layout:
     """The sample cut into chunks in key order and dealt to shards."""
 
-    order: list[int]  # document indexes in key order
-    chunk_of: list[int]  # document index -> chunk
+    chunk_of_rank: np.ndarray  # rank -> chunk
+    first_ranks: np.ndarray  # chunk -> its first rank
     chunk_sizes: list[int]
     chunk_counts: list[int]
     jumbo: int
     owner: list[int]  # chunk -> shard
 
 
-def _layout(sample: list[Mapping[str, Any]], sizes: list[int], key: list[tuple[str, Any]], shards: int, limit: int) -> _Layout:
-    keyed = [_key_of(document, key) for document in sample]
-    order = sorted(range(len(sample)), key=keyed.__getitem__)
-    chunk_of, chunk_sizes, chunk_counts, jumbo = _chunks(order, keyed, sizes, limit)
-    return _Layout(order, chunk_of, chunk_sizes, chunk_counts, jumbo, _deal(chunk_sizes, shards))
+def _layout(keyed: KeyRanks, sizes: np.ndarray, shards: int, limit: int) -> _Layout:
+    """Cut the key-ordered values into chunks of at most ``limit`` bytes, as the splitter does: cuts fall only between
+    key values, and one value bigger than the limit is a chunk of its own that cannot split (jumbo)."""
+    distinct = keyed.cardinality
+    value_bytes = np.bincount(keyed.ranks, weights=sizes, minlength=distinct).astype(np.int64)
+    value_counts = np.bincount(keyed.ranks, minlength=distinct)
+    before = np.concatenate(([0], np.cumsum(value_bytes)))
+    starts, jumbo, position = [], 0, 0
+    while position < distinct:
+        end = int(np.searchsorted(before, before[position] + limit, side="right")) - 1
+        if end <= position:  # one value alone is over the limit
+            end, jumbo = position + 1, jumbo + 1
+        starts.append(position)
+        position = end
+    first_ranks = np.array(starts, dtype=np.int64)
+    chunk_of_rank = np.searchsorted(first_ranks, np.arange(distinct), side="right") - 1
+    chunk_sizes = [int(v) for v in np.add.reduceat(value_bytes, first_ranks)] if starts else []
+    chunk_counts = [int(v) for v in np.add.reduceat(value_counts, first_ranks)] if starts else []
+    return _Layout(chunk_of_rank, first_ranks, chunk_sizes, chunk_counts, jumbo, _deal(chunk_sizes, shards))
 
 
 def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any], namespace: str, shards: int = 2, *,
                  chunk_bytes: int | None = None) -> RoutingTable:
     """The routing table of a collection grown to this sample and balanced over ``shards`` (the simulation's chunks),
     where a new ranged collection has one chunk and so tells nothing about targeting."""
-    sample = list(documents)
-    sizes = [len(bson.encode(document)) for document in sample]
-    items = list(key.items())
-    layout = _layout(sample, sizes, items, shards, chunk_bytes or max(1, sum(sizes) // (shards * CHUNKS_PER_SHARD)))
-    first_of: dict[int, int] = {}
-    for index in layout.order:
-        first_of.setdefault(layout.chunk_of[index], index)
-    starts = [_bound(sample[first_of[chunk]], items) for chunk in range(1, len(layout.chunk_sizes))]
+    sample = _Sample([key])
+    sample.read(documents, None)
+    keyed = sample.ranks(key)
+    layout = _layout(keyed, sample.sizes, shards, chunk_bytes or max(1, int(sample.sizes.sum()) // (shards * CHUNKS_PER_SHARD)))
+    names = list(key)
+    starts = [dict(zip(names, keyed.value(int(rank)))) for rank in layout.first_ranks[1:]]
     bounds = [{name: MinKey() for name in key}, *starts, {name: MaxKey() for name in key}]
     owners = layout.owner or [0]
-    return RoutingTable(namespace, key, [{"min": low, "max": high, "shard": f"shard{owners[chunk]}"}
-                                         for chunk, (low, high) in enumerate(zip(bounds, bounds[1:]))])
+    return RoutingTable(namespace, dict(key), [{"min": low, "max": high, "shard": f"shard{owners[chunk]}"}
+                                               for chunk, (low, high) in enumerate(zip(bounds, bounds[1:]))])
 
 
-def _bound(document: Mapping[str, Any], key: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {name: Int64(hashed_value(_value(document, name))) if kind == "hashed" else _value(document, name) for name, kind in key}
-
-
-def _candidate(sample: list[Mapping[str, Any]], sizes: list[int], key: list[tuple[str, Any]], shards: int, limit: int,
+def _candidate(sample: _Sample, key: dict[str, Any], shards: int, limit: int,
                audit_records: Sequence[Mapping[str, Any]]) -> CandidateResult:
-    layout = _layout(sample, sizes, key, shards, limit)
-    chunk_of, chunk_sizes, chunk_counts, jumbo, owner = (layout.chunk_of, layout.chunk_sizes, layout.chunk_counts,
-                                                         layout.jumbo, layout.owner)
+    keyed = sample.ranks(key)
+    layout = _layout(keyed, sample.sizes, shards, limit)
     per_shard_bytes, per_shard_docs, per_shard_chunks = [0] * shards, [0] * shards, [0] * shards
-    for chunk, shard in enumerate(owner):
-        per_shard_bytes[shard] += chunk_sizes[chunk]
-        per_shard_docs[shard] += chunk_counts[chunk]
+    for chunk, shard in enumerate(layout.owner):
+        per_shard_bytes[shard] += layout.chunk_sizes[chunk]
+        per_shard_docs[shard] += layout.chunk_counts[chunk]
         per_shard_chunks[shard] += 1
-    total = sum(sizes) or 1
-    return CandidateResult(
-        dict(key), tuple(per_shard_chunks), tuple(per_shard_docs), tuple(per_shard_bytes),
-        max(per_shard_bytes) / total, jumbo, _hot_share(chunk_of, owner, shards),
-        _moved_by_chunks(owner, chunk_sizes, chunk_counts, shards), _moved_by_modulo(sample, key, shards),
-        _query_shares(audit_records, key) if audit_records else None,
+    total = int(sample.sizes.sum()) or 1
+    monotonicity, correlation = _monotonicity(keyed, key)
+    recent = _recent_inserts(keyed.ranks, layout, shards)
+    queries = _query_shares(audit_records, list(key.items())) if audit_records else None
+    result = CandidateResult(
+        key, tuple(per_shard_chunks), tuple(per_shard_docs), tuple(per_shard_bytes),
+        max(per_shard_bytes) / total, layout.jumbo, max(recent, default=0.0),
+        _moved_by_chunks(layout.owner, layout.chunk_sizes, layout.chunk_counts, shards),
+        _moved_by_modulo(keyed.ranks, shards), queries,
+        keyed.cardinality, _most_common(sample, keyed, key), monotonicity, correlation, "", recent,
     )
+    return _with_verdict(result, shards)
 
 
-def _chunks(order: list[int], keyed: list[tuple[Any, ...]], sizes: list[int],
-            limit: int) -> tuple[list[int], list[int], list[int], int]:
-    """Cut the key-ordered documents into chunks of at most ``limit`` bytes, as the splitter does.
+def _most_common(sample: _Sample, keyed: KeyRanks, key: dict[str, Any]) -> tuple[tuple[dict[str, Any], int], ...]:
+    """The most frequent key values, by their values (hashed fields too), with the number of documents."""
+    if not keyed.cardinality:
+        return ()
+    counts = np.bincount(keyed.ranks)
+    top = np.argsort(-counts, kind="stable")[:MOST_COMMON]
+    return tuple(({name: sample.columns[name].value_at(int(keyed.firsts[rank])) for name in key}, int(counts[rank]))
+                 for rank in top)
 
-    Cuts fall only between key values: a run of one value bigger than the limit
-    becomes a chunk of its own that cannot split (jumbo).
-    """
-    chunk_of = [0] * len(order)
-    chunk_sizes: list[int] = []
-    chunk_counts: list[int] = []
-    jumbo = 0
-    current_size = current_count = 0
-    position = 0
-    while position < len(order):
-        run_end, run_size = position, 0
-        while run_end < len(order) and keyed[order[run_end]] == keyed[order[position]]:
-            run_size += sizes[order[run_end]]
-            run_end += 1
-        if current_count and current_size + run_size > limit:
-            chunk_sizes.append(current_size)
-            chunk_counts.append(current_count)
-            current_size = current_count = 0
-        for index in order[position:run_end]:
-            chunk_of[index] = len(chunk_sizes)
-        current_size += run_size
-        current_count += run_end - position
-        if run_size > limit:
-            jumbo += 1
-        position = run_end
-    if current_count:
-        chunk_sizes.append(current_size)
-        chunk_counts.append(current_count)
-    return chunk_of, chunk_sizes, chunk_counts, jumbo
+
+def _monotonicity(keyed: KeyRanks, key: dict[str, Any]) -> tuple[str, float | None]:
+    """analyzeShardKey's calculateMonotonicity: Pearson's r between position in key order (ties in insertion order, as
+    an index orders equal keys by record id) and insertion order; a hashed first field is "not monotonic" (0), a
+    hashed later field "unknown", a single value "not monotonic" (0)."""
+    kinds = list(key.values())
+    if kinds[0] == "hashed":
+        return "not monotonic", 0.0
+    if "hashed" in kinds:
+        return "unknown", None
+    if keyed.cardinality <= 1:
+        return "not monotonic", 0.0
+    correlation = _permutation_correlation(np.argsort(keyed.ranks, kind="stable"))
+    return ("monotonic" if abs(correlation) >= MONOTONIC_THRESHOLD else "not monotonic"), round(correlation, 4)
+
+
+def _permutation_correlation(insertion_in_key_order: np.ndarray) -> float:
+    """Pearson's r between positions 0..n-1 and a permutation of them, without float copies of either: both have the
+    same mean (n-1)/2 and variance (n^2-1)/12, so r = (sum(i * y_i)/n - mean^2) / variance."""
+    n = len(insertion_in_key_order)
+    if n < 2:
+        return 0.0
+    total = 0.0
+    for start in range(0, n, 1 << 20):  # blocks: small temporaries
+        block = insertion_in_key_order[start:start + (1 << 20)].astype(np.float64)  # int64 would overflow at 10M
+        total += float(np.dot(np.arange(start, start + len(block), dtype=np.float64), block))
+    mean = (n - 1) / 2
+    return (total / n - mean * mean) / ((n * n - 1) / 12)
+
+
+def _with_verdict(result: CandidateResult, shards: int) -> CandidateResult:
+    """One line a person can act on: the worst problem first, else what makes the key good."""
+    from dataclasses import replace
+
+    even = 1 / shards
+    if result.jumbo_chunks:
+        verdict = (f"avoid: {result.jumbo_chunks} value(s) bigger than a chunk make jumbo chunks, which cannot split or "
+                   f"move ({result.cardinality:,} distinct values)")
+    elif result.cardinality < shards * CHUNKS_PER_SHARD:
+        verdict = f"avoid: {result.cardinality:,} distinct values cannot make enough chunks to balance {shards} shards"
+    elif result.monotonicity == "monotonic" or shards > 1 and result.hot_insert_share >= 0.9:
+        why = f" (monotonic, r = {result.correlation:.2f})" if result.monotonicity == "monotonic" else ""
+        verdict = f"avoid for insert-heavy data: {result.hot_insert_share:.0%} of recent inserts land on one shard{why}"
+    elif result.largest_share > even * 1.25:
+        verdict = f"uneven: the largest shard holds {result.largest_share:.0%} of the data (even share {even:.0%})"
+    else:
+        targeted = ""
+        if result.queries is not None:
+            targeted = f"; {result.queries['single-shard'] + result.queries['multi-shard']:.0%} of audited queries targeted"
+        verdict = (f"good: the largest shard holds {result.largest_share:.0%} (even share {even:.0%}), recent inserts "
+                   f"spread ({result.hot_insert_share:.0%} on the busiest shard){targeted}")
+    return replace(result, verdict=verdict)
 
 
 def _deal(chunk_sizes: list[int], shards: int) -> list[int]:
@@ -191,12 +277,13 @@ def _deal(chunk_sizes: list[int], shards: int) -> list[int]:
     return owner
 
 
-def _hot_share(chunk_of: list[int], owner: list[int], shards: int) -> float:
-    recent = chunk_of[len(chunk_of) - max(1, int(len(chunk_of) * RECENT_SHARE)):]
-    counts = [0] * shards
-    for chunk in recent:
-        counts[owner[chunk]] += 1
-    return max(counts) / len(recent) if recent else 0.0
+def _recent_inserts(ranks: np.ndarray, layout: _Layout, shards: int) -> tuple[float, ...]:
+    """The share of the most recent inserts (the last tenth of the sample) that each shard takes."""
+    if not len(ranks):
+        return (0.0,) * shards
+    recent = layout.chunk_of_rank[ranks[len(ranks) - max(1, int(len(ranks) * RECENT_SHARE)):]]
+    counts = np.bincount(np.asarray(layout.owner, dtype=np.int64)[recent], minlength=shards)
+    return tuple(float(count / len(recent)) for count in counts)
 
 
 def _moved_by_chunks(owner: list[int], chunk_sizes: list[int], chunk_counts: list[int], shards: int) -> float:
@@ -224,16 +311,16 @@ def _moved_by_chunks(owner: list[int], chunk_sizes: list[int], chunk_counts: lis
     return moved / documents
 
 
-def _moved_by_modulo(sample: list[Mapping[str, Any]], key: list[tuple[str, Any]], shards: int) -> float:
-    """MongoDB's hash of the key values, mod N against mod N+1: the share of documents whose shard changes."""
-    if not sample:
+def _moved_by_modulo(ranks: np.ndarray, shards: int) -> float:
+    """Naive partitioning by a hash of the key value mod N against mod N+1: the share of documents whose shard changes.
+    Any uniform hash gives the same share; splitmix64 of the value's rank is used, equal values hashing equally."""
+    if not len(ranks):
         return 0.0
-    moved = 0
-    for document in sample:
-        values = {name: _value(document, name) for name, _ in key}
-        digest = hashed_value(values[key[0][0]] if len(key) == 1 else values)
-        moved += digest % shards != digest % (shards + 1)
-    return moved / len(sample)
+    mixed = ranks.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed = mixed ^ (mixed >> np.uint64(31))
+    return float(np.mean((mixed % np.uint64(shards)) != (mixed % np.uint64(shards + 1))))
 
 
 def _query_shares(records: Sequence[Mapping[str, Any]], key: list[tuple[str, Any]]) -> dict[str, float]:
@@ -241,16 +328,3 @@ def _query_shares(records: Sequence[Mapping[str, Any]], key: list[tuple[str, Any
     for record in records:
         shares[classify(record["shape"], key, record.get("collation"))[0]] += 1 / len(records)
     return shares
-
-
-def write_simulation_plot(report: SimulationReport, path: str | Path, *, force: bool = False) -> Path:
-    """Data per shard for each candidate key of a simulation, as .svg or .html."""
-    from ..reports.plot import bar_chart, write_svg_or_html
-
-    rows = []
-    for candidate in report.candidates:
-        total = sum(candidate.bytes_per_shard) or 1
-        label = ", ".join(f"{k}: {v}" for k, v in candidate.key.items())
-        rows += [(label, f"shard{i}", candidate.chunks_per_shard[i] / max(sum(candidate.chunks_per_shard), 1), b / total)
-                 for i, b in enumerate(candidate.bytes_per_shard)]
-    return write_svg_or_html(bar_chart(rows), path, force=force)

@@ -6,12 +6,13 @@ from typing import Any, Optional
 
 import typer
 
+from ..advice.simulation_plot import value_text
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
 from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SAMPLE, MAX_SHARDS
 from .inputs import cluster_uri, parse_candidate, read_key, refuse_together
-from .output import console, fail, key_text, note, plain, print_json, progress, size, styled
+from .output import console, fail, key_text, note, plain, print_json, progress, size, styled, warn
 
 
 @app.command(name="advise")
@@ -75,34 +76,49 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
                      uri: Optional[str] = typer.Option(None, "--uri", help="The server holding --collection (default: $MONGOSHARD_URI); keeps the password out of argv."),
                      limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_SAMPLE, help="Use at most this many documents."),
                      audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
-                     plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard per key to FILE (.svg or .html)."),
+                     plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard, the even share, jumbo chunks and hot inserts per key to FILE (.svg, .html, or .png with matplotlib)."),
                      force: bool = FORCE_OPTION,
                      as_json: bool = JSON_OPTION) -> None:
-    """Predict, for candidate keys, data and chunks per shard, jumbo chunks, hot inserts, targeting, and what adding a shard moves."""
-    from ..advice.sample import load_documents
+    """For candidate keys: cardinality, most common values and monotonicity (as analyzeShardKey reports them), data and
+    chunks per shard, jumbo chunks, hot inserts, targeting, what adding a shard moves, and a verdict."""
+    from ..advice.sample import iter_documents
     from ..advice.simulate import simulate
     from ..reports.capture import read_log
     from ..reports.plot import check_plot_path
 
     refuse_together("each names the sample", source=source, uri=uri)
     if plot:
-        check_plot_path(plot, force=force, formats=(".svg", ".html"))
+        check_plot_path(plot, force=force, formats=(".svg", ".html", ".png"))
     if source is None and collection is None:
         fail("name the sample: a JSON lines file, MODULE:FUNCTION, or --collection DATABASE.COLLECTION with --uri")
     patterns = [read_key(text, f"--key {text[:60]}") for text in key]
     records = read_log(audit_log) if audit_log else ()
-    with progress("reading the sample"):
-        documents = load_documents(source or cluster_uri(uri) or "", collection=collection, limit=limit)
-    with progress(f"simulating {len(patterns)} key(s) over {len(documents):,} documents"):
-        report = simulate(documents, patterns, shards, audit_records=records)
+    documents = iter_documents(source or cluster_uri(uri) or "", collection=collection, limit=limit)
+    with progress(f"simulating {len(patterns)} key(s): reading the sample") as update:
+        report = simulate(documents, patterns, shards, audit_records=records, progress=_reading(update, len(patterns)))
+    if limit and report.documents < limit:
+        warn(f"the sample holds {report.documents:,} documents, fewer than --limit {limit:,}: the figures are for those")
     if plot:
-        from ..advice.simulate import write_simulation_plot
+        from ..advice.simulation_plot import write_simulation_plot
 
         note(f"Wrote {write_simulation_plot(report, plot, force=force)}")
     if as_json:
         print_json(plain(report))
         return
     _print_simulation(report)
+
+
+def _reading(update: Any, keys: int) -> Any:
+    """Progress with the count read so far and the rate."""
+    import time
+
+    started = time.monotonic()
+
+    def report(count: int) -> None:
+        rate = count / max(time.monotonic() - started, 1e-9)
+        update(f"simulating {keys} key(s): {count:,} documents read ({rate:,.0f}/s)")
+
+    return report
 
 
 def _print_simulation(report: Any) -> None:
@@ -113,6 +129,9 @@ def _print_simulation(report: Any) -> None:
     for candidate in report.candidates:
         table.add_column(key_text(candidate.key), justify="right")
     rows = [
+        ("distinct values", lambda c: f"{c.cardinality:,}"),
+        ("most common value (documents)", lambda c: _most_common_text(c, report.documents)),
+        ("monotonicity (key order ~ insert order)", lambda c: c.monotonicity + (f" (r = {c.correlation:.2f})" if c.correlation is not None else "")),
         ("data per shard", lambda c: " / ".join(f"{b / max(sum(c.bytes_per_shard), 1):.0%}" for b in c.bytes_per_shard)),
         ("chunks per shard", lambda c: " / ".join(str(n) for n in c.chunks_per_shard)),
         ("largest shard's share", lambda c: f"{c.largest_share:.1%}"),
@@ -125,4 +144,15 @@ def _print_simulation(report: Any) -> None:
         rows += [(f"queries {kind}", lambda c, kind=kind: f"{c.queries[kind]:.0%}") for kind in ("single-shard", "multi-shard", "scatter-gather", "unknown")]
     for label, cell in rows:
         table.add_row(label, *(cell(c) for c in report.candidates))
+    table.add_row(styled("verdict", "bold"), *(c.verdict for c in report.candidates))
     console().print(table)
+
+
+def _most_common_text(candidate: Any, documents: int) -> str:
+    if not candidate.most_common:
+        return "-"
+    value, count = candidate.most_common[0]
+    if count == 1:
+        return "every value once"
+    shown = ", ".join(value_text(item) for item in value.values())
+    return f"{shown[:40]} ({count:,}, {count / max(documents, 1):.1%})"

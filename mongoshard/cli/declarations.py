@@ -124,12 +124,11 @@ SHAPE_MEANINGS = {
 
 
 def _grown(spec: "ShardSpec", sample: str, limit: int | None, shards: int) -> Any:
-    from ..advice.sample import load_documents
+    from ..advice.sample import iter_documents
     from ..advice.simulate import grown_layout
 
     with progress("reading the sample"):
-        documents = load_documents(sample, limit=limit)
-    return grown_layout(documents, spec.key_pattern, spec.namespace, shards)
+        return grown_layout(iter_documents(sample, limit=limit), spec.key_pattern, spec.namespace, shards)
 
 
 @app.command()

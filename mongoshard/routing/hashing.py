@@ -17,7 +17,7 @@ import struct
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from hashlib import md5
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import bson
 from bson import Decimal128, Int64, ObjectId
@@ -26,7 +26,7 @@ from bson.codec_options import CodecOptions
 
 from ..errors import MongoshardError
 
-__all__ = ["hashed_value", "UnhashableValueError"]
+__all__ = ["hashed_value", "hashed_dates", "hashed_numbers", "UnhashableValueError"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -79,6 +79,19 @@ def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions = _ST
     """
     digest = md5(_INT32.pack(seed) + _element_body(value, codec_options)).digest()
     return _INT64.unpack_from(digest)[0]
+
+
+def hashed_dates(milliseconds: Iterable[int], *, seed: int = 0) -> list[int]:
+    """``hashed_value`` of many dates given as UTC milliseconds since the epoch (what BSON stores), in bulk."""
+    head, pack, unpack = _INT32.pack(seed) + _DATE_PREFIX, _INT64.pack, _INT64.unpack_from
+    return [unpack(md5(head + pack(value)).digest())[0] for value in milliseconds]
+
+
+def hashed_numbers(numbers: Iterable[float], *, seed: int = 0) -> list[int]:
+    """``hashed_value`` of many numbers (int or float, as BSON doubles and longs hash alike), in bulk."""
+    head, pack, unpack = _INT32.pack(seed) + _NUMBER_PREFIX, _INT64.pack, _INT64.unpack_from
+    return [unpack(md5(head + pack(value if type(value) is int else _double_to_hash_long(value))).digest())[0]
+            for value in numbers]
 
 
 def _element_body(value: Any, codec_options: CodecOptions) -> bytes:
