@@ -10,7 +10,6 @@ documents were sampled, over how many shards, and when.
 from __future__ import annotations
 
 import datetime
-import io
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -138,18 +137,13 @@ def _axis(x: int, y: int) -> list[str]:
 
 
 def _png(report: Any, target: Path, force: bool) -> Path:
-    from ..files import write_bytes
-    from ..reports.plot import MARK, PlotError, is_plot
+    from ..reports.plot import pyplot_for_png, write_png
 
-    try:
-        import matplotlib
+    pyplot = pyplot_for_png()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import PercentFormatter
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as pyplot
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise PlotError("a .png plot needs matplotlib (pip install 'mongoshard[plot]'); .svg and .html need nothing") from None
     drawn = panels(report)
     even = 1 / max(report.shards, 1)
     figure, axes = pyplot.subplots(len(drawn), 1, figsize=(12, 1.2 + len(drawn) * (0.55 * report.shards + 1.5)),
@@ -170,7 +164,7 @@ def _png(report: Any, target: Path, force: bool) -> Path:
         axis.annotate(f"{panel.facts}\nverdict: {panel.verdict}", xy=(0, 0), xycoords="axes fraction", xytext=(0, -22),
                       textcoords="offset points", va="top", fontsize=9)
     for axis in axes[:, 0]:
-        axis.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        axis.xaxis.set_major_formatter(PercentFormatter(1.0))
         axis.tick_params(axis="x", labelsize=8)
     handles = [Patch(color=_COLOURS["data"], label="data on the shard (share of the sample)"),
                Patch(color=_COLOURS["over"], label="data over 1.25 × the even share"),
@@ -179,7 +173,4 @@ def _png(report: Any, target: Path, force: bool) -> Path:
     figure.legend(handles=handles, loc="upper left", ncol=4, fontsize=9, bbox_to_anchor=(0.01, 0.995 - 0.35 / figure.get_figheight()))
     figure.suptitle(_title(report), x=0.01, ha="left", fontsize=10, fontweight="bold")
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.75 / figure.get_figheight()), h_pad=4.5)
-    image = io.BytesIO()
-    figure.savefig(image, format="png", dpi=110, metadata={"Software": MARK})
-    pyplot.close(figure)
-    return write_bytes(target, image.getvalue(), "the plot", ours=is_plot, force=force)
+    return write_png(figure, target, force=force, dpi=110)

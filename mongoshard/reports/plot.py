@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from ..errors import MongoshardError
 from ..files import check_writable, write_bytes, write_text
 from .balance import BalanceReport
 
-__all__ = ["write_plot", "write_svg_or_html", "check_plot_path", "is_plot", "bar_chart", "PlotError"]
+__all__ = ["write_plot", "write_svg_or_html", "write_png", "pyplot_for_png", "check_plot_path", "is_plot", "bar_chart",
+           "PlotError"]
 
 _WIDTH, _LABEL, _BAR, _GAP = 760, 160, 14, 10
 _COLOURS = {"chunks": "#4c78a8", "data": "#f58518"}
@@ -89,14 +91,29 @@ def bar_chart(rows: list[tuple[str, str, float, float]]) -> str:
             f"font-size='12'><!-- {MARK} --><rect width='100%' height='100%' fill='white'/>{''.join(parts)}</svg>")
 
 
-def _png(report: BalanceReport, target: Path, force: bool) -> Path:
+def pyplot_for_png() -> Any:
+    """matplotlib's pyplot on the file-only backend, or one sentence saying how to get it (it is an optional extra)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as pyplot
     except ImportError:
-        raise PlotError("a .png plot needs matplotlib (pip install matplotlib); .svg and .html need nothing") from None
+        raise PlotError("a .png plot needs matplotlib (pip install 'mongoshard[plot]'); .svg and .html need nothing") from None
+    return pyplot
+
+
+def write_png(figure: Any, target: Path, *, force: bool, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as a PNG carrying mongoshard's mark, replacing only a plot mongoshard wrote."""
+    pyplot = pyplot_for_png()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=dpi, metadata={"Software": MARK})
+    pyplot.close(figure)
+    return write_bytes(target, image.getvalue(), "the plot", ours=is_plot, force=force)
+
+
+def _png(report: BalanceReport, target: Path, force: bool) -> Path:
+    pyplot = pyplot_for_png()
     rows = _rows(report)
     labels = [f"{namespace}\n{shard}" for namespace, shard, _, _ in rows]
     figure, axes = pyplot.subplots(figsize=(8, 0.5 * len(rows) + 1))
@@ -107,7 +124,4 @@ def _png(report: BalanceReport, target: Path, force: bool) -> Path:
     axes.set_xlabel("share of the collection")
     axes.legend()
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png", metadata={"Software": MARK})
-    pyplot.close(figure)
-    return write_bytes(target, image.getvalue(), "the plot", ours=is_plot, force=force)
+    return write_png(figure, target, force=force)
