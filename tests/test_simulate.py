@@ -199,3 +199,12 @@ def test_the_png_plot(tmp_path: Path) -> None:
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and b"generator: mongoshard" in data
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width > 1000 and height > 500
+
+
+def test_json_stays_strict_json_with_nan_key_values(tmp_path: Path) -> None:
+    path = tmp_path / "nan.jsonl"
+    path.write_text('{"k": {"$numberDouble": "NaN"}}\n{"k": {"$numberDouble": "NaN"}}\n{"k": {"$date": "2026-01-01T00:00:00Z"}}\n')
+    result = run("simulate", str(path), "--key", '{"k": 1}', "--json")
+    refuse = lambda constant: (_ for _ in ()).throw(ValueError(constant))  # noqa: E731
+    document = json.loads(result.stdout, parse_constant=refuse)
+    assert document["candidates"][0]["most_common"] == [[{"k": {"$numberDouble": "NaN"}}, 2], [{"k": {"$date": "2026-01-01T00:00:00Z"}}, 1]]

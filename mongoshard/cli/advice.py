@@ -12,7 +12,7 @@ from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SAMPLE, MAX_SHARDS
 from .inputs import cluster_uri, parse_candidate, read_key, refuse_together
-from .output import console, fail, key_text, note, plain, print_json, progress, size, styled, warn
+from .output import console, fail, json_text, key_text, note, plain, print_json, progress, size, styled, warn
 
 
 @app.command(name="advise")
@@ -96,6 +96,8 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     documents = iter_documents(source or cluster_uri(uri) or "", collection=collection, limit=limit)
     with progress(f"simulating {len(patterns)} key(s): reading the sample") as update:
         report = simulate(documents, patterns, shards, audit_records=records, progress=_reading(update, len(patterns)))
+    if not report.documents:
+        fail("the sample holds no documents; give a file, generator or collection with some")
     if limit and report.documents < limit:
         warn(f"the sample holds {report.documents:,} documents, fewer than --limit {limit:,}: the figures are for those")
     if plot:
@@ -103,9 +105,19 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
 
         note(f"Wrote {write_simulation_plot(report, plot, force=force)}")
     if as_json:
-        print_json(plain(report))
+        print_json(_report_document(report))
         return
     _print_simulation(report)
+
+
+def _report_document(report: Any) -> Any:
+    """The report as JSON, key values in relaxed Extended JSON (dates as $date, as filters are written)."""
+    import json
+
+    document = plain(report)
+    for candidate in document["candidates"]:
+        candidate["most_common"] = [[json.loads(json_text(value)), count] for value, count in candidate["most_common"]]
+    return document
 
 
 def _reading(update: Any, keys: int) -> Any:
