@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from bson import Binary, Decimal128, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Binary, Code, Decimal128, MaxKey, MinKey, ObjectId, Regex, Timestamp
 
 from mongoshard.routing.intervals import Interval, unionize
 from mongoshard.routing.ordering import sort_key
@@ -87,8 +87,8 @@ def _key(text: str) -> tuple:
         return (60, b"")  # the empty Code, where javascript starts
     if text.startswith("DBRef('',"):
         return (55,)
-    if text.startswith("CodeWScope("):
-        return (65,)
+    if text.startswith("CodeWScope( ") and text.endswith(")"):
+        return sort_key(_code_with_scope(text[len("CodeWScope( "):-1]))
     if len(text) >= 2 and text[0] == text[-1] == '"':
         return (15, text[1:-1].encode("utf-8"))
     return sort_key(_value(text))
@@ -109,7 +109,25 @@ def _value(text: str) -> Any:
             return build(text[len(prefix):-1])
     if text in ("{}", "[]"):
         return {} if text == "{}" else []
+    if _BARE_CODE.fullmatch(text):
+        return Code(text)  # javascript prints bare, strings quoted (the generated Code values are identifiers)
     raise Unreadable(text)
+
+
+_BARE_CODE = re.compile(r"[A-Za-z_]\w*")
+_SCOPE_PAIR = re.compile(r"(\w+): (-?\d+)")
+
+
+def _code_with_scope(body: str) -> Code:
+    """``f, { c: 1 }`` or ``, {}``: the code, then a scope of integer fields (what the generated values hold)."""
+    code, _, scope_text = body.partition(", ")
+    if scope_text == "{}":
+        return Code(code, {})
+    inner = scope_text.removeprefix("{ ").removesuffix(" }")
+    pairs = inner.split(", ")
+    if not scope_text.startswith("{ ") or not all(_SCOPE_PAIR.fullmatch(pair) for pair in pairs):
+        raise Unreadable(body)
+    return Code(code, {name: int(value) for name, value in (_SCOPE_PAIR.fullmatch(p).groups() for p in pairs)})
 
 
 def _number(text: str) -> Any:

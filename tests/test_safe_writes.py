@@ -264,9 +264,9 @@ def test_a_dynamic_key_field_change_is_refused(server) -> None:
     with pytest.raises(NotUniqueError):
         plain.save()
     safe = SafeMedia.objects.first()
-    safe.sku = "b"
-    with pytest.raises(OperationError, match="SafeMedia.sku is part of the shard key and changed from 'a' to 'b'"):
-        safe.save()
+    with pytest.raises(OperationError, match="SafeMedia.sku is part of the shard key and changed from 'a' to 'b'; "
+                                             r"the assignment was refused.*use modify\(sku=...\)"):
+        safe.sku = "b"
     assert [d["sku"] for d in SafeMedia._get_collection().find()] == ["a"]
 
 
@@ -293,8 +293,8 @@ def test_a_copied_document_keeps_the_protection(server, copy_of) -> None:
     SafeBox(owner=Owner(player_id=1), box=1, label="a").save()
     copied = copy_of(SafeBox.objects.first())
     copied.owner.player_id = 2
-    with pytest.raises(ShardKeyWriteError, match="does not know the value it was stored with"):
-        copied.save()
+    with pytest.raises(ShardKeyWriteError, match="changed from 1 to 2; nothing was sent"):
+        copied.save()  # the copy knows the key it was stored with
     copied = copy_of(SafeBox.objects.first())
     SafeBox._get_collection().delete_many({})
     copied.label = "b"
@@ -323,3 +323,191 @@ def test_switch_collection_still_copies_a_document(server) -> None:
     archived.label = "archived"
     archived.save()  # mongoengine's documented archiving: an upsert into the other collection
     assert SafeBox._get_db()[archive].find_one({}, {"_id": 0}) == {"owner": {"pid": 1}, "box": 1, "label": "archived"}
+
+
+# What five real applications do (issue 17, section 3), each beside a plain mongoengine control -----------------
+
+
+def test_a_new_document_whose_id_is_assigned_after_construction_is_inserted(server) -> None:
+    """st2's pattern for every action run: ``doc = Model(...); doc.id = ObjectId(); doc.save()``."""
+    PlainAccount, SafeAccount = tenant_classes()
+    plain = PlainAccount(tenant="t0", n=0)
+    plain.id = ObjectId()
+    plain.save()  # mongoengine: an upsert, so the document is written
+    assert PlainAccount._get_collection().count_documents({"_id": plain.id}) == 1
+
+    safe = SafeAccount(tenant="t1", n=1)
+    safe.id = ObjectId()
+    server.clear()
+    safe.save()
+    sent = [u for c in server.writes() for u in c["updates"]]
+    assert [(u["q"], u["upsert"]) for u in sent] == [({"_id": safe.id, "tenant": "t1"}, True)]  # the whole key: every version routes it
+    assert SafeAccount._get_collection().find_one({"_id": safe.id}, {"_id": 0}) == {"tenant": "t1", "n": 1}
+    safe.n = 2
+    server.clear()
+    safe.save()  # now stored: an update, never an upsert
+    assert [u["upsert"] for c in server.writes() for u in c["updates"]] == [False]
+    late = SafeAccount(n=3)
+    late.id = ObjectId()
+    late.tenant = "t3"  # mongoengine's guard refuses this once the id is set; a new document's key is its own
+    late.save()
+    assert SafeAccount._get_collection().count_documents({"tenant": "t3"}) == 1
+
+
+def computed_key_classes():
+    """A key computed during save(): by clean() (MPContribs' md5), a pre_save handler (udata's slug) and a
+    pre_save_post_validation handler."""
+    from mongoengine import signals
+
+    collection = fresh("computed")
+
+    def computed(base):
+        class Model(base):
+            title = StringField()
+            slug = StringField()
+            digest = StringField()
+            stamp = StringField()
+            n = IntField()
+            meta = {"collection": collection}
+
+            def clean(self):
+                self.digest = f"md5:{self.title}"
+
+        return Model
+
+    PlainPage = computed(Document)
+    PlainPage._meta["shard_key"] = ("slug", "digest", "stamp")
+    SafePage = sharded(computed(Document), key=("slug", "digest", "stamp"), database="safewrites")
+    for model in (PlainPage, SafePage):
+        signals.pre_save.connect(_slug, sender=model, weak=False)
+        signals.pre_save_post_validation.connect(_stamp, sender=model, weak=False)
+    return PlainPage, SafePage
+
+
+def _slug(sender, document, **kwargs) -> None:
+    document.slug = document.slug or document.title.lower()
+
+
+def _stamp(sender, document, **kwargs) -> None:
+    document.stamp = document.stamp or "v1"
+
+
+def test_key_values_computed_during_save_are_checked_after_they_exist(server) -> None:
+    PlainPage, SafePage = computed_key_classes()
+    PlainPage(title="Plain").save()
+    server.clear()
+    safe = SafePage(title="Safe").save()
+    assert (safe.slug, safe.digest, safe.stamp) == ("safe", "md5:Safe", "v1")
+    assert SafePage._get_collection().count_documents({"slug": "safe", "digest": "md5:Safe", "stamp": "v1"}) == 1
+    safe.n = 1
+    server.clear()
+    safe.save()
+    assert server.filters() == [("update", {"_id": safe.pk, "slug": "safe", "digest": "md5:Safe", "stamp": "v1"})]
+
+
+def test_an_embedded_key_changed_by_clean_on_a_stored_document_is_refused_before_sending(server) -> None:
+    collection = fresh("rooms")
+
+    def room(base_meta):
+        class Room(Document):
+            owner = EmbeddedDocumentField(Owner)
+            floor = IntField()
+            meta = {"collection": collection, **base_meta}
+
+            def clean(self):
+                self.owner = Owner(player_id=self.floor * 100)  # the key follows another field
+
+        return Room
+
+    PlainRoom = room({"shard_key": ("owner.player_id",)})
+    SafeRoom = sharded(room({}), key=("owner.player_id",), database="safewrites")
+    PlainRoom(floor=1).save()
+    plain = PlainRoom.objects.first()
+    plain.floor = 2
+    with pytest.raises(NotUniqueError):  # an upsert filtered on the new key (#551): a second _id on a cluster
+        plain.save()
+
+    PlainRoom._get_collection().delete_many({})
+    SafeRoom(floor=1).save()
+    safe = SafeRoom.objects.first()
+    safe.floor = 2
+    server.clear()
+    with pytest.raises(ShardKeyWriteError, match="Room.owner.player_id is part of the shard key and changed from "
+                                                 "100 to 200; nothing was sent"):
+        safe.save()
+    assert server.writes() == []
+    assert SafeRoom._get_collection().find_one({}, {"_id": 0}) == {"owner": {"pid": 100}, "floor": 1}
+
+
+def test_bulk_insert_refuses_documents_without_their_key(server) -> None:
+    PlainAccount, SafeAccount = tenant_classes()
+    PlainAccount.objects.insert([PlainAccount(n=1)])  # mongoengine stores it with no key (filed under null)
+    assert PlainAccount._get_collection().count_documents({"tenant": {"$exists": False}}) == 1
+
+    SafeAccount._get_collection().delete_many({})
+    server.clear()
+    with pytest.raises(ValidationError, match="SafeAccount has no value for the shard key field"):
+        SafeAccount.objects.insert([SafeAccount(tenant="t1", n=1), SafeAccount(n=2)])
+    assert server.writes() == [] and SafeAccount._get_collection().count_documents({}) == 0
+    inserted = SafeAccount(tenant="t2", n=2)
+    SafeAccount.objects.insert([inserted], load_bulk=False)
+    inserted.n = 3
+    server.clear()
+    inserted.save()  # stored by insert: an update on the stored key, no upsert
+    assert [(u["q"], u["upsert"]) for c in server.writes() for u in c["updates"]] == [({"_id": inserted.pk, "tenant": "t2"}, False)]
+
+
+def test_a_top_level_key_change_gets_the_modify_fix(server) -> None:
+    PlainAccount, SafeAccount = tenant_classes()
+    PlainAccount(tenant="t1", n=1).save()
+    with pytest.raises(OperationError, match="^Shard Keys are immutable. Tried to update tenant$"):
+        PlainAccount.objects.first().tenant = "t2"  # mongoengine: no hint
+    safe = SafeAccount.objects.first()
+    with pytest.raises(ShardKeyWriteError, match=r"SafeAccount.tenant .* changed from 't1' to 't2'; the assignment "
+                                                 r"was refused.*use modify\(tenant=...\)"):
+        safe.tenant = "t2"
+    assert safe.modify(tenant="t2") is True
+    assert SafeAccount._get_collection().find_one({}, {"_id": 0, "tenant": 1}) == {"tenant": "t2"}
+
+
+def test_a_key_value_of_another_bson_type_is_a_change(server) -> None:
+    collection = fresh("flags")
+
+    class PlainFlag(DynamicDocument):
+        meta = {"collection": collection, "shard_key": ("on",)}
+
+    @sharded(key="on", database="safewrites")
+    class SafeFlag(DynamicDocument):
+        meta = {"collection": collection}
+
+    PlainFlag(on=1).save()
+    plain = PlainFlag.objects.first()
+    plain.on = True  # 1 == True in Python: mongoengine upserts filtered on the new key (a second _id on a cluster)
+    with pytest.raises(NotUniqueError):
+        plain.save()
+    SafeFlag._get_collection().delete_many({})
+    SafeFlag(on=1).save()
+    safe = SafeFlag.objects.first()
+    with pytest.raises(ShardKeyWriteError, match="changed from 1 to True"):
+        safe.on = True
+    safe.on = 1.0  # the same number as BSON compares it
+    assert SafeFlag._get_collection().find_one({}, {"_id": 0}) == {"on": 1}
+
+
+def test_save_condition_none_never_recreates_a_deleted_document(server) -> None:
+    PlainAccount, SafeAccount = tenant_classes()
+    PlainAccount(tenant="t1", n=1).save()
+    plain = PlainAccount.objects.first()
+    PlainAccount._get_collection().delete_many({})
+    plain.n = 2
+    plain.save(save_condition=None)  # mongoengine: an upsert re-creates it
+    assert PlainAccount._get_collection().count_documents({}) == 1
+
+    PlainAccount._get_collection().delete_many({})
+    SafeAccount(tenant="t1", n=1).save()
+    safe = SafeAccount.objects.first()
+    SafeAccount._get_collection().delete_many({})
+    safe.n = 2
+    with pytest.raises(SaveConditionError):
+        safe.save(save_condition=None)
+    assert SafeAccount._get_collection().count_documents({}) == 0

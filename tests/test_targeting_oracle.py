@@ -16,7 +16,8 @@ Filters cover regexes with every option, anchors, quantifiers, escapes, ``\\Q..\
 and alternation; ``$type`` by name and code; NaN, infinities, -0.0 and
 Decimal128 NaN; whole embedded documents and dotted paths; arrays at every
 position of a path; ``$all``, ``$elemMatch`` (both forms), ``$mod``,
-``$exists``, null and missing fields; ``$and``/``$or``/``$nor``/``$not``; and
+``$exists``, null and missing fields; Code and CodeWScope values (a chunk
+starting at ``CodeWScope("", {})``); ``$and``/``$or``/``$nor``/``$not``; and
 collations.  ``MONGOSHARD_EXAMPLES`` sets how many filters run.
 """
 
@@ -26,7 +27,7 @@ import datetime
 import os
 
 import pytest
-from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex
+from bson import Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
@@ -45,7 +46,8 @@ STRINGS = ["", "a", "ab", "abc", "ax", "b", "bar", "Bar", "BAR", "fo", "foo", "f
            "É", "€", "x y", "a#b"]
 NUMBERS = [-3, 0, 1, 5, 7, 50, 99, 100, 130, 0.5, 41.5, -0.0, float("nan"), float("inf"), float("-inf"), 1e9, Int64(250),
            Decimal128("55.5"), Decimal128("NaN"), Decimal128("-Infinity")]
-OTHERS = [None, True, False, ObjectId(b"a" * 12), datetime.datetime(2020, 1, 1), MinKey(), MaxKey()]
+OTHERS = [None, True, False, ObjectId(b"a" * 12), datetime.datetime(2020, 1, 1), MinKey(), MaxKey(),
+          Code(""), Code("f"), Code("", {}), Code("f", {"c": 1})]
 SCALARS = [*NUMBERS, *STRINGS, *OTHERS]
 
 scalars = st.sampled_from(SCALARS)
@@ -124,7 +126,8 @@ def _split_table(key: dict, points: list) -> RoutingTable:
 
 
 _VALUE_POINTS = [None, float("-inf"), -1, 0, 5.5, 41.5, 100, float("inf"), "B", "F", "", "A", "FOO", "a", "ab", "b", "fo", "fop", "m", "z", "é", {}, {"a": 5},
-                 ObjectId(b"a" * 12), False, True, datetime.datetime(2020, 1, 1)]
+                 ObjectId(b"a" * 12), False, True, datetime.datetime(2020, 1, 1), Code(""), Code("f"), Code("", {}),
+                 Code("f", {"c": 1})]
 TABLES = {
     "x_1": _split_table({"x": 1}, _VALUE_POINTS),
     "x.a_1": _split_table({"x.a": 1}, _VALUE_POINTS),

@@ -7,7 +7,9 @@ Every expected value below is copied from a test file of the server
 * ``src/mongo/s/shard_key_pattern_test.cpp`` (ExtractQueryShardKey*: the equality shortcut);
 * ``src/mongo/s/chunk_manager_query_test.cpp`` (getShardIdsForQuery over split points);
 * ``src/mongo/s/shard_key_pattern_query_util_index_bounds_test.cpp`` (CMCollapseTreeTest: bounds);
-* ``src/mongo/s/chunk_manager_targeter_test.cpp`` (documents with arrays on a key path).
+* ``src/mongo/s/chunk_manager_targeter_test.cpp`` (documents with arrays on a key path);
+* ``index_bounds_builder_test.cpp`` and ``index_bounds_builder_type_test.cpp`` (Code and CodeWScope bounds, as data in
+  ``server_cases/code_bounds.json``, each case with its file and commit).
 
 Their fixtures put chunk i, [split i, split i+1), on shard "i".
 """
@@ -15,7 +17,7 @@ Their fixtures put chunk i, [split i, split i+1), on shard "i".
 from __future__ import annotations
 
 import pytest
-from bson import Int64, MaxKey, MinKey, Regex
+from bson import Code, Int64, MaxKey, MinKey, Regex
 
 from mongoshard import RoutingTable
 from mongoshard.routing.bounds import bounds_for_filter
@@ -254,3 +256,33 @@ def test_the_shape_does_not_depend_on_the_layout(query: dict, shape: str) -> Non
     one_chunk, four_chunks = table({"a": 1}, []), table({"a": 1}, XYZ)
     assert one_chunk.target(query).shape == four_chunks.target(query).shape == shape
     assert one_chunk.target(query).kind == "single-shard"  # one chunk: one shard, whatever the shape
+
+
+# index_bounds_builder_test.cpp / index_bounds_builder_type_test.cpp: Code and CodeWScope ------------------------
+def _code_cases() -> list[dict]:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "server_cases" / "code_bounds.json").read_text())
+
+
+@pytest.mark.parametrize("case", _code_cases(), ids=lambda c: f"{c['source']['test']}@{c['source']['commit'][:8]}")
+def test_code_bounds_are_the_index_bounds_builders(case: dict) -> None:
+    """The 8.0-era builder (EXACT tightness) ends the $type ranges before CodeWScope("", {}); older ones
+    (INEXACT_FETCH) included that end, which reaches the same chunks, since the router treats a range's max as
+    inclusive.  The real 6.0.5 mongod prints the exclusive form (checked by the targeting oracle)."""
+    import json
+
+    from bson import json_util
+
+    query = json_util.loads(json.dumps(case["filter"]))
+    ours = bounds_for_filter(query, [("a", 1)]).fields[0]
+    expected = [Interval(sort_key(json_util.loads(json.dumps(i["start"]))), sort_key(json_util.loads(json.dumps(i["end"]))),
+                         i["startInclusive"], i["endInclusive"]) for i in case["intervals"]]
+    if case["tightness"] == "INEXACT_FETCH":
+        expected = [Interval(i.low, i.high, i.low_inclusive, False) for i in expected]
+    assert ours == expected
+    # The chunk that starts at CodeWScope("", {}) is reached by every range that ends there
+    layout = table({"a": 1}, [{"a": Code("", {})}])
+    reaches = layout.target(query).shards
+    assert ("1" in reaches) == any(i.high >= sort_key(Code("", {})) for i in expected)

@@ -242,6 +242,19 @@ def _usable(stream: TextIO | None) -> TextIO:
     return stream
 
 
+_holding: list[list[str]] = []  # the running command's held warnings (its own never pass through ``warnings``)
+
+
+def hold_warning(message: str) -> None:
+    """A warning of mongoshard's own, held for the end of the command.  Not through Python's warnings machinery,
+    which an application's ``logging.captureWarnings(True)``, run at import, would divert into its logs."""
+    text = " ".join(str(message).split())
+    if not _holding:
+        print(text, file=sys.stderr)
+    elif text not in _holding[-1]:
+        _holding[-1].append(text)
+
+
 @contextlib.contextmanager
 def _warnings_held(held: list[str]) -> Iterator[None]:
     """A library's warning ("Unknown option: ..." from pymongo names a typo in a URI) and ours, held for the end."""
@@ -250,13 +263,17 @@ def _warnings_held(held: list[str]) -> Iterator[None]:
         if text not in held:
             held.append(text)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.simplefilter("ignore", ResourceWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.showwarning = show
-        yield
+    _holding.append(held)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            warnings.showwarning = show
+            yield
+    finally:
+        _holding.remove(held)
 
 
 @contextlib.contextmanager

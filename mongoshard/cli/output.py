@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from typing import Any, NoReturn
 
 from ..errors import MongoshardError
-from .boundary import sanitize
+from .boundary import hold_warning, sanitize
 
 __all__ = ["fail", "warn", "say", "note", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
            "number", "size", "yes", "KIND_STYLES"]
@@ -29,8 +28,8 @@ def fail(message: str) -> NoReturn:
 
 
 def warn(message: str) -> None:
-    """One line on stderr (JSON with --json), through the same path as every library's warnings (``boundary``)."""
-    warnings.warn(message, UserWarning, stacklevel=2)
+    """One line on stderr (JSON with --json), held with the libraries' warnings until the command ends (``boundary``)."""
+    hold_warning(message)
 
 
 def print_json(value: Any) -> None:

@@ -68,7 +68,11 @@ class Zone:
 
 @dataclass(frozen=True)
 class ShardSpec:
-    """How one collection is sharded.  Key fields are database field names, in key order."""
+    """How one collection is sharded.  Key fields are database field names, in key order.
+
+    Every spec is checked against the server's rules when it is built, however it is built (``@sharded``, ``meta``,
+    or ``ShardSpec(...)`` from Python), so that ``apply`` never sends a declaration the server refuses.
+    """
 
     database: str
     collection: str
@@ -78,6 +82,11 @@ class ShardSpec:
     split_points: tuple[Mapping[str, Any], ...] = ()
     zones: tuple[Zone, ...] = ()
     models: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        check_declaration(self.models[0].rsplit(".", 1)[-1] if self.models else self.namespace, self.key,
+                          unique=self.unique, initial_chunks=self.initial_chunks, split_points=self.split_points,
+                          zones=self.zones)
 
     @property
     def namespace(self) -> str:

@@ -29,33 +29,51 @@ installed per class by ``@sharded``, never on mongoengine globally:
   exact match on _id or contain the shard key", the router's write targeting);
   ``modify()`` (findAndModify, which needs the whole key before 7.1) fetches
   the missing values first;
-* ``save()`` of a loaded document refuses, before sending anything, a changed
-  key field, embedded or dynamic included, and never upserts (a document
-  deleted meanwhile is an error, not re-created on another shard);
+* a document is *stored* when it was loaded from the server, saved or
+  bulk-inserted through its class (and a pickle or deep copy keeps that, with
+  its loaded key); mongoengine's ``_created`` cannot tell, since assigning an
+  ``_id`` to a new document clears it (st2 does that for every action run), so
+  such a document is inserted (upserted on its whole key), as mongoengine does;
+* the key is checked on the document as it is about to be sent
+  (``_save_create``/``_save_update``), after ``clean()`` and the ``pre_save``
+  and ``pre_save_post_validation`` signals, which applications use to compute
+  key values (slugs, digests);
+* ``save()`` of a stored document refuses, before sending anything, a changed
+  key field, embedded or dynamic included, values compared as BSON compares
+  them (``1`` is not ``True``), and never upserts, even given
+  ``save_condition=None`` (a document deleted meanwhile is an error, not
+  re-created on another shard); assigning another value to a top-level key
+  field of a stored document is refused at once with the same fix:
   ``modify(owner__pid=2)`` changes a key the way the server allows, filtered
   on the full old key;
-* a new document without a key value fails ``save()`` with a ValidationError.
+* a new document without a key value fails ``save()`` and
+  ``QuerySet.insert`` with a ValidationError.
+
+Every write sent holds ``_id`` (single updates and deletes by ``_id`` are
+accepted by every router version) and, for upserts and findAndModify, the
+whole key, which every version from 7.0 routes (facts sheet, "Write targeting
+through a router").
 """
 
 from __future__ import annotations
 
 import contextvars
-import copy
 from typing import Any, Callable, Mapping
 
 from mongoengine.errors import OperationError, ValidationError
+from mongoengine.queryset import QuerySet
 
 from ..errors import MongoshardError
+from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
+                         present_value, remember, same_key_value, shown, stored_value)
 
 __all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "loaded_key"]
 
-# The key values a document was loaded with, by database path: a value, ABSENT (known not stored), or not there.
-_LOADED = "_mongoshard_loaded_key"
 _REFRESHING = "_mongoshard_refreshing"
-_ABSENT = object()
-_UNKNOWN = object()
 # Documents built from the server's answer while a reload/modify runs, so that their stored key values are known.
 _captured: contextvars.ContextVar[list | None] = contextvars.ContextVar("mongoshard_captured", default=None)
+# Whether the save() under way validates (save(validate=False) may store a document without its key).
+_validating: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_validating", default=True)
 
 
 class ShardKeyWriteError(MongoshardError, OperationError):
@@ -73,51 +91,17 @@ def install_safe_writes(document_class: type) -> None:
         target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
+    manager = next((vars(c)["objects"] for c in document_class.__mro__ if "objects" in vars(c)), None)
+    queryset_class = document_class._meta.get("queryset_class") or getattr(type(manager), "default", None) or QuerySet
+    if not getattr(queryset_class, "_mongoshard_safe", False):
+        document_class._meta["queryset_class"] = type(queryset_class.__name__, (_SafeInsert, queryset_class),
+                                                      {"_mongoshard_safe": True})
 
 
 def has_safe_writes(document_class: type) -> bool:
     """Whether ``@sharded`` made this class's writes safe (on it or on a base)."""
     object_key = getattr(document_class, "_object_key", None)
     return isinstance(object_key, property) and getattr(object_key.fget, "_mongoshard_safe", False)
-
-
-def loaded_key(document: Any) -> dict[str, Any]:
-    """The key values ``document`` was loaded or last saved with, by database path (left out when unknown)."""
-    loaded = getattr(document, _LOADED, {})
-    return {path: (None if value is _ABSENT else value) for path, value in loaded.items() if value is not _UNKNOWN}
-
-
-# The key of a class, in database paths ---------------------------------------------
-
-
-def _key_entries(cls: type) -> list[tuple[str, str]]:
-    """(model path, database path) of every key field but the primary key, which every filter holds already."""
-    id_field = cls._meta.get("id_field")
-    entries = []
-    for path in cls._meta.get("shard_key") or ():
-        if path in ("pk", "_id", "id", id_field):
-            continue
-        entries.append((path, ".".join(field.db_field if hasattr(field, "db_field") else str(field)
-                                       for field in cls._lookup_field(path.split(".")))))
-    return entries
-
-
-def _stored(son: Mapping[str, Any], db_path: str) -> Any:
-    value: Any = son
-    for part in db_path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _UNKNOWN
-        value = value[part]
-    return copy.deepcopy(value)
-
-
-def _current(document: Any, db_path: str) -> Any:
-    value = _stored(document.to_mongo(), db_path)
-    return _ABSENT if value is _UNKNOWN or value is None else value
-
-
-def _remember(document: Any, values: Mapping[str, Any]) -> None:
-    object.__setattr__(document, _LOADED, dict(values))
 
 
 # The overrides, each built over what the class had before ---------------------------
@@ -129,7 +113,7 @@ def _from_son(previous: Callable) -> classmethod:
     def from_son(cls, son, *args, **kwargs):
         document = build(cls, son, *args, **kwargs)
         if getattr(document, "_is_document", False):
-            _remember(document, {db: _stored(son, db) for _, db in _key_entries(type(document))})
+            remember(document, {db: stored_value(son, db) for _, db in key_entries(type(document))})
             captured = _captured.get()
             if captured is not None:
                 captured.append(document)
@@ -144,7 +128,7 @@ def _object_key(previous: property) -> property:
         the other key fields as loaded, in database names (``__raw__``), so embedded and dynamic fields need no
         translation."""
         key = {self._meta["id_field"]: self.pk}
-        raw = {db: (None if value is _ABSENT else value) for db, value in _filter_values(self).items()}
+        raw = {db: (None if value is ABSENT else value) for db, value in _filter_values(self).items()}
         if raw:
             key["__raw__"] = raw
         return key
@@ -154,25 +138,15 @@ def _object_key(previous: property) -> property:
 
 def _filter_values(document: Any) -> dict[str, Any]:
     """Loaded key values of a stored document (unknown ones left out); current ones for a new document."""
-    if document._created:
-        return {db: _current(document, db) for _, db in _key_entries(type(document))}
-    return {db: value for db, value in _loaded(document).items() if value is not _UNKNOWN}
-
-
-def _loaded(document: Any) -> dict[str, Any]:
-    """The remembered key of a stored document; every value unknown when the memory was lost on the way (pickle and
-    deepcopy keep only mongoengine's own state), so that nothing is filtered or compared on a guess."""
-    loaded = getattr(document, _LOADED, None)
-    if loaded is None:
-        loaded = {db: _UNKNOWN for _, db in _key_entries(type(document))}
-        _remember(document, loaded)
-    return loaded
+    if not is_stored(document):
+        return {db: current_value(document, db) for _, db in key_entries(type(document))}
+    return {db: value for db, value in loaded_memory(document).items() if value is not UNKNOWN}
 
 
 def _integrate_shard_key(previous: Callable) -> Callable:
     def integrate_shard_key(self, doc, select_dict):
         for db, value in _filter_values(self).items():
-            select_dict[db] = None if value is _ABSENT else value
+            select_dict[db] = None if value is ABSENT else value
         return select_dict
 
     return integrate_shard_key
@@ -180,74 +154,106 @@ def _integrate_shard_key(previous: Callable) -> Callable:
 
 def _save(previous: Callable) -> Callable:
     def save(self, *args, **kwargs):
-        entries = _key_entries(type(self))
-        if not self._created:
-            _refuse_key_changes(self, entries)
-            # An update, not an upsert that could land on another shard; a copy being written elsewhere
-            # (switch_db/switch_collection) is mongoengine's upsert into that other collection.
-            switched = "_get_collection" in self.__dict__ or "_get_db" in self.__dict__
-            if len(args) < 8 and not switched:  # save_condition is the 8th positional parameter of Document.save
-                kwargs.setdefault("save_condition", {})
-        else:
-            if kwargs.get("validate", args[1] if len(args) > 1 else True):
-                _require_key_values(self, entries)
-            if self.pk is not None and not kwargs.get("force_insert", args[0] if args else False):
-                _refuse_moved_id(self, entries)
-        result = previous(self, *args, **kwargs)
-        _remember(self, {db: _current(self, db) for _, db in entries})
-        return result
+        # save(force_insert, validate, ...): whether the key is required is read here, checked just before sending
+        token = _validating.set(bool(kwargs.get("validate", args[1] if len(args) > 1 else True)))
+        try:
+            return previous(self, *args, **kwargs)
+        finally:
+            _validating.reset(token)
 
     return save
 
 
-def _refuse_moved_id(document: Any, entries: list[tuple[str, str]]) -> None:
+def _save_create(previous: Callable) -> Callable:
+    """An insert (or mongoengine's replace-then-insert for a new document with an ``_id``), checked on the document
+    as it will be sent: after ``clean()``, ``pre_save`` and ``pre_save_post_validation`` computed what they compute."""
+
+    def save_create(self, doc, force_insert, write_concern):
+        entries = key_entries(type(self))
+        _check_new_document(self, doc, entries, check_id="_id" in doc and not force_insert)
+        result = previous(self, doc, force_insert, write_concern)
+        remember(self, {db: present_value(doc, db) for _, db in entries})
+        return result
+
+    return save_create
+
+
+def _save_update(previous: Callable) -> Callable:
+    """An update of a stored document (never an upsert, never a key change), or mongoengine's upsert of a new
+    document whose ``_id`` was assigned after construction (``doc.id = ObjectId()``), which is an insert."""
+
+    def save_update(self, doc, save_condition, write_concern):
+        entries = key_entries(type(self))
+        if is_stored(self):
+            _refuse_key_changes(self, entries, doc)
+            # A copy being written elsewhere (switch_db/switch_collection) is mongoengine's upsert into that other
+            # collection; anywhere else a stored document deleted meanwhile must not be re-created (on another shard).
+            switched = "_get_collection" in self.__dict__ or "_get_db" in self.__dict__
+            if save_condition is None and not switched:
+                save_condition = {}
+        else:
+            _check_new_document(self, doc, entries, check_id=True)
+        result = previous(self, doc, save_condition, write_concern)
+        remember(self, {db: present_value(doc, db) for _, db in entries})
+        return result
+
+    return save_update
+
+
+def _check_new_document(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]], *, check_id: bool) -> None:
+    if _validating.get():
+        _require_key_values(document, doc, entries)
+    if check_id:
+        _refuse_moved_id(document, doc, entries)
+
+
+def _refuse_moved_id(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
     """A new document given the ``_id`` of a stored one: mongoengine replaces by ``{_id, key}`` and, when the stored one
     has another key, inserts a second document with the same ``_id`` (on another shard of a cluster)."""
-    if not entries:
+    if not entries or "_id" not in doc:
         return
-    id_value = document._fields[document._meta["id_field"]].to_mongo(document.pk)
-    stored = document._get_collection().find_one({"_id": id_value}, {db: 1 for _, db in entries})
+    stored = document._get_collection().find_one({"_id": doc["_id"]}, {db: 1 for _, db in entries})
     if stored is None:
         return
     for path, db in entries:
-        before, after = _stored(stored, db), _current(document, db)
-        if (None if before is _UNKNOWN else before) != (None if after is _ABSENT else after):
+        before, after = stored_value(stored, db), present_value(doc, db)
+        if not same_key_value(before, after):
             raise ShardKeyWriteError(
-                f"{type(document).__name__} {document.pk!r} is stored with {path} = {_shown(before)}, not "
-                f"{_shown(after)}; saving it as new would make a second document with the same _id: load it and use "
+                f"{type(document).__name__} {document.pk!r} is stored with {path} = {shown(before)}, not "
+                f"{shown(after)}; saving it as new would make a second document with the same _id: load it and use "
                 f"modify({'__'.join(path.split('.'))}=...)"
             )
 
 
-def _refuse_key_changes(document: Any, entries: list[tuple[str, str]]) -> None:
+def _refuse_key_changes(document: Any, entries: list[tuple[str, str]], doc: Mapping[str, Any]) -> None:
+    """Compare the key as it is about to be sent with the key the document was stored with: a change made by the
+    caller, by ``clean()`` or by a signal handler alike."""
     changed = document._get_changed_fields()
-    loaded = _loaded(document)
+    loaded = loaded_memory(document)
     name = type(document).__name__
     for path, db in entries:
-        if not any(field == db or db.startswith(field + ".") or field.startswith(db + ".") for field in changed):
+        before, after = loaded.get(db, UNKNOWN), present_value(doc, db)
+        if before is UNKNOWN:
+            if any(field == db or db.startswith(field + ".") or field.startswith(db + ".") for field in changed):
+                raise ShardKeyWriteError(
+                    f"{name}.{path} is part of the shard key and this object does not know the value it was stored "
+                    f"with (loaded with .only()/.exclude()), so save() cannot tell a change: "
+                    f"reload('{path.split('.')[0]}') first, or use modify(...)"
+                )
             continue
-        before, after = loaded.get(db, _UNKNOWN), _current(document, db)
-        if before is _UNKNOWN:
-            raise ShardKeyWriteError(
-                f"{name}.{path} is part of the shard key and this object does not know the value it was stored with "
-                f"(loaded with .only()/.exclude(), or a pickle/deepcopy copy), so save() cannot tell a change: "
-                f"reload('{path.split('.')[0]}') first, or use modify(...)"
-            )
-        if (None if before is _ABSENT else before) != (None if after is _ABSENT else after):
-            update = "__".join(path.split("."))
-            raise ShardKeyWriteError(
-                f"{name}.{path} is part of the shard key and changed from {_shown(before)} to {_shown(after)}; save() "
-                f"would filter on the wrong key, so nothing was sent: use modify({update}=...), which filters on the "
-                "loaded key so that the server can move the document"
-            )
+        if not same_key_value(before, after):
+            raise ShardKeyWriteError(_key_change_message(name, path, before, after, "nothing was sent"))
 
 
-def _shown(value: Any) -> str:
-    return "nothing" if value is _ABSENT or value is _UNKNOWN else repr(value)
+def _key_change_message(name: str, path: str, before: Any, after: Any, where: str) -> str:
+    update = "__".join(path.split("."))
+    return (f"{name}.{path} is part of the shard key and changed from {shown(before)} to {shown(after)}; {where}, "
+            f"because save() would filter on the wrong key: use modify({update}=...), which filters on the loaded key "
+            "so that the server can move the document")
 
 
-def _require_key_values(document: Any, entries: list[tuple[str, str]]) -> None:
-    missing = [path for path, db in entries if _current(document, db) is _ABSENT]
+def _require_key_values(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
+    missing = [path for path, db in entries if present_value(doc, db) is ABSENT]
     if missing:
         name = type(document).__name__
         raise ValidationError(
@@ -276,9 +282,9 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
                 _captured.reset(token)
             answer = next((doc for doc in reversed(captured) if doc.pk == self.pk), None)
             if answer is not None and result is not False:
-                merged = dict(_loaded(self))
-                merged.update({db: value for db, value in getattr(answer, _LOADED).items() if value is not _UNKNOWN})
-                _remember(self, merged)
+                merged = dict(loaded_memory(self))
+                merged.update({db: value for db, value in getattr(answer, LOADED).items() if value is not UNKNOWN})
+                remember(self, merged)
             return result
 
         return refresh
@@ -288,27 +294,70 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
 
 def _complete_loaded_key(document: Any) -> None:
     """Fetch the key values the load did not bring: findAndModify needs the whole key before MongoDB 7.1."""
-    if document._created or document.pk is None:
+    if not is_stored(document) or document.pk is None:
         return
-    loaded = _loaded(document)
-    unknown = [db for db, value in loaded.items() if value is _UNKNOWN]
+    loaded = loaded_memory(document)
+    unknown = [db for db, value in loaded.items() if value is UNKNOWN]
     if not unknown:
         return
     stored = document._get_collection().find_one({"_id": document._fields[document._meta["id_field"]].to_mongo(document.pk)},
                                                  {db: 1 for db in unknown})
     if stored is not None:
         for db in unknown:
-            value = _stored(stored, db)
-            loaded[db] = _ABSENT if value is _UNKNOWN else value
+            value = stored_value(stored, db)
+            loaded[db] = ABSENT if value is UNKNOWN else value
 
 
 def _setattr(previous: Callable) -> Callable:
     def set_attribute(self, name, value):
-        if self.__dict__.get(_REFRESHING) and name in (self._meta.get("shard_key") or ()):
-            self._data[name] = value  # the server's value: mongoengine's guard compares with _data (base/document.py)
+        if name in (self._meta.get("shard_key") or ()):
+            if self.__dict__.get(_REFRESHING) or not is_stored(self):
+                # The server's value, or a new document's own (mongoengine's guard, in base/document.py, compares
+                # with _data and also fires for a new document once its _id was assigned)
+                self._data[name] = value
+            elif not same_key_value(self._data.get(name), value):
+                raise ShardKeyWriteError(_key_change_message(type(self).__name__, name, self._data.get(name), value,
+                                                             "the assignment was refused"))
         previous(self, name, value)
 
     return set_attribute
+
+
+def _getstate(previous: Callable) -> Callable:
+    def getstate(self):
+        state = previous(self)
+        if is_stored(self):
+            state[LOADED] = dict(loaded_memory(self))  # pickle and deepcopy keep what the document was stored with
+        return state
+
+    return getstate
+
+
+def _setstate(previous: Callable) -> Callable:
+    def setstate(self, state):
+        loaded = state.pop(LOADED, None) if isinstance(state, dict) else None
+        previous(self, state)
+        if loaded is not None:
+            remember(self, loaded)
+
+    return setstate
+
+
+class _SafeInsert:
+    """``QuerySet.insert`` (bulk) refuses documents without their key, as ``save()`` does, and remembers the key of
+    what it stored."""
+
+    def insert(self, doc_or_docs, *args, **kwargs):
+        documents = [doc_or_docs] if not isinstance(doc_or_docs, (list, tuple)) else list(doc_or_docs)
+        entries = key_entries(self._document)
+        for document in documents:
+            if hasattr(document, "to_mongo"):
+                _require_key_values(document, document.to_mongo(), entries)
+        result = super().insert(doc_or_docs, *args, **kwargs)
+        for document in documents:
+            if hasattr(document, "to_mongo") and document.pk is not None:
+                remember(document, {db: current_value(document, db) for _, db in entries})
+        return result
 
 
 _OVERRIDES: dict[str, Callable[[Any], Any]] = {
@@ -316,6 +365,10 @@ _OVERRIDES: dict[str, Callable[[Any], Any]] = {
     "_object_key": _object_key,
     "_integrate_shard_key": _integrate_shard_key,
     "save": _save,
+    "_save_create": _save_create,
+    "_save_update": _save_update,
+    "__getstate__": _getstate,
+    "__setstate__": _setstate,
     "reload": _refreshing("reload"),
     "modify": _refreshing("modify"),
     "__setattr__": _setattr,

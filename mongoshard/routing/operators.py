@@ -155,8 +155,9 @@ _TYPE_BOUNDS: dict[Any, Interval] = {
     10: point(NULL),
     11: Interval((50, "", ""), (55,), True, False),
     12: Interval((55,), (60, b""), True, False),
-    13: Interval((60, b""), (65,), True, False),
-    15: Interval((65,), MAX_KEY, True, False),
+    # index_bounds_builder_type_test.cpp CodeTypeBounds, CodeWithScopeTypeBounds (8.0-era: end exclusive, EXACT)
+    13: Interval(*type_bracket(60), True, False),
+    15: Interval(*type_bracket(65), True, False),
     17: Interval((47, 0, 0), (47, _UINT32_MAX, _UINT32_MAX)),
     -1: point(MIN_KEY),
     127: point(MAX_KEY),

@@ -144,7 +144,10 @@ _BRACKETS: dict[int, tuple[SortKey, SortKey]] = {
     45: ((45, _INT64_MIN), (45, _INT64_MAX)),
     47: ((47, 0, 0), (47, _UINT32_MAX, _UINT32_MAX)),
     50: ((50, "", ""), (55,)),
-    60: ((60, b""), (65,)),
+    # Code, then code with scope from CodeWScope("", {}) (index_bounds_builder_test.cpp TranslateGtCode,
+    # TranslateLtCodeWScope): a chunk starting at CodeWScope("", {}) is reached, as the router's inclusive max reaches it.
+    60: ((60, b""), (65, b"", EMPTY_OBJECT)),
+    65: ((65, b"", EMPTY_OBJECT), MAX_KEY),
     -1: (MIN_KEY, MAX_KEY),
     127: (MIN_KEY, MAX_KEY),
 }
