@@ -143,6 +143,10 @@ class RoutingTable:
         position = bisect.bisect_right(self._mins, self.shard_key_of(document)) - 1
         return self.chunks[position]
 
+    def chunk_for_key(self, key: Mapping[str, Any]) -> Chunk:
+        """The chunk holding a whole shard key given by value, hashed fields already hashed (an extracted key)."""
+        return self.chunks[bisect.bisect_right(self._mins, tuple(sort_key(key.get(name)) for name in self._fields)) - 1]
+
     def shard_for(self, document: Mapping[str, Any] | Any) -> str:
         """The one shard owning ``document`` (a mapping of database field names, or a mongoengine Document)."""
         return self.chunk_for(document).shard
