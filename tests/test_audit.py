@@ -12,7 +12,7 @@ import pytest
 from commandline import run
 from mongoengine import connect, disconnect
 
-from mongoshard.reports.audit import audit, classify
+from mongoshard.reports.audit import audit, classify, classify_write
 from mongoshard.reports.capture import capture, read_log, shape_of
 
 HASHED_USER = [("user_id", "hashed")]
@@ -171,14 +171,25 @@ def test_writes_are_recorded_as_writes_with_what_a_router_does_with_them(shard_u
         finally:
             Ledger.drop_collection()
             disconnect("audit_writes")
-    report = audit([r for r in recorder.records if r["namespace"] == "audit_writes.ledger"],
-                   {"audit_writes.ledger": {"key": {"region": 1, "number": 1}}})
-    figures = {(f.operation, json.dumps(f.shape, sort_keys=True), f.multi, f.upsert): f.writes.get("key")
-               for f in report.collections[0].shapes}
-    assert figures[("update", '{"number": "?int", "region": "?str"}', False, False)] is None
-    assert "a single update without the whole shard key: refused by mongos before 7.1" in \
-        figures[("update", '{"region": "?str"}', False, False)]
-    assert figures[("update", '{"region": "?str"}', True, False)] is None
-    assert figures[("update", '{"_id": "?objectId"}', False, False)] == "one document by _id: sent to every shard (any version)"
-    assert figures[("update", '{"number": "?int"}', False, True)].startswith("an upsert without the whole shard key")
-    assert figures[("delete", '{"_id": "?objectId"}', True, False)] is None  # mongoengine deletes with delete_many
+    records = [r for r in recorder.records if r["namespace"] == "audit_writes.ledger"]
+    key = [("region", 1), ("number", 1)]
+    kinds = {(r["operation"], json.dumps(r["shape"], sort_keys=True), r.get("multi"), r.get("upsert")):
+             tuple(classify_write(r, key, version)[0] for version in ((7, 0), (7, 1), (8, 0), (9, 0))) for r in records}
+    # The whole key: one shard on every release
+    assert kinds[("update", '{"number": "?int", "region": "?str"}', False, False)] == ("single-shard",) * 4
+    # One document by part of the key (targetUpdate): refused before 7.1 unless it reaches one shard; two-phase from 7.1
+    # (useTwoPhaseProtocol decides by the filter's shape); 9.0 sends it where it reaches one shard
+    assert kinds[("update", '{"region": "?str"}', False, False)] == ("refused", "two-phase", "two-phase", "two-phase")
+    # Many documents: one shard, or every shard (write_op.cpp), never refused
+    assert kinds[("update", '{"region": "?str"}', True, False)] == ("multi-shard",) * 4
+    # One document by _id: every shard until 9.0, where the shards its filter reaches (all of them) get it
+    assert kinds[("update", '{"_id": "?objectId"}', False, False)] == ("scatter-gather",) * 4
+    # An upsert without the key: refused on 7.0 (ShardKeyNotFound), two-phase from 7.1
+    assert kinds[("update", '{"number": "?int"}', False, True)] == ("refused", "two-phase", "two-phase", "two-phase")
+    report = audit(records, {"audit_writes.ledger": {"key": {"region": 1, "number": 1}}}, server_version=(7, 0))
+    figures = {(f.operation, json.dumps(f.shape, sort_keys=True), f.multi, f.upsert): f for f in report.collections[0].shapes}
+    upsert = figures[("update", '{"number": "?int"}', False, True)]
+    assert upsert.kinds["key"][0] == "refused" and "ShardKeyNotFound" in upsert.kinds["key"][1]
+    assert upsert.writes["key"] == "7.0: refused (ShardKeyNotFound); 7.1, 8.0, 9.0: two-phase"
+    assert report.collections[0].distribution["key"]["refused"] > 0
+    assert figures[("delete", '{"_id": "?objectId"}', True, False)].writes == {}  # mongoengine deletes with delete_many

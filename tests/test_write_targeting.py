@@ -133,3 +133,82 @@ def test_writes_go_where_the_servers_jstests_saw_them_go(run: tuple) -> None:
         assert set(expected["shards_written"]) <= set(got.shards), got
     if "shard" in expected:
         assert got.endpoints == (expected["shard"],), got
+
+
+# The outside check's findings (issue 17), release by release, on small layouts ------------------------------------
+# Expected values are the server's behaviour as the findings state it from the sources above; each row names its rule.
+RANGES = RoutingTable("db.c", {"a": 1}, [
+    {"min": {"a": MinKey()}, "max": {"a": 0}, "shard": "s0"},
+    {"min": {"a": 0}, "max": {"a": 100}, "shard": "s1"},
+    {"min": {"a": 100}, "max": {"a": _bson({"$maxKey": 1})}, "shard": "s2"},
+])
+UNIT_LAYOUT = layout({"shard_key": {"a.b": 1, "c.d": "hashed"}, "splits": [{"a.b": None}, {"a.b": -100}, {"a.b": 0}, {"a.b": 100}],
+                      "shards": ["0", "1", "2", "3", "4"]})
+CASE_INSENSITIVE = RoutingTable("db.ci", {"a": 1}, RANGES.chunks, collation={"locale": "en_US", "strength": 2})
+HASHED = RoutingTable("db.h", {"h": "hashed"}, [
+    {"min": {"h": MinKey()}, "max": {"h": Int64(0)}, "shard": "s0"},
+    {"min": {"h": Int64(0)}, "max": {"h": _bson({"$maxKey": 1})}, "shard": "s1"},
+])
+ID_KEY = RoutingTable("db.i", {"_id": 1, "a": 1}, [
+    {"min": {"_id": MinKey(), "a": MinKey()}, "max": {"_id": 0, "a": MinKey()}, "shard": "s0"},
+    {"min": {"_id": 0, "a": MinKey()}, "max": {"_id": _bson({"$maxKey": 1}), "a": _bson({"$maxKey": 1})}, "shard": "s1"},
+])
+V70, V71, V80, V90 = (7, 0), (7, 1), (8, 0), (9, 0)
+FINDINGS = [
+    # 1. targetUpdate, flag off: an upsert needs the whole key even when its filter reaches one shard
+    ("upsert, partial key, one shard", UNIT_LAYOUT, Write("update", {"a.b": 100, "c.d": {"$exists": False}}, {"$set": {"x": 1}}, upsert=True),
+     {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("two-phase", None), V90: ("targeted", ("4",))}),
+    # 2. a multi upsert whose key cannot be extracted
+    ("multi upsert without the key", RANGES, Write("update", {"b": 1}, {"$set": {"x": 1}}, upsert=True, multi=True),
+     {v: ("refused", "ShardKeyNotFound") for v in (V70, V71, V80, V90)}),
+    # 3. getUpdateExprForTargeting: a replacement by exact _id goes to the replacement's chunk (a: null -> s0)
+    ("replacement by _id", RANGES, Write("update", {"_id": 7}, {"b": 1}),
+     {V70: ("targeted", ("s0",)), V71: ("targeted", ("s0",)), V80: ("targeted", ("s0",)), V90: ("targeted", ("s0", "s1", "s2"))}),
+    # 4. ... and, before 7.1, a replacement whose filter reaches several shards
+    ("replacement, non-key filter", RANGES, Write("update", {"b": 1}, {"a": 150, "b": 2}),
+     {V70: ("targeted", ("s2",)), V71: ("two-phase", None), V90: ("two-phase", None)}),
+    # 5. isExactIdQuery: a string _id under a collation other than the collection's is not exact
+    ("string _id, another collation", RANGES, Write("delete", {"_id": "x"}, collation={"locale": "fr"}),
+     {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("two-phase", None)}),
+    ("numeric _id, another collation", RANGES, Write("delete", {"_id": 5}, collation={"locale": "fr"}),
+     {V70: ("broadcast", ("s0", "s1", "s2", "s3")), V71: ("broadcast", ("s0", "s1", "s2", "s3"))}),
+    # 6. the collection's default collation counts when the command gives none
+    ("deleteOne on a case-insensitive collection", CASE_INSENSITIVE, Write("delete", {"a": "foo"}),
+     {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("two-phase", None)}),
+    # 7. findAndModify skips the hashed-field check: the hash of the literal value decides
+    ("findAndModify, hashed key, collation", HASHED, Write("findAndModify", {"h": "Foo"}, {"$set": {"x": 1}}, collation={"locale": "en", "strength": 2}),
+     {V70: ("targeted", None), V71: ("targeted", None), V80: ("targeted", None)}),
+    # 8. 8.0: a single delete and a findAndModify reaching one shard go there; an update still runs two-phase
+    ("deleteOne, range on one shard", RANGES, Write("delete", {"a": {"$gt": 10, "$lt": 20}}),
+     {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("targeted", ("s1",)), V90: ("targeted", ("s1",))}),
+    ("findAndModify, range on one shard", RANGES, Write("findAndModify", {"a": {"$gt": 10, "$lt": 20}}, {"$set": {"x": 1}}),
+     {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("targeted", ("s1",)), V90: ("targeted", ("s1",))}),
+    ("updateOne, range on one shard", RANGES, Write("update", {"a": {"$gt": 10, "$lt": 20}}, {"$set": {"x": 1}}),
+     {V70: ("targeted", ("s1",)), V71: ("two-phase", None), V80: ("two-phase", None), V90: ("targeted", ("s1",))}),
+    # 9. _id and a key prefix that reaches one shard: that shard
+    ("_id and a key value", RANGES, Write("update", {"_id": 3, "a": {"$gte": 0, "$lt": 50}}, {"$set": {"x": 1}}),
+     {V70: ("targeted", ("s1",)), V71: ("targeted", ("s1",)), V80: ("targeted", ("s1",)), V90: ("targeted", ("s1",))}),
+    # 10. write_op.cpp: a multi write reaching several shards goes to every shard, also those holding no chunk
+    ("multi update on two shards", RANGES, Write("update", {"a": {"$gte": 50}}, {"$set": {"x": 1}}, multi=True),
+     {v: ("broadcast", ("s0", "s1", "s2", "s3")) for v in (V70, V71, V80, V90)}),
+    # 11. targetInsert (8.0+): _id in the key and no _id
+    ("insert without _id, _id in the key", ID_KEY, Write("insert", document={"a": 1}),
+     {V70: ("targeted", ("s0",)), V80: ("refused", "InvalidIdField"), V90: ("refused", "InvalidIdField")}),
+]
+
+
+@pytest.mark.parametrize("name, table, write, expected", FINDINGS, ids=[row[0] for row in FINDINGS])
+def test_the_outside_findings_per_release(name: str, table: RoutingTable, write: Write, expected: dict) -> None:
+    for version, (outcome, detail) in expected.items():
+        got = target_write(table, write, version, cluster_shards=["s3"])
+        assert got.outcome == outcome, (version, got)
+        if outcome == "refused":
+            assert got.error == detail, (version, got)
+        elif detail is not None:
+            assert got.shards == detail, (version, got)
+
+
+def test_a_hashed_find_and_modify_under_a_collation_names_what_it_misses() -> None:
+    got = target_write(HASHED, Write("findAndModify", {"h": "Foo"}, {"$set": {"x": 1}}, collation={"locale": "en", "strength": 2}), V70)
+    assert got.shards == (HASHED.shard_for({"h": "Foo"}),)
+    assert any("missed" in note for note in got.notes)

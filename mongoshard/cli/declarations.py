@@ -9,8 +9,10 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
-from .inputs import cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together, routing_table_for
-from .output import KIND_STYLES, console, json_text, key_text, print_json, progress, say, styled, warn
+from .inputs import (WriteOperation, cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together,
+                     routing_table_for, write_of)
+from .output import (KIND_STYLES, console, json_text, key_text, print_json, print_write_targeting, progress, say, styled, warn,
+                     write_targeting_document)
 
 DEFAULT_SHARD_COUNT = 2
 # More documents than any sample mongoshard can hold in memory; a larger --limit is a typo.
@@ -20,6 +22,8 @@ MAX_SHARDS = 1024
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.declaration import ShardSpec
+    from ..routing.writes import Write
+
 
 @app.command()
 def keys(modules: list[str] = MODULES_ARGUMENT,
@@ -70,13 +74,22 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
           sample: Optional[str] = typer.Option(None, "--sample", help="Predict the layout of the collection grown to this sample (a JSON lines file or MODULE:FUNCTION), as 'simulate' cuts and balances it."),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_SAMPLE, help="Use at most this many sample documents."),
           collation: Optional[str] = typer.Option(None, "--collation", help='The query\'s collation as JSON, e.g. \'{"locale": "fr"}\': a non-simple one cannot target by strings.'),
+          write: Optional[WriteOperation] = typer.Option(None, "--write", help="Route a write instead of a read, as a router of --server-version does (default 8.0); for insert, FILTER_JSON is the document."),
+          update: Optional[str] = typer.Option(None, "--update", help='With --write update/findAndModify: the update, e.g. \'{"$set": {"x": 1}}\', a replacement document, or a pipeline [...].'),
+          upsert: bool = typer.Option(False, "--upsert", help="With --write update/findAndModify: an upsert."),
+          multi: bool = typer.Option(False, "--multi", help="With --write update/delete: every matching document (updateMany/deleteMany)."),
           database: Optional[str] = DATABASE_OPTION,
           as_json: bool = JSON_OPTION) -> None:
-    """Predict which shards a query on MODEL reaches: the query's shape on the key, and where it goes on a layout."""
+    """Predict which shards a query on MODEL reaches: the query's shape on the key, and where it goes on a layout.
+
+    With --write, where a router sends the write, runs it two-phase, or refuses it (exit 1)."""
     refuse_together("a routing table file already knows its shards", routing_table=routing_table, shards=shards)
-    refuse_together("a routing table file already holds its chunks", routing_table=routing_table, server_version=server_version)
     refuse_together("a routing table file already holds its chunks", routing_table=routing_table, sample=sample)
-    refuse_together("a grown layout does not depend on the version", sample=sample, server_version=server_version)
+    if write is None:
+        refuse_together("a routing table file already holds its chunks", routing_table=routing_table, server_version=server_version)
+        refuse_together("a grown layout does not depend on the version", sample=sample, server_version=server_version)
+        refuse_together("--update, --upsert and --multi describe a write", write=write, update=update or None,
+                        upsert=upsert or None, multi=multi or None)
     from ..cluster.offline import DEFAULT_SERVER_VERSION
 
     version = read_version(server_version) if server_version else DEFAULT_SERVER_VERSION
@@ -92,6 +105,10 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     if dict(table.key) != spec.key_pattern:
         warn(f"{spec.namespace} is sharded on {key_text(table.key)} in {routing_table}, not on the declared "
              f"{key_text(spec.key_pattern)}: the answer follows the routing table")
+    if write is not None:
+        _route_write(table, spec.namespace, write_of(write.value, filter_document, update, upsert, multi, query_collation),
+                     version, source, as_json)
+        return
     targeting = table.target(filter_document, query_collation)
     for warning in targeting.warnings:
         warn(warning)
@@ -113,6 +130,25 @@ def _print_route(namespace: str, key: dict, filter_document: Any, source: str, t
     if len(table.chunks) == 1 and not grown and targeting.shape != "single-key":
         out.print(f"  a new cluster holds {namespace} in one chunk, so every query reaches {table.shards[0]} until it grows; "
                   "--sample FILE shows a grown layout")
+
+
+def _route_write(table: Any, namespace: str, write: "Write", version: tuple[int, int], source: str, as_json: bool) -> None:
+    from ..routing.writes import target_write
+
+    routed = target_write(table, write, version)
+    if as_json:
+        shown = write.document if write.operation == "insert" else write.filter
+        print_json({"namespace": namespace, "key": dict(table.key), "operation": write.operation,
+                    "filter" if write.operation != "insert" else "document": json.loads(json_text(shown)),
+                    "update": json.loads(json_text(write.update)) if write.update is not None else None,
+                    "upsert": write.upsert, "multi": write.multi, **write_targeting_document(routed), "source": source})
+    else:
+        flags = "".join(f" {flag}" for flag, on in (("upsert", write.upsert), ("multi", write.multi)) if on)
+        console().print(styled(namespace, "bold") + f" key {key_text(table.key)}  {write.operation}{flags} "
+                        f"{json_text(write.document if write.operation == 'insert' else write.filter)}  ({source})")
+        print_write_targeting(routed)
+    if routed.outcome == "refused":
+        raise typer.Exit(1)
 
 
 SHAPE_MEANINGS = {

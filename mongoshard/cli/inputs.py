@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from .app import URI_VARIABLE
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..deploy.topology import Topology
     from ..model.declaration import ShardSpec
     from ..routing.table import RoutingTable
+    from ..routing.writes import Write
 
 __all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "read_collation", "parse_candidate", "routing_table_for", "load_cli_topology",
            "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
@@ -113,6 +115,54 @@ def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int, ver
     if path:
         return SnapshotSource(path).routing_table(spec.namespace)
     return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version).routing_table(spec.namespace)
+
+
+class WriteOperation(str, Enum):
+    """The write commands a router targets (``route --write``)."""
+
+    insert = "insert"
+    update = "update"
+    delete = "delete"
+    findAndModify = "findAndModify"
+
+
+def write_of(operation: str, filter_document: dict, update: str | None, upsert: bool, multi: bool,
+             collation: dict | None) -> "Write":
+    """The write ``route --write`` and ``explain --write`` describe, its options checked together."""
+    from ..routing.writes import Write
+
+    if operation == "insert":
+        refuse_together("an insert sends a document, not an update", write="insert", update=update, upsert=upsert or None,
+                        multi=multi or None)
+        return Write("insert", document=filter_document)
+    if operation in ("update", "findAndModify") and update is None:
+        fail(f"--write {operation} needs --update, e.g. --update '{{\"$set\": {{\"status\": \"done\"}}}}'")
+    if operation == "delete" and (update is not None or upsert):
+        fail("--write delete takes no --update or --upsert; remove them")
+    if operation == "findAndModify" and multi:
+        fail("--write findAndModify changes one document: remove --multi")
+    return Write(operation, filter=filter_document, update=read_update(update) if update is not None else None,  # type: ignore[arg-type]
+                 upsert=upsert, multi=multi, collation=collation)
+
+
+def read_update(text: str) -> dict[str, Any] | list[dict[str, Any]]:
+    """An update as a driver sends it: operators ({"$set": ...}), a replacement document, or a pipeline (a JSON array
+    of stages)."""
+    from ..files import read_argument
+    from ..routing.writes import WriteError, update_style
+
+    raw = read_argument(text, "--update")
+    if raw.lstrip().startswith("["):
+        stages = _json_document('{"pipeline": ' + raw + "}", "--update", '\'{"$set": {"status": "done"}}\'')["pipeline"]
+        if not stages or not all(isinstance(stage, dict) and len(stage) == 1 for stage in stages):
+            fail('--update as a pipeline is a list of stages such as [{"$set": {"x": 1}}]')
+        return stages
+    update = _json_document(raw, "--update", '\'{"$set": {"status": "done"}}\'')
+    try:
+        update_style(update)
+    except WriteError as exc:
+        fail(f"--update: {exc}")
+    return update
 
 
 def read_collation(text: str) -> dict[str, Any]:

@@ -16,15 +16,37 @@ from typing import Any, NoReturn
 from ..errors import MongoshardError
 from .boundary import hold_warning, sanitize
 
-__all__ = ["fail", "warn", "say", "note", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
+__all__ = ["fail", "warn", "print_write_targeting", "write_targeting_document", "WRITE_STYLES", "say", "note", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
            "number", "size", "yes", "KIND_STYLES"]
 
-KIND_STYLES = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta"}
+KIND_STYLES = {"single-shard": "green", "multi-shard": "yellow", "scatter-gather": "red", "unknown": "magenta",
+               "two-phase": "yellow", "refused": "bold red"}
 
 
 def fail(message: str) -> NoReturn:
     """Stop the command with exit code 2 and ``message`` as the one sentence on stderr."""
     raise MongoshardError(message)
+
+
+WRITE_STYLES = {"targeted": "green", "broadcast": "red", "two-phase": "yellow", "refused": "bold red"}
+
+
+def print_write_targeting(routed: Any) -> None:
+    """A write as a router of its release handles it: one line, then its notes."""
+    version = routed.server_version
+    where = f" ({routed.error})" if routed.error else f" -> {', '.join(routed.shards)}"
+    out = console()
+    out.print(styled(f"  MongoDB {version[0]}.{version[1]}: ") + styled(routed.outcome, WRITE_STYLES[routed.outcome]) +
+              styled(f"{where}: {routed.reason}"))
+    for text in routed.notes:
+        out.print(styled(f"  note: {text}"))
+
+
+def write_targeting_document(routed: Any) -> dict[str, Any]:
+    """The JSON fields of a write targeting (route --write, explain --write)."""
+    version = routed.server_version
+    return {"server_version": f"{version[0]}.{version[1]}", "outcome": routed.outcome, "kind": routed.kind,
+            "shards": list(routed.shards), "error": routed.error, "reason": routed.reason, "notes": list(routed.notes)}
 
 
 def warn(message: str) -> None:

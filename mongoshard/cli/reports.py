@@ -10,7 +10,8 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, SNAPSHOT_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .boundary import EXIT_IMBALANCED
-from .inputs import cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort, refuse_together
+from .inputs import (WriteOperation, cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort,
+                     read_version, refuse_together, write_of)
 from .output import (
     KIND_STYLES,
     console,
@@ -22,9 +23,11 @@ from .output import (
     number,
     plain,
     print_json,
+    print_write_targeting,
     progress,
     size,
     styled,
+    write_targeting_document,
 )
 
 
@@ -95,21 +98,37 @@ def explain_command(target: str = typer.Argument(..., metavar="MODULE:MODEL", he
                     routing_table: Optional[str] = typer.Option(None, "--routing-table", "-t", help="Predict from this snapshot file only; no live plans."),
                     file: Optional[str] = TOPOLOGY_OPTION,
                     database: Optional[str] = DATABASE_OPTION,
+                    write: Optional[WriteOperation] = typer.Option(None, "--write", help="Explain a write with this filter: where a router of --server-version sends it, and the shards' plans for its filter."),
+                    update: Optional[str] = typer.Option(None, "--update", help="With --write update/findAndModify: the update (operators, a replacement or a pipeline)."),
+                    upsert: bool = typer.Option(False, "--upsert", help="With --write update/findAndModify: an upsert."),
+                    multi: bool = typer.Option(False, "--multi", help="With --write update/delete: every matching document."),
+                    server_version: Optional[str] = typer.Option(None, "--server-version", help="With --write: the router's MongoDB version (default 8.0)."),
                     as_json: bool = JSON_OPTION) -> None:
     """Shards reached, merge stage and each shard's plan: live (router, else each shard) and predicted, with disagreements flagged."""
     from ..reports.explain import explain_query
 
     refuse_together("each says where the routing table comes from", routing_table=routing_table, uri=uri, file=file)
+    if write is None:
+        refuse_together("--update, --upsert, --multi and --server-version describe a write", write=write,
+                        update=update, upsert=upsert or None, multi=multi or None, server_version=server_version)
+    if write is not None and write.value == "insert":
+        fail("explain --write takes update, delete or findAndModify (an insert has no filter); 'route --write insert' "
+             "shows where a document goes")
     spec = model_spec(target, database)
     filter_document = read_filter(query)
     sort_pairs = read_sort(sort) if sort else None
+    the_write = write_of(write.value, filter_document, update, upsert, multi, None) if write is not None else None
+    version = read_version(server_version) if server_version else (8, 0)
     with progress("explaining"):
         source = cluster_source(uri, file, routing_table)
         client = getattr(source, "client", None)
         report = explain_query(spec.namespace, filter_document, source, client=client, sort=sort_pairs,
-                               shard_options=getattr(source, "shard_options", None))
+                               shard_options=getattr(source, "shard_options", None), write=the_write, server_version=version)
     if as_json:
-        print_json(json.loads(json_text(plain(report))))
+        document = json.loads(json_text(plain(report)))
+        if report.write is not None:
+            document["write"] = {"operation": the_write.operation, **write_targeting_document(report.write)}  # type: ignore[union-attr]
+        print_json(document)
         return
     _print_explain(report)
 
@@ -122,6 +141,9 @@ def _print_explain(report: Any) -> None:
     out.print(styled(report.namespace, "bold") + f" filter {json_text(report.filter)}")
     out.print(styled("  predicted: ") + styled(predicted.kind, KIND_STYLES[predicted.kind])
               + f" -> {', '.join(predicted.shards)} ({predicted.reason})")
+    if report.write is not None:
+        out.print(styled("  as a write:"))
+        print_write_targeting(report.write)
     for label, reading in (("live, through the router", report.live), ("read from each shard (no router)", report.from_shards)):
         if reading is None:
             continue
@@ -145,8 +167,10 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
                   uri: Optional[str] = typer.Option(None, "--uri", help="Also judge the keys the collections are sharded with on this cluster (default: $MONGOSHARD_URI)."),
                   database: Optional[str] = DATABASE_OPTION,
                   top: int = typer.Option(10, "--top", min=1, help="Query shapes shown per collection."),
+                  server_version: Optional[str] = typer.Option(None, "--server-version", help="Judge writes as a router of this MongoDB version does (default 8.0); the notes say where 7.0 to 9.0 differ."),
                   as_json: bool = JSON_OPTION) -> None:
-    """Share of single-shard, multi-shard, scatter-gather and unknown queries per collection, under each key."""
+    """Share of single-shard, multi-shard, scatter-gather and unknown queries per collection, under each key; writes
+    also two-phase or refused, as the router of --server-version handles them."""
     from ..reports.audit import audit
     from ..reports.capture import read_log
 
@@ -168,7 +192,7 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
             keys.setdefault(namespace, {})["current"] = summary.key
     for namespace, pattern in candidates:
         keys.setdefault(namespace, {})[key_text(pattern)] = pattern
-    report = audit(records, keys)
+    report = audit(records, keys, server_version=read_version(server_version) if server_version else (8, 0))
     if as_json:
         print_json(plain(report))
         return
@@ -189,7 +213,7 @@ def _print_audit(report: Any, top: int) -> None:
             name = label if label.startswith("{") else f"{label} {key_text(collection.keys[label])}"
             table.add_row(name, *(f"{shares[kind]:.0%}" for kind in KIND_STYLES))
         if not collection.keys:
-            table.add_row("(no key known: pass MODULE, --uri or --key)", "-", "-", "-", "-")
+            table.add_row("(no key known: pass MODULE, --uri or --key)", *("-" for _ in KIND_STYLES))
         out.print(table)
         shapes = Table(show_header=True)
         for column in ("count", "share", "operation", "shape", *collection.keys):

@@ -11,9 +11,11 @@ key field unusable, so such queries are scatter-gather (SERVER-53335), and
 whose captured shape hides the comparisons the router could bound, is counted as
 "unknown" unless the rest already pins the key.
 
-Writes are judged as writes: a single-document update, delete or
-findAndModify that does not pin the whole key is refused by a router before
-7.1 and runs as a two-phase broadcast from 7.1 (``write_note``).
+Writes are judged as writes, by the router of a release (``server_version``,
+8.0 unless told): ``routing.writes`` decides whether a write reaches one
+shard, every shard (a multi write, or one document by ``_id``), runs the
+two-phase write-without-shard-key protocol, or is refused; ``write_note``
+says where the releases from 7.0 to 9.0 disagree.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ from bson import ObjectId
 
 from ..routing.filters import FilterError
 from ..routing.table import VERDICTS, plan_query
+from ..routing.writes import SERVER_ERAS, Write, WriteDecision, WriteError, plan_write_shape
 
-__all__ = ["audit", "classify", "write_note", "AuditReport", "CollectionAudit", "ShapeFigures", "KINDS"]
+__all__ = ["audit", "classify", "classify_write", "write_note", "AuditReport", "CollectionAudit", "ShapeFigures", "KINDS",
+           "WRITE_KINDS", "WRITES"]
 
 KINDS = ("single-shard", "multi-shard", "scatter-gather", "unknown")
+WRITE_KINDS = ("two-phase", "refused")  # what only writes can be
+WRITES = ("update", "delete", "findAndModify")
 
 
 _SAMPLES = {"?int": (1, 2), "?number": (1.5, 2.5), "?str": ("a", "b"), "?bool": (False, True),
@@ -78,25 +84,61 @@ def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation
     return VERDICTS[plan.shape], plan.reason
 
 
-def write_note(record: Mapping[str, Any], kind: str) -> str | None:
-    """What a router does with a single-document write that does not pin the whole key, or None.
+def _write(record: Mapping[str, Any]) -> Write:
+    """The write a record stands for, with the shape's sample values (a replacement's own values are not recorded)."""
+    style = record.get("style") or "operators"
+    update = {"$set": {}} if style == "operators" else [{"$set": {}}] if style == "pipeline" else {"replaced": True}
+    return Write(record["operation"], filter=_concrete(record["shape"], [0]), update=None if record["operation"] == "delete" else update,
+                 upsert=bool(record.get("upsert")), multi=bool(record.get("multi")), collation=record.get("collation"))
 
-    Server rules: before 7.1 a single update/delete "must contain an exact match on _id or contain the shard key"
-    (or reach one shard), an upsert and a findAndModify need the whole key; from 7.1
-    ``write_without_shard_key::useTwoPhaseProtocol`` (write_without_shard_key_util.cpp) sends every such write
-    through the two-phase protocol (a read on every shard, then the write in a transaction), except an update or
-    delete with an exact ``_id`` and no upsert, which goes to every shard that may hold that ``_id``.
-    """
-    operation = record.get("operation", "find")
-    if operation not in ("update", "delete", "findAndModify") or record.get("multi") or kind == "single-shard":
+
+def _decide(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], version: tuple[int, int]) -> WriteDecision | None:
+    try:
+        return plan_write_shape(_write(record), key, version)
+    except (FilterError, WriteError):
         return None
-    shape = record["shape"]
-    exact_id = "_id" in shape and not (isinstance(shape["_id"], Mapping) and set(shape["_id"]) - {"$eq"})
-    if operation != "findAndModify" and exact_id and not record.get("upsert"):
-        return "one document by _id: sent to every shard (any version)"
-    what = "an upsert" if record.get("upsert") else f"a single {operation}"
-    return (f"{what} without the whole shard key: refused by mongos before 7.1 unless it reaches one shard; "
-            "from 7.1 a two-phase write (a read on every shard, then the write)")
+
+
+def classify_write(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], server_version: tuple[int, int] = (8, 0)) -> tuple[str, str]:
+    """(kind, reason) of a captured update, delete or findAndModify under a key, as a router of ``server_version``
+    handles it on any grown layout."""
+    kind, reason, _ = _write_kind(record, key, server_version)
+    return kind, reason
+
+
+_ON_ONE_SHARD = "where its ranges fall on one shard"
+
+
+def _write_kind(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], version: tuple[int, int]) -> tuple[str, str, str | None]:
+    read_kind, read_reason = classify(record["shape"], key, record.get("collation"))
+    decision = _decide(record, key, version)
+    if decision is None:
+        return read_kind, read_reason, None
+    reason = "; ".join([decision.reason + (f" ({decision.error})" if decision.error else ""), *decision.notes])
+    if decision.outcome in WRITE_KINDS:
+        return decision.outcome, reason, decision.error
+    if decision.outcome == "broadcast":
+        # A range that may fall on one shard: one shard, or every shard, as the layout decides
+        return ("multi-shard" if read_kind == "multi-shard" else "scatter-gather"), reason, None
+    if decision.route in ("query-key", "replacement"):
+        return "single-shard", reason, None
+    return read_kind, reason if read_kind != "unknown" else read_reason, None
+
+
+def write_note(record: Mapping[str, Any], key: Sequence[tuple[str, Any]]) -> str | None:
+    """Where the releases disagree on a write, e.g. "7.0: refused (ShardKeyNotFound); 7.1, 8.0: two-phase; 9.0:
+    single-shard"; None when they all do the same."""
+    if record.get("operation", "find") not in WRITES:
+        return None
+    answers: dict[str, list[str]] = {}
+    for era in SERVER_ERAS:
+        kind, reason, error = _write_kind(record, key, era)
+        word = kind + (f" ({error})" if error else "") + (", or one shard where its range falls on one"
+                                                           if _ON_ONE_SHARD in reason and kind != "multi-shard" else "")
+        answers.setdefault(word, []).append(f"{era[0]}.{era[1]}")
+    if len(answers) == 1:
+        return None
+    return "; ".join(f"{', '.join(releases)}: {word}" for word, releases in answers.items())
 
 
 # Report -------------------------------------------------------------------------------------------
@@ -110,7 +152,7 @@ class ShapeFigures:
     kinds: dict[str, tuple[str, str]]  # key label -> (kind, reason)
     multi: bool | None = None  # writes only: a multi update/delete
     upsert: bool | None = None
-    writes: dict[str, str] = field(default_factory=dict)  # key label -> write_note, where there is one
+    writes: dict[str, str] = field(default_factory=dict)  # key label -> write_note: where the releases disagree
 
 
 @dataclass(frozen=True)
@@ -128,8 +170,10 @@ class AuditReport:
     total: int
 
 
-def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> AuditReport:
-    """Per collection and per shape: count and the share of each kind under each key.
+def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, Mapping[str, Any]]], *,
+          server_version: tuple[int, int] = (8, 0)) -> AuditReport:
+    """Per collection and per shape: count and the share of each kind under each key, writes as a router of
+    ``server_version`` handles them.
 
     ``keys`` maps a namespace to labelled key patterns, e.g.
     ``{"game.creatures": {"current": {"user_id": "hashed"}, "candidate": {"species": 1}}}``;
@@ -138,22 +182,26 @@ def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, 
     grouped: dict[str, dict[str, list[Any]]] = {}
     for record in records:
         text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation"),
-                           record.get("multi"), record.get("upsert")], sort_keys=True)
+                           record.get("multi"), record.get("upsert"), record.get("style")], sort_keys=True)
         grouped.setdefault(record["namespace"], {}).setdefault(text, []).append(record)
-    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {})) for namespace, by_shape in sorted(grouped.items()))
+    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), tuple(server_version))
+                        for namespace, by_shape in sorted(grouped.items()))
     return AuditReport(collections, sum(c.total for c in collections))
 
 
-def _collection(namespace: str, by_shape: dict[str, list[Any]], keys: Mapping[str, Mapping[str, Any]]) -> CollectionAudit:
+def _collection(namespace: str, by_shape: dict[str, list[Any]], keys: Mapping[str, Mapping[str, Any]],
+                version: tuple[int, int]) -> CollectionAudit:
     total = sum(len(group) for group in by_shape.values())
     shapes = []
-    distribution = {label: dict.fromkeys(KINDS, 0.0) for label in keys}
+    distribution = {label: dict.fromkeys(KINDS + WRITE_KINDS, 0.0) for label in keys}
     for group in sorted(by_shape.values(), key=len, reverse=True):
         first = group[0]
-        kinds = {label: classify(first["shape"], list(pattern.items()), first.get("collation")) for label, pattern in keys.items()}
+        write = first.get("operation", "find") in WRITES
+        kinds = {label: classify_write(first, list(pattern.items()), version) if write else
+                 classify(first["shape"], list(pattern.items()), first.get("collation")) for label, pattern in keys.items()}
         for label, (kind, _) in kinds.items():
             distribution[label][kind] += len(group) / total
-        writes = {label: note for label, (kind, _) in kinds.items() if (note := write_note(first, kind))}
+        writes = {label: note for label, pattern in keys.items() if (note := write_note(first, list(pattern.items())))}
         shapes.append(ShapeFigures(first.get("operation", "find"), first["shape"], len(group), len(group) / total, kinds,
                                    first.get("multi"), first.get("upsert"), writes))
     return CollectionAudit(namespace, total, {label: dict(p) for label, p in keys.items()}, distribution, tuple(shapes))

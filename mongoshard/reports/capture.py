@@ -84,12 +84,14 @@ def _records(command_name: str, command: Mapping[str, Any], database: str) -> li
     collation = command.get("collation")
     # (operation, filter, collation, write flags): writes keep multi and upsert, which decide what a router allows.
     if command_name == "findAndModify":
-        statements = [("findAndModify", command.get("query") or {}, collation, {"multi": False, "upsert": bool(command.get("upsert"))})]
+        statements = [("findAndModify", command.get("query") or {}, collation,
+                       {"multi": False, "upsert": bool(command.get("upsert")), **_style(command.get("update"))})]
     elif command_name in _QUERY_COMMANDS:
         statements = [(command_name, command.get(_QUERY_COMMANDS[command_name]) or {}, collation, {})]
     elif command_name == "update":
         statements = [("update", s.get("q") or {}, s.get("collation", collation),
-                       {"multi": bool(s.get("multi")), "upsert": bool(s.get("upsert"))}) for s in command.get("updates", [])]
+                       {"multi": bool(s.get("multi")), "upsert": bool(s.get("upsert")), **_style(s.get("u"))})
+                      for s in command.get("updates", [])]
     elif command_name == "delete":
         statements = [("delete", s.get("q") or {}, s.get("collation", collation), {"multi": s.get("limit", 0) != 1, "upsert": False})
                       for s in command.get("deletes", [])]
@@ -167,6 +169,17 @@ def capture(path: str | Path | None = None) -> Iterator[Recorder]:
         listener.recorders.remove(recorder)
 
 
+def _style(update: Any) -> dict[str, str]:
+    """How an update is written (operators, a replacement or a pipeline), which decides how a router targets it."""
+    from ..routing.writes import WriteError, update_style
+
+    try:
+        style = update_style(update)
+    except WriteError:
+        return {}
+    return {} if style == "none" else {"style": style}
+
+
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The records of a JSON lines query log, each checked to be a query record."""
     from ..files import read_text
@@ -184,6 +197,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         if not (isinstance(record, dict) and isinstance(record.get("namespace"), str) and isinstance(record.get("shape"), dict)
                 and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)
                 and all(isinstance(record.get(flag, False), bool) for flag in ("multi", "upsert"))
+                and record.get("style") in (None, "operators", "replacement", "pipeline")
                 and _depth(record["shape"]) <= MAX_DEPTH):
             raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and a 'shape' document); "
                              "record the log with mongoshard.capture()")

@@ -23,6 +23,7 @@ from ..cluster.live import ConfigDatabaseSource
 from ..cluster.source import ClusterSource
 from ..errors import MongoshardError
 from ..routing.table import RoutingTable, Targeting, key_text
+from ..routing.writes import Write, WriteTargeting, target_write
 
 __all__ = ["explain", "explain_query", "parse_explain", "ParsedExplain", "ShardPlan", "ExplainReport", "ExplainError"]
 
@@ -66,6 +67,7 @@ class ExplainReport:
     live: ParsedExplain | None  # through a router
     from_shards: ParsedExplain | None  # each shard's own explain, without a router
     disagreement: str | None
+    write: WriteTargeting | None = None  # with a write: where a router of its release sends it
 
 
 def parse_explain(document: Mapping[str, Any], shard: str | None = None) -> ParsedExplain:
@@ -158,17 +160,26 @@ def _describe(tree: Mapping[str, Any]) -> str:
 
 def explain_query(namespace: str, filter_document: Mapping[str, Any], source: ClusterSource, *,
                   client: Any = None, sort: Sequence[tuple[str, int]] | None = None,
-                  shard_options: Mapping[str, Any] | None = None) -> ExplainReport:
-    """Predicted targeting from ``source``, plus live plans through ``client``: a router's, else each shard's own."""
+                  shard_options: Mapping[str, Any] | None = None, write: Write | None = None,
+                  server_version: tuple[int, int] = (8, 0)) -> ExplainReport:
+    """Predicted targeting from ``source``, plus live plans through ``client``: a router's, else each shard's own.
+
+    With ``write`` (its filter is ``filter_document``), also where a router of ``server_version`` sends the write; the
+    plans are then the filter's, on the shards the write reaches: the plan each shard's write stage runs."""
     table = source.routing_table(namespace)
     predicted = table.target(filter_document)
+    routed = None
+    if write is not None:
+        routed = target_write(table, write, server_version, cluster_shards=[shard.name for shard in source.shards()])
     live = from_shards = None
     if client is not None:
         if _is_router(client):
             live = parse_explain(client[namespace.split(".", 1)[0]].command(_explain_command(namespace, filter_document, sort)))
         else:
-            from_shards = _from_shards(namespace, filter_document, sort, predicted, source, shard_options or {})
-    return ExplainReport(namespace, dict(filter_document), predicted, live, from_shards, _disagreement(predicted, live, table))
+            reached = routed.shards if routed is not None and routed.shards else predicted.shards
+            from_shards = _from_shards(namespace, filter_document, sort, reached, source, shard_options or {})
+    return ExplainReport(namespace, dict(filter_document), predicted, live, from_shards, _disagreement(predicted, live, table),
+                         routed)
 
 
 def _explain_command(namespace: str, filter_document: Mapping[str, Any], sort: Sequence[tuple[str, int]] | None) -> dict[str, Any]:
@@ -185,13 +196,13 @@ def _is_router(client: Any) -> bool:
 
 
 def _from_shards(namespace: str, filter_document: Mapping[str, Any], sort: Sequence[tuple[str, int]] | None,
-                 predicted: Targeting, source: ClusterSource, shard_options: Mapping[str, Any]) -> ParsedExplain:
-    """Each predicted shard's own explain: what a router would have asked of it."""
+                 reached: Sequence[str], source: ClusterSource, shard_options: Mapping[str, Any]) -> ParsedExplain:
+    """Each reached shard's own explain: what a router would have asked of it."""
     from ..cluster.connection import reading_shard, shard_client
 
     hosts = {shard.name: shard.host for shard in source.shards()}
     plans = []
-    for shard in predicted.shards:
+    for shard in reached:
         with shard_client(hosts.get(shard) or "", **shard_options) as client, reading_shard(shard, hosts.get(shard)):
             reply = client[namespace.split(".", 1)[0]].command(_explain_command(namespace, filter_document, sort))
         plans.extend(parse_explain(reply, shard).shards)
