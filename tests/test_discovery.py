@@ -121,3 +121,74 @@ def test_a_module_that_does_not_exist_is_bad_input(application: Path) -> None:
     result = mongoshard(application, "keys", "shop", "shpo")
     assert result.returncode == 2 and result.stdout == ""
     assert "Cannot import module 'shpo'" in result.stderr
+
+
+# What real applications taught (issue 17): MPContribs' import order, udata's captured warnings and re-exports --------
+PORTAL = {
+    "portal/__init__.py": "",
+    "portal/contributions.py": """
+        from mongoengine import Document, LazyReferenceField, StringField, CASCADE
+        class Contribution(Document):   # refers by name to a model of a module imported after this one
+            project = LazyReferenceField("Projects", reverse_delete_rule=CASCADE)
+            md5 = StringField()
+            meta = {"shard_key": ("md5",), "shard_database": "mpcontribs"}
+        """,
+    "portal/projects.py": """
+        from mongoengine import Document, StringField
+        class Projects(Document):
+            name = StringField(primary_key=True)
+            meta = {"shard_key": ("name",), "shard_database": "mpcontribs"}
+        """,
+    "portal/app.py": """
+        import logging
+        logging.captureWarnings(True)   # udata's create_app does this at import: Python warnings go to a log
+        """,
+    "portal/models.py": """
+        from portal.projects import *  # noqa: a module that re-exports every model
+        from portal.contributions import *  # noqa
+        from mongoengine import Document, StringField
+        class Broken(Document):
+            slug = StringField()
+            meta = {"shard_key": ("slug"), "shard_database": "mpcontribs"}
+        """,
+}
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Path:
+    for name, text in PORTAL.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def test_a_module_referring_to_a_later_model_is_imported_again_after_it(portal: Path) -> None:
+    """Alphabetically ``contributions`` comes before ``projects``; its CASCADE reference fails with NotRegistered."""
+    result = mongoshard(portal, "keys", "portal.contributions", "portal.projects", "--json")
+    assert [k["namespace"] for k in json.loads(result.stdout)] == ["mpcontribs.contribution", "mpcontribs.projects"]
+    assert "NotRegistered" not in result.stderr and result.returncode == 0
+
+
+def test_problems_are_reported_although_the_application_captures_warnings(portal: Path) -> None:
+    result = mongoshard(portal, "keys", "portal.app", "portal.models", "--json")
+    assert result.returncode == 2
+    problems = [json.loads(line)["warning"] for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any("Broken" in p and "write a tuple: ('slug',)" in p for p in problems), result.stderr
+    result = mongoshard(portal, "keys", "portal.app", "portal.models")
+    assert "write a tuple" in result.stderr and "see the problems above" not in result.stderr.split("write a tuple")[0][-5:]
+
+
+def test_models_reached_through_a_module_count_once(portal: Path) -> None:
+    result = mongoshard(portal, "keys", "portal.models", "portal.projects", "--json")
+    assert [k["namespace"] for k in json.loads(result.stdout)] == ["mpcontribs.contribution", "mpcontribs.projects"]
+
+
+def test_audit_takes_several_modules_and_survives_a_failing_one(portal: Path, application: Path) -> None:
+    log = portal / "queries.jsonl"
+    log.write_text(json.dumps({"namespace": "mpcontribs.contribution", "operation": "find", "shape": {"md5": "?str"}}) + "\n")
+    result = run("audit", str(log), "portal.contributions", "portal.projects", "shop.payments", "--json", cwd=portal,
+                 env={"PYTHONPATH": f"{ROOT}:{portal}:{application}"})
+    assert result.returncode == 2 and "stripe_sdk_that_is_not_installed" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["collections"][0]["keys"] == {"declared": {"md5": 1}}

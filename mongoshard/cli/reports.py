@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, SNAPSHOT_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
+from .application import discovered, exit_if_problems
 from .boundary import EXIT_IMBALANCED
 from .inputs import (WriteOperation, cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort,
                      read_version, refuse_together, write_of)
@@ -162,7 +163,7 @@ def _print_explain(report: Any) -> None:
 
 @app.command(name="audit")
 def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) from mongoshard.capture() or pytest --mongoshard-audit."),
-                  module: Optional[str] = typer.Argument(None, help="Module with the Documents: their declared keys are judged too."),
+                  modules: Optional[list[str]] = typer.Argument(None, metavar="[MODULE...]", help="Modules or packages with the Documents: their declared keys are judged too (a module that fails to import is reported and the rest used)."),
                   key: Optional[list[str]] = typer.Option(None, "--key", help='Candidate key, repeatable: NAMESPACE=KEY_JSON, e.g. \'game.creatures={"species": 1}\' (KEY_JSON may be @FILE).'),
                   uri: Optional[str] = typer.Option(None, "--uri", help="Also judge the keys the collections are sharded with on this cluster (default: $MONGOSHARD_URI)."),
                   database: Optional[str] = DATABASE_OPTION,
@@ -177,11 +178,9 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
     keys: dict[str, dict[str, dict[str, Any]]] = {}
     candidates = [parse_candidate(entry) for entry in key or []]
     records = read_log(log)
-    if module:
-        from ..model.discovery import discover
-
-        for spec in discover(module, database=database):
-            keys.setdefault(spec.namespace, {})["declared"] = spec.key_pattern
+    found = discovered(modules, database, None, False, False) if modules else None
+    for spec in found.specs if found else ():
+        keys.setdefault(spec.namespace, {})["declared"] = spec.key_pattern
     live = cluster_uri(uri)
     if live:
         from ..cluster.connection import connect
@@ -195,8 +194,10 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
     report = audit(records, keys, server_version=read_version(server_version) if server_version else (8, 0))
     if as_json:
         print_json(plain(report))
-        return
-    _print_audit(report, top)
+    else:
+        _print_audit(report, top)
+    if found is not None:
+        exit_if_problems(found)
 
 
 def _print_audit(report: Any, top: int) -> None:

@@ -73,9 +73,11 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
     problems: list[Problem] = []
     modules: list[ModuleType] = []
     skipped: list[str] = []
+    unregistered: list[tuple[str, Problem]] = []
     with deferred_declaration_errors():
         for target in dict.fromkeys(targets):
-            _import_tree(target, modules, problems, skipped, include_tests=include_tests, top=True)
+            _import_tree(target, modules, problems, skipped, unregistered, include_tests=include_tests, top=True)
+        _retry_unregistered(unregistered, modules, problems, skipped, include_tests=include_tests)
     by_namespace: dict[str, ShardSpec] = {}
     unsharded: list[type] = []
     for document_class in _document_classes(modules):
@@ -124,10 +126,11 @@ def _with_models(spec: ShardSpec, models: Iterable[str]) -> ShardSpec:
     return replace(spec, models=tuple(sorted(set(spec.models) | set(models))))
 
 
-def _import_tree(name: str, modules: list[ModuleType], problems: list[Problem], skipped: list[str], *,
-                 include_tests: bool, top: bool = False) -> None:
+def _import_tree(name: str, modules: list[ModuleType], problems: list[Problem], skipped: list[str],
+                 unregistered: list[tuple[str, Problem]], *, include_tests: bool, top: bool = False) -> None:
     """Import ``name`` and, for a package, every module under it (test modules skipped unless named), recording
-    failures; a named module that does not exist is bad input and raises."""
+    failures; a named module that does not exist is bad input and raises.  A module that failed because a model it
+    references by name is not registered yet (mongoengine's NotRegistered) is kept aside to be tried again."""
     if not include_tests and not top and is_test_module(name):
         skipped.append(name)
         return
@@ -138,11 +141,30 @@ def _import_tree(name: str, modules: list[ModuleType], problems: list[Problem], 
             raise
         return  # listed by pkgutil but gone: nothing to analyse
     except DeclarationError as error:
-        problems.append(Problem(name, str(error), *_failure_site(error.__cause__)))
+        problem = Problem(name, str(error), *_failure_site(error.__cause__))
+        if type(error.__cause__).__name__ == "NotRegistered":
+            unregistered.append((name, problem))
+        else:
+            problems.append(problem)
         return
     modules.append(module)
     for child in _children(module):
-        _import_tree(f"{name}.{child}", modules, problems, skipped, include_tests=include_tests)
+        _import_tree(f"{name}.{child}", modules, problems, skipped, unregistered, include_tests=include_tests)
+
+
+def _retry_unregistered(unregistered: list[tuple[str, Problem]], modules: list[ModuleType], problems: list[Problem],
+                        skipped: list[str], *, include_tests: bool) -> None:
+    """Import again, after the others, the modules that referenced a model not registered yet (a package imported in
+    alphabetical order: ``LazyReferenceField("Projects", reverse_delete_rule=CASCADE)`` before ``projects``), as
+    long as one more of them imports each round."""
+    while unregistered:
+        pending, unregistered[:] = list(unregistered), []
+        before = len(modules)
+        for name, _ in pending:
+            _import_tree(name, modules, problems, skipped, unregistered, include_tests=include_tests)
+        if len(modules) == before:
+            problems.extend(problem for _, problem in unregistered)
+            return
 
 
 def _children(package: ModuleType) -> list[str]:
@@ -233,12 +255,12 @@ def _model_name(document_class: type) -> str:
 
 
 def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
-    """Document classes defined (not just imported) in ``modules``, in definition order."""
-    names = {m.__name__ for m in modules}
+    """Document classes reached through ``modules``, defined there or re-exported (``udata.models`` gathers the
+    models of every package), each once, in the order met."""
     seen: dict[int, type] = {}
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, type) and value.__module__ in names and _is_document(value):
+            if isinstance(value, type) and _is_document(value):
                 seen.setdefault(id(value), value)
     return list(seen.values())
 
@@ -246,4 +268,4 @@ def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
 def _is_document(candidate: type) -> bool:
     from mongoengine import Document
 
-    return issubclass(candidate, Document) and candidate is not Document
+    return issubclass(candidate, Document) and not candidate.__module__.split(".")[0] == "mongoengine"
