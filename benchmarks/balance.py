@@ -28,7 +28,7 @@ from mongoshard import balance
 from mongoshard.cluster.live import ConfigDatabaseSource
 from mongoshard.cluster.source import ShardData
 from mongoshard.deploy.binaries import find_binary
-from mongoshard.deploy.processes import free_port, spawn, stop, wait_answering
+from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 
 COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = 50, 2000, ("s0", "s1", "s2", "s3"), 5
 
@@ -77,7 +77,7 @@ def main() -> None:
         pid = spawn([str(find_binary("mongod")), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", directory,
                      "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(log)], Path(directory) / "out")
         try:
-            wait_answering(port, pid, time.monotonic() + 60, lambda: "mongod")
+            wait_answering(port, pid, Deadline(60), lambda: "mongod")
             with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
                 database = client.bench_config
                 namespaces = fill(database)

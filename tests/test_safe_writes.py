@@ -511,3 +511,52 @@ def test_save_condition_none_never_recreates_a_deleted_document(server) -> None:
     with pytest.raises(SaveConditionError):
         safe.save(save_condition=None)
     assert SafeAccount._get_collection().count_documents({}) == 0
+
+
+def test_no_write_of_a_sharded_class_is_refused_by_any_router_release(server) -> None:
+    """Every write the safe path sends, as the server received it, judged by the routers of 7.0 to 9.0 on a layout
+    of three shards: none refused (upserts and findAndModify carry the whole key, updates and deletes an exact _id)."""
+    from bson import MaxKey, MinKey
+
+    from mongoshard import RoutingTable
+    from mongoshard.routing.writes import SERVER_ERAS, Write, target_write
+
+    _, SafeBox = box_classes()
+    stored = SafeBox(owner=Owner(player_id=1), box=1, label="a").save()
+    server.clear()
+    fresh_box = SafeBox(owner=Owner(player_id=50), box=2)
+    fresh_box.id = ObjectId()
+    fresh_box.save()  # an upsert on the whole key
+    SafeBox(id=ObjectId(), owner=Owner(player_id=7), box=3).save()  # replace-then-insert
+    loaded = SafeBox.objects.get(pk=stored.pk)
+    loaded.label = "b"
+    loaded.save()
+    loaded.modify(label="c")
+    loaded.modify(owner__player_id=99)
+    loaded.update(label="d")
+    partial = SafeBox.objects.only("label").get(pk=stored.pk)
+    partial.update(label="e")
+    partial.modify(label="f")
+    SafeBox.objects.insert([SafeBox(owner=Owner(player_id=3), box=4)])
+    loaded.reload()
+    loaded.delete()
+    layout = RoutingTable(f"safewrites.{SafeBox._get_collection_name()}", {"owner.pid": 1, "box": 1}, [
+        {"min": {"owner.pid": MinKey(), "box": MinKey()}, "max": {"owner.pid": 5, "box": MinKey()}, "shard": "s0"},
+        {"min": {"owner.pid": 5, "box": MinKey()}, "max": {"owner.pid": 60, "box": MinKey()}, "shard": "s1"},
+        {"min": {"owner.pid": 60, "box": MinKey()}, "max": {"owner.pid": MaxKey(), "box": MaxKey()}, "shard": "s2"},
+    ])
+    sent = []
+    for command in server.writes():
+        if command["name"] == "insert":
+            sent += [Write("insert", document=d) for d in command["documents"]]
+        elif command["name"] == "update":
+            sent += [Write("update", u["q"], u["u"], upsert=u.get("upsert", False), multi=u.get("multi", False)) for u in command["updates"]]
+        elif command["name"] == "delete":
+            sent += [Write("delete", d["q"], multi=d["limit"] == 0) for d in command["deletes"]]
+        else:
+            sent.append(Write("findAndModify", command["query"], command.get("update", {"$set": {}}), upsert=command.get("upsert", False)))
+    assert {w.operation for w in sent} == {"insert", "update", "delete", "findAndModify"} and len(sent) >= 10
+    for write in sent:
+        for version in SERVER_ERAS:
+            routed = target_write(layout, write, version)
+            assert routed.outcome != "refused", (version, write, routed)
