@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..model.declaration import ShardSpec
 from ..reports.audit import classify
-from .key_rules import key_fields_of, key_rules, unique_indexes
+from .key_rules import candidate_field, key_fields_of, key_rules, unique_indexes
 
 __all__ = ["advise", "candidate_spec", "model_of", "Finding", "SEVERITIES"]
 
@@ -49,8 +49,9 @@ class Finding:
 
 
 def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]] = (), *,
-           unsharded: Sequence[type] = ()) -> list[Finding]:
-    """Findings for every spec (declared or candidate) and every unsharded Document, errors first."""
+           unsharded: Sequence[type] = (), database: str | None = None) -> list[Finding]:
+    """Findings for every spec (declared or candidate) and every unsharded collection (its Documents together: one
+    inherited collection is one finding, in ``database`` when the models do not say theirs), errors first."""
     from ..routing.table import key_text
 
     findings: list[Finding] = []
@@ -62,7 +63,10 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
             findings.append(Finding(severity, rule, spec.namespace, model.__name__, message, fix, label))
         findings += [replace(f, key=label) for f in
                      _query_findings(spec, model, [r for r in audit_records if r.get("namespace") == spec.namespace])]
-    findings += [_unsharded(model) for model in unsharded]
+    by_collection: dict[str, list[type]] = {}
+    for model in unsharded:
+        by_collection.setdefault(f"{_database(model, database)}.{model._get_collection_name()}", []).append(model)
+    findings += [_unsharded(namespace, models) for namespace, models in by_collection.items()]
     return sorted(dict.fromkeys(findings), key=lambda f: (SEVERITIES.index(f.severity), f.namespace, f.key, f.rule))
 
 
@@ -79,8 +83,16 @@ def model_of(spec: ShardSpec) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def _unsharded(model: type) -> Finding:
-    collection = model._get_collection_name()
+def _database(model: type, database: str | None) -> str:
+    """The database a model's collection lives in, or DATABASE when nothing says."""
+    from ..model.declaration import database_of
+
+    return database or model._meta.get("shard_database") or database_of(model, {}, "DATABASE")
+
+
+def _unsharded(namespace: str, models: list[type]) -> Finding:
+    """One collection without a key, whatever number of (inherited) models share it."""
+    model = models[0]
     constraints = unique_indexes(model)
     leading = sorted({index[0] for index in constraints})
     listed = "(" + "), (".join(", ".join(index) for index in constraints) + ")"
@@ -91,10 +103,14 @@ def _unsharded(model: type) -> Finding:
     else:
         constrained = (f"its unique indexes {listed} must each start with the key, and no key starts them all: "
                        f"a key on {leading[0]} keeps only the ones on {leading[0]}; enforce the others elsewhere")
-    return Finding("info", "unsharded-collection", collection, model.__name__,
-                   f"{model.__name__} ({collection}) declares no shard key; {constrained}",
-                   f"try candidates before declaring one: mongoshard advise {model.__module__} --key "
-                   f"DATABASE.{collection}='{{\"{leading[0] if leading else 'FIELD'}\": 1}}', and measure them with 'mongoshard simulate'")
+    names = model.__name__ + (f" and {len(models) - 1} model(s) sharing its collection" if len(models) > 1 else "")
+    candidate = leading[0] if leading else candidate_field(model)
+    try_it = (f"mongoshard advise {model.__module__} --key {namespace}='{{\"{candidate}\": 1}}'" if candidate else
+              f"mongoshard advise {model.__module__} --key {namespace}=KEY_JSON with a field of yours that many "
+              "documents do not share")
+    return Finding("info", "unsharded-collection", namespace, model.__name__,
+                   f"{names} ({namespace}) declares no shard key; {constrained}",
+                   f"try candidates before declaring one: {try_it}, and measure them with 'mongoshard simulate'")
 
 
 def _query_findings(spec: ShardSpec, model: type, records: Sequence[Mapping[str, Any]]) -> list[Finding]:

@@ -11,15 +11,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-__all__ = ["KeyField", "key_fields_of", "candidate_problem", "key_rules", "declaration_text", "unique_indexes", "LOW_CARDINALITY"]
+__all__ = ["KeyField", "key_fields_of", "candidate_problem", "candidate_field", "key_rules", "declaration_text", "unique_indexes",
+           "LOW_CARDINALITY"]
 
 # A key whose values number no more than this (per field) cannot be split finely enough.
 LOW_CARDINALITY = 16
 _COUNTER_WORDS = ("seq", "sequence", "counter", "serial", "increment", "created", "timestamp", "time", "ts")
 # Field names that say "a date as text" ("date_str", "day", "created_on"): ISO dates sort as they grow.
 _DATE_LIKE = re.compile(r"(^|_)(date|day|month|year|time|timestamp)(_|$)|_(at|on)$|^(date|day|month)", re.IGNORECASE)
-# Field names that say "one value per entity": presumed many values, not worth an "unknown" finding.
-_IDENTIFIER = re.compile(r"(^|_)(id|uid|uuid|guid|key|email|hash|md5|sha\d*|sku|asin|slug|name)$", re.IGNORECASE)
+# Field names that say "one value per entity": presumed many values, not worth an "unknown" finding.  Names alone are
+# weak evidence, so only the strong ones count ("factor_name" or "index_code" may well take a dozen values); the model
+# itself (unique, primary key, UUID and ObjectId fields) says more.
+_IDENTIFIER = re.compile(r"(^|_)(id|uid|uuid|guid|email|hash|md5|sha\d*|sku|asin)$", re.IGNORECASE)
 
 Rule = tuple[str, str, str, str]
 
@@ -84,8 +87,29 @@ def declaration_text(model: type, paths: Sequence[str], hashed: str | None = Non
 
 
 def key_rules(model: type, fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
-    return [*_growth(model, fields, hashed), *_cardinality(model, fields, namespace), *_primary_key(model, fields),
-            *_unique(model, fields), *_write_path(model, fields)]
+    return [*_growth(model, fields, hashed), *_text_identifier(model, fields, hashed, namespace),
+            *_cardinality(model, fields, namespace), *_primary_key(model, fields), *_unique(model, fields),
+            *_write_path(model, fields)]
+
+
+def _text_identifier(model: type, fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
+    """An identifier kept as text ("execution_id"): the model cannot say whether it holds str(ObjectId()) values, which
+    grow, or names, which do not; a sample can."""
+    from mongoengine import fields as mf
+
+    first = fields[0]
+    name = first.path.rsplit(".", 1)[-1]
+    if hashed or not isinstance(first.field, mf.StringField) or getattr(first.field, "choices", None) or not re.search(
+            r"(^|_)id$", name, re.IGNORECASE):
+        return []
+    namespace = namespace.replace("<unknown>", "DATABASE", 1)
+    return [("info", "unknown-growth",
+             f"the ranged key starts with '{first.path}', an identifier kept as text: if it holds str(ObjectId()) "
+             "values, they start with their creation time and every insert lands in the last chunk; the model cannot "
+             "say which",
+             f"look at its growth on a sample: mongoshard simulate --collection {namespace} --uri ... --key "
+             f"'{{\"{first.db}\": 1}}' (its monotonicity column), or hash it: "
+             f"{declaration_text(model, [f.path for f in fields], first.path)}")]
 
 
 def _growth_of(model: type, key_field: KeyField) -> tuple[str, str] | None:
@@ -96,8 +120,10 @@ def _growth_of(model: type, key_field: KeyField) -> tuple[str, str] | None:
     is_primary_key = key_field.path in ("id", "pk", model._meta.get("id_field"))
     if is_primary_key and (field is None or isinstance(field, mf.ObjectIdField)):
         return "error", "an ObjectId assigned at insert, which starts with its creation time"
-    if isinstance(field, (mf.ObjectIdField, mf.ReferenceField, mf.LazyReferenceField, mf.CachedReferenceField)):
-        return "warning", "an ObjectId (a reference is one), which starts with the creation time of what it points at"
+    if isinstance(field, mf.ObjectIdField):
+        return "warning", "an ObjectId, which starts with the creation time of what it points at"
+    if isinstance(field, (mf.ReferenceField, mf.LazyReferenceField, mf.CachedReferenceField)):
+        return _reference_growth(field)
     if isinstance(field, (mf.DateTimeField, mf.ComplexDateTimeField, mf.DateField)):
         return "error", "a date, and new documents carry the latest one"
     if isinstance(field, mf.SequenceField):
@@ -106,6 +132,24 @@ def _growth_of(model: type, key_field: KeyField) -> tuple[str, str] | None:
         return "error", f"a counter ('{name}')"
     if isinstance(field, mf.StringField) and not getattr(field, "choices", None) and _DATE_LIKE.search(name):
         return "error", f"by its name ('{name}') a date written as text, which sorts as it grows ('2024-05-01' < '2024-05-02')"
+    return None
+
+
+def _reference_growth(field: Any) -> tuple[str, str] | None:
+    """A reference stores the referenced document's primary key: an ObjectId grows, a counter grows, a name does not."""
+    from mongoengine import fields as mf
+    from mongoengine.errors import NotRegistered
+
+    try:
+        target = field.document_type
+    except NotRegistered:
+        return None  # a model not imported: unknown, so nothing said
+    primary = target._fields.get(target._meta.get("id_field")) if hasattr(target, "_fields") else None
+    if primary is None or isinstance(primary, mf.ObjectIdField):
+        return "warning", (f"a reference to {getattr(target, '__name__', 'a document')}, whose primary key is an ObjectId "
+                           "that starts with the creation time of what it points at")
+    if isinstance(primary, mf.SequenceField):
+        return "error", f"a reference to {target.__name__}, whose primary key is a counter"
     return None
 
 
@@ -150,9 +194,17 @@ def _high_cardinality_partner(model: type, fields: list[KeyField]) -> str | None
     for name, field in model._fields.items():
         if name in taken or name.startswith("_") or isinstance(field, (mf.ListField, mf.DictField, mf.EmbeddedDocumentField)):
             continue
-        if _IDENTIFIER.search(name) and _growth_of(model, KeyField(name, name, field)) is None:
+        candidate = KeyField(name, getattr(field, "db_field", name), field)
+        if _presumed_many(model, candidate) and _growth_of(model, candidate) is None:
             return name
     return None
+
+
+def candidate_field(model: type) -> str | None:
+    """A field whose values are many by the model's own word (unique, an identifier, a reference to a named
+    document) and do not grow, as stored: a first candidate key for a collection without one."""
+    name = _high_cardinality_partner(model, [])
+    return getattr(model._fields[name], "db_field", name) if name else None
 
 
 def _value_count(field: Any) -> int | None:
@@ -160,12 +212,24 @@ def _value_count(field: Any) -> int | None:
 
     if isinstance(field, mf.BooleanField):
         return 2
+    if isinstance(field, (mf.GenericReferenceField, mf.ReferenceField, mf.GenericLazyReferenceField)):
+        return None  # choices there are document classes, and each of them has many documents
     choices = getattr(field, "choices", None)
     return len(choices) if choices else None
 
 
 def _presumed_many(model: type, key_field: KeyField) -> bool:
-    """Identifiers, dates, ObjectIds and counters have many values (even if they grow)."""
+    """Unique fields, primary keys, UUIDs, references, identifiers, dates, ObjectIds and counters have many values (even
+    if they grow)."""
+    from mongoengine import fields as mf
+
+    field = key_field.field
+    if field is not None and (getattr(field, "unique", False) or getattr(field, "primary_key", False) or
+                              isinstance(field, (mf.UUIDField, mf.GenericReferenceField, mf.ReferenceField,
+                                                 mf.LazyReferenceField, mf.CachedReferenceField))):
+        return True
+    if any(index[:1] == (key_field.db,) for index in unique_indexes(model)):
+        return True
     return bool(_IDENTIFIER.search(key_field.path.rsplit(".", 1)[-1])) or _growth_of(model, key_field) is not None
 
 
@@ -182,13 +246,16 @@ def _cardinality(model: type, fields: list[KeyField], namespace: str) -> list[Ru
                  "so chunks grow past the size limit (jumbo) and the balancer cannot move them",
                  f"add a field with many values after it, e.g. {declaration_text(model, [f.path for f in fields] + [partner])}"
                  if partner else "add a field with many values after it (an identifier of yours), or choose another key")]
-    if any(count is None and not _presumed_many(model, f) for f, count in zip(fields, counts)) and not any(
-            count is None and _presumed_many(model, f) for f, count in zip(fields, counts)):
+    leading = fields[0]
+    if counts[0] is None and not _presumed_many(model, leading):
         pattern = "{" + ", ".join(f'"{f.db}": 1' for f in fields) + "}"
         namespace = namespace.replace("<unknown>", "DATABASE", 1)
+        grows = next((f.path for f in fields[1:] if _growth_of(model, f) is not None), None)
+        after = (f"; behind it '{grows}' grows, so each value of '{leading.path}' takes its inserts at its own end of "
+                 "the key: few values mean few hot chunks") if grows else ""
         return [("info", "unknown-cardinality",
-                 f"nothing in the model says how many values ({paths}) takes (no choices, not an identifier): "
-                 "a key with few values (a dozen game servers) makes jumbo chunks that cannot move",
+                 f"the model does not say how many values '{leading.path}', the key's leading field, takes (no choices, "
+                 f"not unique, not an identifier): if it is few, chunks cannot split below one value{after}",
                  f"measure it on a sample: mongoshard simulate SAMPLE --key '{pattern}' (SAMPLE: a JSON lines export of "
                  f"{namespace}, or --collection {namespace} --uri ...)")]
     return []
@@ -202,12 +269,13 @@ def unique_indexes(model: type) -> list[tuple[str, ...]]:
 
 def _unique(model: type, fields: list[KeyField]) -> list[Rule]:
     key = [f.db for f in fields]
+    # A key of _id alone keeps _id unique across shards, so every unique index holding _id stays unique.
     return [("error", "unenforceable-unique",
              f"the unique index on ({', '.join(index)}) does not start with the shard key ({', '.join(key)}): "
              "MongoDB refuses to create or keep it on a sharded collection, so the uniqueness would be lost",
              "make the shard key a prefix of the unique index, or enforce uniqueness in a separate collection "
              "sharded by that field")
-            for index in unique_indexes(model) if list(index[: len(key)]) != key]
+            for index in unique_indexes(model) if list(index[: len(key)]) != key and not (key == ["_id"] and "_id" in index)]
 
 
 def _primary_key(model: type, fields: list[KeyField]) -> list[Rule]:

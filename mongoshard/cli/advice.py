@@ -8,7 +8,8 @@ import typer
 
 from ..advice.simulation_plot import value_text
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
-from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
+from .application import (ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems,
+                          uri_database)
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SAMPLE, MAX_SHARDS
 from .inputs import cluster_uri, parse_candidate, read_key, refuse_together
@@ -33,7 +34,7 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
     records = read_log(audit_log) if audit_log else ()
     candidates = [_candidate(found, entry) for entry in key or []]
     unsharded = found.unsharded if not found.specs and not candidates else ()
-    findings = advise([*found.specs, *candidates], records, unsharded=unsharded)
+    findings = advise([*found.specs, *candidates], records, unsharded=unsharded, database=database or uri_database())
     if as_json:
         print_json([plain(f) for f in findings])
     else:

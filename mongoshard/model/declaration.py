@@ -31,7 +31,7 @@ from .fields import FieldResolver, database_name_problem, key_paths, meta_of
 from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
 
-__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "deferred_declaration_errors", "META_OPTIONS", "HASHED"]
+__all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "database_of", "deferred_declaration_errors", "META_OPTIONS", "HASHED"]
 
 HASHED = "hashed"
 META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
@@ -211,7 +211,7 @@ def spec_for(document_class: type, *, database: str | None = None, aliases: Mapp
         raise deferred
     if "shard_key" not in meta or meta.get("abstract") or not hasattr(document_class, "_get_collection_name"):
         return None
-    chosen = database or meta.get("shard_database") or _database_of(document_class, aliases or {}, unknown_database)
+    chosen = database or meta.get("shard_database") or database_of(document_class, aliases or {}, unknown_database)
     if chosen != unknown_database and (problem := database_name_problem(chosen)):
         raise DeclarationError(f"Model {document_class.__name__}: the database name {chosen!r:.80} {problem}")
     collection = document_class._get_collection_name()
@@ -302,7 +302,7 @@ def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, ke
     )
 
 
-def _database_of(document_class: type, aliases: Mapping[str, str], unknown: str | None) -> str:
+def database_of(document_class: type, aliases: Mapping[str, str], unknown: str | None) -> str:
     """The database name mongoengine will use for the class's db_alias, without connecting."""
     from mongoengine.connection import DEFAULT_CONNECTION_NAME, _connection_settings
 

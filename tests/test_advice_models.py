@@ -1,0 +1,109 @@
+"""advise reads the model and says "unknown" where it cannot know (issue 17: udata, StackStorm, AmazingQuant, kairon).
+
+Each model below rebuilds, small, a shape one of those applications declares; the expected finding is what the model
+itself tells (its field types, its unique indexes, its inheritance), never a guess from a name alone.
+"""
+
+from __future__ import annotations
+
+from mongoengine import (
+    DateTimeField,
+    Document,
+    GenericReferenceField,
+    ReferenceField,
+    StringField,
+)
+
+from mongoshard import ShardSpec, advise
+from mongoshard.advice.advise import candidate_spec
+
+
+class Dataset(Document):  # udata: a document with a string primary key (its slug)
+    slug = StringField(primary_key=True)
+
+
+class Organization(Document):  # an ObjectId primary key
+    name = StringField()
+
+
+class Activity(Document):  # udata's activity: one collection, many subclasses, a GenericReferenceField with choices
+    related_to = GenericReferenceField(choices=(Dataset, Organization))
+    actor_id = StringField(unique=True)
+    meta = {"allow_inheritance": True, "collection": "activity"}
+
+
+class DatasetActivity(Activity):
+    pass
+
+
+class OrganizationActivity(Activity):
+    pass
+
+
+class Reuse(Document):
+    dataset = ReferenceField(Dataset)  # a reference to a slug: nothing grows
+    organization = ReferenceField(Organization)  # a reference to an ObjectId: grows
+    title = StringField()
+    meta = {"indexes": [{"fields": ("title", "id"), "unique": True}]}  # unique with the primary key
+
+
+class Factor(Document):  # AmazingQuant: names and codes the model says nothing about
+    factor_name = StringField()
+    security_code = StringField()
+
+
+class ActionExecution(Document):  # StackStorm: str(ObjectId()) kept as text
+    execution_id = StringField()
+    trigger = StringField()
+    occurrence_time = DateTimeField()
+
+
+def findings(model: type, key: dict, **options) -> dict[str, str]:
+    spec = candidate_spec(model, f"app.{model._get_collection_name()}", key)
+    return {f.rule: f.message for f in advise([spec], **options)}
+
+
+def test_a_generic_reference_with_choices_has_many_values() -> None:
+    assert "low-cardinality" not in findings(Activity, {"related_to": 1})
+
+
+def test_a_reference_grows_only_when_what_it_points_at_has_an_objectid() -> None:
+    assert "monotonic-key" not in findings(Reuse, {"dataset": 1})
+    assert "Organization, whose primary key is an ObjectId" in findings(Reuse, {"organization": 1})["monotonic-key"]
+
+
+def test_a_key_on_id_keeps_unique_indexes_holding_id() -> None:
+    assert "unenforceable-unique" not in findings(Reuse, {"_id": "hashed"})
+    assert "unenforceable-unique" in findings(Reuse, {"dataset": 1})  # (title, _id) does not start with dataset
+
+
+def test_names_alone_say_nothing_about_cardinality() -> None:
+    for field in ("factor_name", "security_code"):
+        message = findings(Factor, {field: 1})["unknown-cardinality"]
+        assert f"'{field}'" in message and "game servers" not in message
+    assert "unknown-cardinality" not in findings(Activity, {"actor_id": 1})  # unique: as many values as documents
+
+
+def test_an_identifier_kept_as_text_may_grow() -> None:
+    found = findings(ActionExecution, {"execution_id": 1})
+    assert "str(ObjectId())" in found["unknown-growth"] and "monotonic-key" not in found
+
+
+def test_a_leading_field_of_unknown_cardinality_before_a_growing_one() -> None:
+    message = findings(ActionExecution, {"trigger": 1, "occurrence_time": 1})["unknown-cardinality"]
+    assert "'trigger'" in message and "'occurrence_time' grows" in message
+
+
+def test_one_collection_is_one_finding_in_the_database_given() -> None:
+    found = [f for f in advise([], unsharded=[Activity, DatasetActivity, OrganizationActivity, Factor], database="udata")
+             if f.rule == "unsharded-collection"]
+    assert sorted(f.namespace for f in found) == ["udata.activity", "udata.factor"]
+    activity = next(f for f in found if f.namespace == "udata.activity")
+    assert "and 2 model(s) sharing its collection" in activity.message
+    assert "udata.activity='{\"actor_id\": 1}'" in activity.fix  # its own unique field, no placeholder
+    factor = next(f for f in found if f.namespace == "udata.factor")
+    assert "FIELD" not in factor.fix
+
+
+def test_shard_spec_stays_usable_for_candidates() -> None:
+    assert isinstance(candidate_spec(Factor, "app.factor", {"factor_name": 1}), ShardSpec)
