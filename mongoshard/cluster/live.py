@@ -7,9 +7,10 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import brief
 from ..routing.table import RoutingTable
-from .source import BalancerState, ChunkCount, ChunkSummary, DatabaseInfo, RouterInfo, ShardData, ShardInfo, SourceError
+from .source import (BalancerState, ChunkCount, ChunkSummary, ClusterSource, DatabaseInfo, RouterInfo, ShardData, ShardInfo,
+                     SourceError)
 
-__all__ = ["ConfigDatabaseSource", "SHARDED_FILTER"]
+__all__ = ["ConfigDatabaseSource", "SHARDED_FILTER", "as_source"]
 
 # What "sharded" means in config.collections: not dropped (before 5.0), and not one of 8.0's tracked unsharded
 # collections (unsplittable: true, after moveCollection or unshardCollection; SERVER-84637), which the server's own
@@ -205,3 +206,14 @@ def _inside(window: tuple[str, str], now: datetime.datetime | None = None) -> bo
     current = (now or datetime.datetime.now()).strftime("%H:%M")
     start, stop = window
     return start <= current < stop if start <= stop else current >= start or current < stop
+
+
+def as_source(source: Any) -> ClusterSource:
+    """``source`` itself, or a pymongo client (a mongos or a config server) read as a ConfigDatabaseSource.  Not by
+    ``isinstance(source, ClusterSource)`` alone: a MongoClient answers every attribute with a Database, so it passes
+    for any protocol."""
+    from pymongo import MongoClient
+
+    if isinstance(source, MongoClient) or not isinstance(source, ClusterSource):
+        return ConfigDatabaseSource(source)
+    return source

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..cluster.live import ConfigDatabaseSource
+from ..cluster.live import as_source
 from ..cluster.source import BalancerState, ChunkCount, ChunkSummary, ClusterSource, ShardData, SourceError
 
 __all__ = ["balance", "BalanceReport", "CollectionBalance", "ShardBalance", "DEFAULT_MAX_IMBALANCE"]
@@ -66,8 +66,7 @@ class BalanceReport:
 def balance(source: ClusterSource | Any, namespaces: Sequence[str] | None = None, *,
             max_imbalance: float = DEFAULT_MAX_IMBALANCE) -> BalanceReport:
     """Balance of ``namespaces`` (default: every sharded collection); ``source`` may be a pymongo client."""
-    if not isinstance(source, ClusterSource):
-        source = ConfigDatabaseSource(source)
+    source = as_source(source)
     chosen = list(namespaces or source.sharded_namespaces())
     shards = source.shard_names()
     summaries = source.chunk_summary(chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..cluster.live import ConfigDatabaseSource
+from ..cluster.live import as_source
 from ..cluster.source import BalancerState, ClusterSource, DatabaseInfo, RouterInfo, ShardInfo
 
 __all__ = ["overview", "ClusterOverview", "CollectionOverview"]
@@ -30,8 +30,7 @@ class ClusterOverview:
 
 def overview(source: ClusterSource | Any) -> ClusterOverview:
     """The cluster as a whole, from any source (a pymongo client is read as a live cluster)."""
-    if not isinstance(source, ClusterSource):
-        source = ConfigDatabaseSource(source)
+    source = as_source(source)
     namespaces = source.sharded_namespaces()
     summaries = source.chunk_summary(namespaces)
     collections = tuple(
