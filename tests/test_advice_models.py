@@ -107,3 +107,32 @@ def test_one_collection_is_one_finding_in_the_database_given() -> None:
 
 def test_shard_spec_stays_usable_for_candidates() -> None:
     assert isinstance(candidate_spec(Factor, "app.factor", {"factor_name": 1}), ShardSpec)
+
+
+def test_one_collection_per_entity_is_said_and_judged_with_a_pattern(tmp_path, monkeypatch) -> None:
+    """AmazingQuant keeps one collection per security (``Quote.switch_collection(code)``)."""
+    import importlib
+    import textwrap
+
+    (tmp_path / "quotes_app.py").write_text(textwrap.dedent("""
+        from mongoengine import Document, StringField, FloatField
+        class Quote(Document):
+            security_code = StringField()
+            price = FloatField()
+            meta = {"collection": "quotes", "shard_key": ("security_code",), "shard_database": "market"}
+        def save_quote(code, price):
+            with Quote.switch_collection(f"quotes_{code}") as bound:
+                bound(security_code=code, price=price).save()
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from mongoshard import spec_for
+
+    spec = spec_for(importlib.import_module("quotes_app").Quote)
+    said = {f.rule: f for f in advise([spec])}
+    assert "switch_collection" in said["other-collections"].message and "--collection-pattern Quote=" in said["other-collections"].fix
+    records = [{"namespace": f"market.quotes_{code}", "operation": "find", "shape": {"price": "?number"}}
+               for code in ("600000", "600001") for _ in range(5)]
+    assert "scatter-gather-queries" not in {f.rule for f in advise([spec], records)}  # not its collection: not judged
+    judged = {f.rule: f for f in advise([spec], records, collection_patterns={"Quote": "quotes_*"})}
+    assert "100% of the 10 audited queries" in judged["scatter-gather-queries"].message
+    assert "2 audited collection(s) match 'quotes_*'" in judged["other-collections"].message

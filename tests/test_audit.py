@@ -114,9 +114,14 @@ def test_capture_a_mongoengine_application_end_to_end(shard_uri: str, tmp_path: 
 @pytest.mark.mongod
 def test_pytest_option_records_a_suite(shard_uri: str, tmp_path: Path) -> None:
     (tmp_path / "test_app.py").write_text(
-        "import os\nfrom pymongo import MongoClient\n"
-        "def test_reads():\n"
+        "import os, pytest\nfrom pymongo import MongoClient\n"
+        "@pytest.fixture\n"
+        "def client():\n"
         "    client = MongoClient(os.environ['APP_URI'])\n"
+        "    client.app.users.delete_many({})  # the fixture's clean-up, before and after\n"
+        "    yield client\n"
+        "    client.app.users.delete_many({})\n"
+        "def test_reads(client):\n"
         "    for user in range(3):\n"
         "        client.app.users.find_one({'user_id': user})\n"
         "    client.app.users.delete_many({'email': 'x@example.com'})\n")
@@ -124,8 +129,11 @@ def test_pytest_option_records_a_suite(shard_uri: str, tmp_path: Path) -> None:
     completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--mongoshard-audit={log}",
                                 "test_app.py"], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "APP_URI": shard_uri})
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    operations = [(r["operation"], r["shape"]) for r in read_log(log)]
-    assert operations == [("find", {"user_id": "?int"})] * 3 + [("delete", {"email": "?str"})]
+    operations = [(r["operation"], r["shape"], r.get("origin")) for r in read_log(log)]
+    assert operations == [("delete", {}, "fixture"), *[("find", {"user_id": "?int"}, None)] * 3,
+                          ("delete", {"email": "?str"}, None), ("delete", {}, "fixture")]
+    report = audit(read_log(log), {"app.users": {"key": {"user_id": 1}}})
+    assert report.fixtures == 2 and report.total == 4  # the clean-ups are not the application's scatter-gather
 
 
 def test_cli_audit_with_declared_and_candidate_keys(tmp_path: Path) -> None:

@@ -13,14 +13,21 @@ model's fields (``key_rules``), and, when given, an audit log of real queries:
 * ``scatter-gather-queries`` and ``hashed-range-queries`` from the audit log,
   examples ordered by how often they were seen;
 * ``unsharded-collection``: the Documents without a key, each with the unique
-  indexes any key of theirs must start with.
+  indexes any key of theirs must start with;
+* ``other-collections``: a model whose module calls ``switch_collection`` or
+  ``switch_db`` (one collection per entity), whose other collections neither
+  ``keys`` nor ``apply`` see; with ``collection_patterns`` the audited queries
+  of the collections matching the model's pattern are judged under its key.
 
 Severity: ``error`` (fix before sharding), ``warning`` (know the cost), ``info``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
+import inspect
+import sys
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
@@ -49,9 +56,13 @@ class Finding:
 
 
 def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]] = (), *,
-           unsharded: Sequence[type] = (), database: str | None = None) -> list[Finding]:
+           unsharded: Sequence[type] = (), database: str | None = None,
+           collection_patterns: Mapping[str, str] | None = None) -> list[Finding]:
     """Findings for every spec (declared or candidate) and every unsharded collection (its Documents together: one
-    inherited collection is one finding, in ``database`` when the models do not say theirs), errors first."""
+    inherited collection is one finding, in ``database`` when the models do not say theirs), errors first.
+
+    ``collection_patterns`` maps a model's name to a glob of the collections it also writes to (``quotes_*``), whose
+    audited queries are judged under its key."""
     from ..routing.table import key_text
 
     findings: list[Finding] = []
@@ -61,12 +72,16 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
         label = key_text(spec.key_pattern)
         for severity, rule, message, fix in key_rules(model, fields, spec.hashed_field, spec.namespace):
             findings.append(Finding(severity, rule, spec.namespace, model.__name__, message, fix, label))
+        pattern = (collection_patterns or {}).get(model.__name__)
         findings += [replace(f, key=label) for f in
-                     _query_findings(spec, model, [r for r in audit_records if r.get("namespace") == spec.namespace])]
+                     _query_findings(spec, model, [r for r in audit_records if _belongs(r, spec, pattern)])]
+        findings += _other_collections(model, spec.namespace, pattern, audit_records)
     by_collection: dict[str, list[type]] = {}
     for model in unsharded:
         by_collection.setdefault(f"{_database(model, database)}.{model._get_collection_name()}", []).append(model)
     findings += [_unsharded(namespace, models) for namespace, models in by_collection.items()]
+    for namespace, models in by_collection.items():
+        findings += _other_collections(models[0], namespace, (collection_patterns or {}).get(models[0].__name__), audit_records)
     return sorted(dict.fromkeys(findings), key=lambda f: (SEVERITIES.index(f.severity), f.namespace, f.key, f.rule))
 
 
@@ -111,6 +126,40 @@ def _unsharded(namespace: str, models: list[type]) -> Finding:
     return Finding("info", "unsharded-collection", namespace, model.__name__,
                    f"{names} ({namespace}) declares no shard key; {constrained}",
                    f"try candidates before declaring one: {try_it}, and measure them with 'mongoshard simulate'")
+
+
+def _belongs(record: Mapping[str, Any], spec: ShardSpec, pattern: str | None) -> bool:
+    namespace = str(record.get("namespace", ""))
+    if namespace == spec.namespace:
+        return True
+    database, _, collection = namespace.partition(".")
+    return pattern is not None and database == spec.database and fnmatch.fnmatchcase(collection, pattern)
+
+
+def _other_collections(model: type, namespace: str, pattern: str | None,
+                       records: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """A model whose module switches collections (one per entity): say what keys and apply cannot see."""
+    try:
+        source = inspect.getsource(sys.modules[model.__module__])
+    except (OSError, TypeError, KeyError):
+        return []
+    if "switch_collection(" not in source and "switch_db(" not in source:
+        return []
+    database, _, collection = namespace.partition(".")
+    if pattern is None:
+        return [Finding("info", "other-collections", namespace, model.__name__,
+                        f"{model.__module__} calls switch_collection/switch_db: documents of {model.__name__} may live in "
+                        f"collections other than '{collection}', which keys, advise and apply do not see",
+                        f"name them: --collection-pattern {model.__name__}='{collection}_*' (a glob), so that their "
+                        "audited queries are judged under this key; shard each of them (apply shards only "
+                        f"'{collection}')")]
+    seen = sorted({str(r.get("namespace")).partition(".")[2] for r in records
+                   if str(r.get("namespace")).partition(".")[0] == database
+                   and fnmatch.fnmatchcase(str(r.get("namespace")).partition(".")[2], pattern)})
+    return [Finding("info", "other-collections", namespace, model.__name__,
+                    f"{len(seen)} audited collection(s) match {pattern!r} ({', '.join(seen[:5])}{', ...' if len(seen) > 5 else ''}): "
+                    "their queries are judged under this key",
+                    "shard each of them with this key (apply shards only the model's own collection)")]
 
 
 def _query_findings(spec: ShardSpec, model: type, records: Sequence[Mapping[str, Any]]) -> list[Finding]:

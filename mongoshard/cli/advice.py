@@ -20,6 +20,7 @@ from .output import console, fail, json_text, key_text, note, plain, print_json,
 def advise_command(modules: list[str] = MODULES_ARGUMENT,
                    audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log (JSON lines) to judge real queries too."),
                    key: Optional[list[str]] = typer.Option(None, "--key", help='A candidate key for a collection of the application, NAMESPACE=KEY_JSON in database field names, e.g. \'shop.orders={"customer_id": 1}\' (repeatable).'),
+                   collection_pattern: Optional[list[str]] = typer.Option(None, "--collection-pattern", metavar="MODEL=GLOB", help="Collections a model also writes to with switch_collection, e.g. Quote='quotes_*' (repeatable): their audited queries are judged under its key."),
                    database: Optional[str] = DATABASE_OPTION,
                    alias: Optional[list[str]] = ALIAS_OPTION,
                    include_tests: bool = TESTS_OPTION,
@@ -34,7 +35,9 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
     records = read_log(audit_log) if audit_log else ()
     candidates = [_candidate(found, entry) for entry in key or []]
     unsharded = found.unsharded if not found.specs and not candidates else ()
-    findings = advise([*found.specs, *candidates], records, unsharded=unsharded, database=database or uri_database())
+    patterns = dict(_pattern(entry) for entry in collection_pattern or [])
+    findings = advise([*found.specs, *candidates], records, unsharded=unsharded, database=database or uri_database(),
+                      collection_patterns=patterns)
     if as_json:
         print_json([plain(f) for f in findings])
     else:
@@ -49,6 +52,13 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
     exit_if_problems(found)
     if any(f.severity == "error" for f in findings):
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _pattern(entry: str) -> tuple[str, str]:
+    model, separator, glob = entry.partition("=")
+    if not separator or not model.isidentifier() or not glob:
+        fail(f"--collection-pattern {entry[:80]!r} must be MODEL=GLOB, e.g. Quote='quotes_*'")
+    return model, glob
 
 
 def _candidate(found: Any, entry: str) -> Any:

@@ -204,7 +204,8 @@ def _print_audit(report: Any, top: int) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"{report.total} queries in {len(report.collections)} collection(s)")
+    fixtures = f"; {report.fixtures} of test fixtures (set-up, tear-down) left out" if report.fixtures else ""
+    out.print(f"{report.total} queries in {len(report.collections)} collection(s){fixtures}")
     for collection in report.collections:
         table = Table(title=f"{collection.namespace}: {collection.total} queries", title_justify="left")
         table.add_column("key")

@@ -168,6 +168,7 @@ class CollectionAudit:
 class AuditReport:
     collections: tuple[CollectionAudit, ...]
     total: int
+    fixtures: int = 0  # queries of the test framework's set-up and tear-down, left out
 
 
 def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, Mapping[str, Any]]], *,
@@ -177,16 +178,21 @@ def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, 
 
     ``keys`` maps a namespace to labelled key patterns, e.g.
     ``{"game.creatures": {"current": {"user_id": "hashed"}, "candidate": {"species": 1}}}``;
-    collections without a key are reported with counts only.
+    collections without a key are reported with counts only.  Queries of a test suite's fixtures (``"origin":
+    "fixture"``, from the pytest plugin) are left out and counted apart.
     """
     grouped: dict[str, dict[str, list[Any]]] = {}
+    fixtures = 0
     for record in records:
+        if record.get("origin") == "fixture":
+            fixtures += 1
+            continue
         text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation"),
                            record.get("multi"), record.get("upsert"), record.get("style")], sort_keys=True)
         grouped.setdefault(record["namespace"], {}).setdefault(text, []).append(record)
     collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), tuple(server_version))
                         for namespace, by_shape in sorted(grouped.items()))
-    return AuditReport(collections, sum(c.total for c in collections))
+    return AuditReport(collections, sum(c.total for c in collections), fixtures)
 
 
 def _collection(namespace: str, by_shape: dict[str, list[Any]], keys: Mapping[str, Mapping[str, Any]],

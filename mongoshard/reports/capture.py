@@ -111,12 +111,15 @@ class Recorder:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else None
         self.records: list[dict[str, Any]] = []
+        self.origin: str | None = None  # "fixture" while a test framework sets up or tears down (pytest plugin)
         self._lock = threading.Lock()
 
     def record(self, command_name: str, command: Mapping[str, Any], database: str) -> None:
         found = _records(command_name, command, database)
         if not found:
             return
+        if self.origin:
+            found = [{**record, "origin": self.origin} for record in found]
         with self._lock:
             self.records.extend(found)
             if self.path:
@@ -198,6 +201,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
                 and isinstance(record.get("operation", "find"), str) and isinstance(record.get("collation") or {}, dict)
                 and all(isinstance(record.get(flag, False), bool) for flag in ("multi", "upsert"))
                 and record.get("style") in (None, "operators", "replacement", "pipeline")
+                and isinstance(record.get("origin", ""), str)
                 and _depth(record["shape"]) <= MAX_DEPTH):
             raise AuditError(f"{path}, line {number}: not a query record (JSON with 'namespace' and a 'shape' document); "
                              "record the log with mongoshard.capture()")
