@@ -58,13 +58,17 @@ APPLICATION = {
 }
 
 
-@pytest.fixture
-def application(tmp_path: Path) -> Path:
-    for name, text in APPLICATION.items():
-        path = tmp_path / name
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def application(tmp_path: Path) -> Path:
+    return write_tree(tmp_path, APPLICATION)
 
 
 def mongoshard(application: Path, *arguments: str, **env: str):
@@ -156,11 +160,7 @@ PORTAL = {
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Path:
-    for name, text in PORTAL.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return tmp_path
+    return write_tree(tmp_path / "portal_app", PORTAL)
 
 
 def test_a_module_referring_to_a_later_model_is_imported_again_after_it(portal: Path) -> None:
