@@ -136,3 +136,22 @@ def test_one_collection_per_entity_is_said_and_judged_with_a_pattern(tmp_path, m
     judged = {f.rule: f for f in advise([spec], records, collection_patterns={"Quote": "quotes_*"})}
     assert "100% of the 10 audited queries" in judged["scatter-gather-queries"].message
     assert "2 audited collection(s) match 'quotes_*'" in judged["other-collections"].message
+
+
+def test_keys_says_a_model_switches_collections(tmp_path) -> None:
+    import textwrap
+
+    from commandline import ROOT, run
+
+    (tmp_path / "ticks.py").write_text(textwrap.dedent("""
+        from mongoengine import Document, StringField
+        class Tick(Document):
+            code = StringField()
+            meta = {"shard_key": ("code",), "shard_database": "market"}
+        def store(code):
+            Tick.switch_collection(f"tick_{code}")
+        """))
+    result = run("keys", "ticks", "--json", cwd=tmp_path, env={"PYTHONPATH": f"{ROOT}:{tmp_path}"})
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if "switch_collection" in line]
+    assert len(warnings) == 1 and "market.tick" in warnings[0] and "--collection-pattern Tick=GLOB" in warnings[0]

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-import inspect
-import sys
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..model.declaration import ShardSpec
+from ..model.discovery import switches_collection
 from ..reports.audit import classify
 from .key_rules import candidate_field, key_fields_of, key_rules, unique_indexes
 
@@ -139,11 +138,7 @@ def _belongs(record: Mapping[str, Any], spec: ShardSpec, pattern: str | None) ->
 def _other_collections(model: type, namespace: str, pattern: str | None,
                        records: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """A model whose module switches collections (one per entity): say what keys and apply cannot see."""
-    try:
-        source = inspect.getsource(sys.modules[model.__module__])
-    except (OSError, TypeError, KeyError):
-        return []
-    if "switch_collection(" not in source and "switch_db(" not in source:
+    if not switches_collection(model):
         return []
     database, _, collection = namespace.partition(".")
     if pattern is None:

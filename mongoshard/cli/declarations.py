@@ -33,7 +33,16 @@ def keys(modules: list[str] = MODULES_ARGUMENT,
          show_traceback: bool = TRACEBACK_OPTION,
          as_json: bool = JSON_OPTION) -> None:
     """List the shard keys declared on the Documents of each MODULE."""
+    from ..advice.advise import model_of
+    from ..model.discovery import switches_collection
+
     found = discovered(modules, database, alias, include_tests, show_traceback)
+    for spec in found.specs:
+        model = model_of(spec)
+        if switches_collection(model):
+            warn(f"{model.__module__} calls switch_collection/switch_db: documents of {model.__name__} may live in "
+                 f"collections other than {spec.namespace}, which are listed nowhere here; each needs this key too "
+                 f"('mongoshard advise --collection-pattern {model.__name__}=GLOB' judges their queries)")
     _print_keys(", ".join(modules), found.specs, as_json, failed=bool(found.problems))
     exit_if_problems(found)
 

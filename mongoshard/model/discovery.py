@@ -25,7 +25,7 @@ from ..errors import DeclarationError, Interrupted, brief
 from .declaration import ShardSpec, deferred_declaration_errors, spec_for
 from .fields import meta_of
 
-__all__ = ["discover", "scan", "Discovery", "Problem", "load_model", "UNKNOWN_DATABASE", "is_test_module"]
+__all__ = ["discover", "scan", "Discovery", "Problem", "load_model", "UNKNOWN_DATABASE", "is_test_module", "switches_collection"]
 
 # No database name can hold '<' or '>', so this never names a real one.
 UNKNOWN_DATABASE = "<unknown>"
@@ -120,6 +120,16 @@ def load_model(target: str) -> type:
         raise DeclarationError(f"module '{module_name}' has no class '{class_name}'; check the spelling")
     meta_of(document_class)
     return document_class
+
+
+def switches_collection(document_class: type) -> bool:
+    """Whether the model's module calls ``switch_collection`` or ``switch_db`` (one collection per entity, say): its
+    documents may then live in collections a scan of the models does not see."""
+    try:
+        source = inspect.getsource(sys.modules[document_class.__module__])
+    except (OSError, TypeError, KeyError):
+        return False
+    return "switch_collection(" in source or "switch_db(" in source
 
 
 def _with_models(spec: ShardSpec, models: Iterable[str]) -> ShardSpec:
