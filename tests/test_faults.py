@@ -116,3 +116,29 @@ def test_up_with_compose_never_replaces_a_compose_file_it_did_not_write(workdir:
     refused = run("up", "--compose", cwd=workdir)
     assert refused.returncode == 2 and "compose.yaml exists and was not written by mongoshard" in refused.stderr
     assert (workdir / "compose.yaml").read_text() == mine
+
+
+def test_purge_adopts_nothing_that_existed_and_keeps_what_is_put_beside_or_inside(workdir: Path) -> None:
+    """The second attacker's cases: a user's log copy and folder beside mongod's logs, a log that existed before in a
+    shared data_dir, and a note put inside a data directory mongoshard created."""
+    shared = workdir / "var"
+    (shared / "logs").mkdir(parents=True)
+    before = shared / "logs" / "cfgrs-0.log"
+    before.write_text("the user's own log, here before mongoshard\n")
+    (workdir / "mongoshard.yaml").write_text((workdir / "mongoshard.yaml").read_text() + "data_dir: var\n")
+    assert run("up", "--no-auth", cwd=workdir).returncode == 1
+    beside = {shared / "logs" / "cfgrs-0.log.my-copy": "copy", shared / "logs" / "shard0-0.log.d" / "x.txt": "x",
+              shared / "data" / "shard0-0" / "README-mine.txt": "notes"}
+    for path, text in beside.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    rotated = shared / "logs" / "shard0-0.log.2026-01-01T00-00-00"
+    rotated.write_text("rotated by mongod's logRotate")
+    assert run("down", cwd=workdir).returncode == 0
+    purged = run("down", "--purge", cwd=workdir)
+    assert purged.returncode == 0, purged.stderr
+    assert {path: path.read_text() for path in beside} == {path: text for path, text in beside.items()}
+    assert before.read_text().startswith("the user's own log, here before mongoshard")
+    assert not rotated.exists() and not (shared / "logs" / "shard1-0.log").exists()
+    assert sorted(p.name for p in (shared / "data" / "shard0-0").rglob("*")) == ["README-mine.txt"]  # mongod's files gone
+    assert "README-mine.txt" in purged.stdout and "kept what it did not create" in purged.stdout

@@ -383,6 +383,8 @@ CASES = [
     case("escape in a module name", "keys", "\x1b[31mevil", says="\\x1b[31mevil"),
     case("dangling symlink as the plot", "balance", "--snapshot", "gapchunks.json", "--plot", "dangling.svg", says="is a symbolic link mongoshard did not create"),
     case("fifo as the compose file", "compose", "-o", "fifo.yaml", says="not a regular file"),
+    # Issue 18: init over a dangling symbolic link it did not create
+    case("dangling symlink as the topology init writes", "init", "-f", "dangling.yaml", says="is a symbolic link mongoshard did not create"),
     case("/dev/zero as the compose file", "compose", "-o", "/dev/zero", says="not a regular file"),
     case("empty compose file name", "compose", "-o", "", says="the file name is empty"),
     # A NUL byte cannot reach argv, but it can reach the library and in-process callers (found by the property test).
@@ -408,6 +410,7 @@ def lay_out_project(tmp_path: Path, row: Case) -> None:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
     (tmp_path / "broken_link.json").symlink_to(tmp_path / "nowhere")
     (tmp_path / "dangling.svg").symlink_to("/nonexistent/dir/y.svg")
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "elsewhere.yaml")
     os.mkfifo(tmp_path / "fifo.yaml")
     (tmp_path / "zs").mkdir()
     (tmp_path / "zs" / "state.json").symlink_to("/dev/zero")

@@ -32,11 +32,12 @@ def init(file: Optional[str] = typer.Option(None, "--file", "-f", help="Topology
 
     from ..deploy.credentials import ensure_credentials
     from ..deploy.topology import DEFAULT_FILE, Topology, commented_topology
-    from ..files import write_text
+    from ..files import check_writable, write_text
 
     target = Path(file or DEFAULT_FILE)
-    if target.exists() and not force:
+    if target.exists() and not target.is_symlink() and not force:
         fail(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
+    check_writable(target, "the topology file", ours=lambda _: True, force=force)  # a link, dangling or not, is refused
     topology = replace(Topology(auth=not no_auth), root=target.resolve().parent)
     write_text(target, commented_topology(topology), "the topology file", force=True)
     say(f"Wrote {target}")

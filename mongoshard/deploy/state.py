@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -141,9 +140,13 @@ class PurgeResult:
 
 
 def record_created(state_dir: Path, *entries: str) -> None:
-    """Note that mongoshard created ``entries`` (paths relative to the state directory), before it creates them."""
+    """Note that mongoshard created ``entries`` (paths relative to the state directory), before it creates them.  A
+    path that exists already and is not on the record was not made by mongoshard: it is never adopted (a user's log
+    or folder in a shared ``data_dir`` stays the user's, and ``purge`` leaves it)."""
     path = state_dir / CREATED_FILE
     known = _created(state_dir)
+    entries = tuple(entry for entry in entries
+                    if entry in known or not ((state_dir / entry).exists() or (state_dir / entry).is_symlink()))
     if set(entries) <= known:
         return
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -180,19 +183,49 @@ def purge_state_dir(state_dir: Path) -> PurgeResult:
     removed: list[str] = []
     for entry in sorted(created):
         path = state_dir / entry
-        # mongod's rotated logs (logRotate renames shard0-0.log to shard0-0.log.<time>) belong to the server we started.
-        siblings = sorted(path.parent.glob(path.name + ".*")) if entry.endswith(".log") and path.parent.is_dir() else []
+        # mongod's rotated logs (logRotate renames shard0-0.log to shard0-0.log.2024-05-01T10-00-00) are the server's;
+        # any other name beside them (shard0-0.log.my-copy, a folder shard0-0.log.d) is the user's.
+        siblings = sorted(p for p in path.parent.glob(path.name + ".*") if _ROTATED.fullmatch(p.name[len(path.name):])
+                          and p.is_file() and not p.is_symlink()) if entry.endswith(".log") and path.parent.is_dir() else []
         for target in (path, *siblings):
             if target.is_symlink() or not target.exists():
                 continue  # replaced by a link, or gone: not ours to touch
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-            removed.append(str(target.relative_to(state_dir)))
+            if target.is_dir():
+                removed += _remove_server_files(target, state_dir)
+            else:
+                target.unlink()
+                removed.append(str(target.relative_to(state_dir)))
     (state_dir / CREATED_FILE).unlink(missing_ok=True)
     for folder in ("data", "logs"):
         _remove_if_empty(state_dir / folder)
     _remove_if_empty(state_dir)
     kept = tuple(sorted(str(p.relative_to(state_dir)) for p in state_dir.rglob("*"))) if state_dir.exists() else ()
     return PurgeResult(state_dir, tuple(removed), kept)
+
+
+# What mongod writes in a --dbpath (WiredTiger's files, the journal, FTDC, the lock and its temporary files).
+_SERVER_FILE = re.compile(r"(.*\.wt|WiredTiger.*|.*\.turtle|mongod\.lock|storage\.bson|journal/.*|diagnostic\.data/.*|"
+                          r"_tmp/.*|\.?startup_log.*)")
+_ROTATED = re.compile(r"\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(\.\d+)?")
+
+
+def _remove_server_files(directory: Path, state_dir: Path) -> list[str]:
+    """Delete a data directory mongoshard created, file by file: only what mongod writes there; anything else (a
+    user's notes put inside) is kept, with the folders holding it."""
+    removed = []
+    for path in sorted(directory.rglob("*"), key=lambda p: -len(p.parts)):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_symlink() or path.is_dir():
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                path.rmdir()
+            continue
+        if _SERVER_FILE.fullmatch(relative):
+            path.unlink()
+            removed.append(str(path.relative_to(state_dir)))
+    if not any(directory.iterdir()):
+        directory.rmdir()
+        removed.append(str(directory.relative_to(state_dir)))
+    return removed
 
 
 def _remove_if_empty(directory: Path) -> None:
