@@ -142,3 +142,25 @@ def test_purge_adopts_nothing_that_existed_and_keeps_what_is_put_beside_or_insid
     assert not rotated.exists() and not (shared / "logs" / "shard1-0.log").exists()
     assert sorted(p.name for p in (shared / "data" / "shard0-0").rglob("*")) == ["README-mine.txt"]  # mongod's files gone
     assert "README-mine.txt" in purged.stdout and "kept what it did not create" in purged.stdout
+
+
+def test_a_process_that_only_mentions_a_log_is_never_taken_for_the_server(workdir: Path) -> None:
+    """A ``tail -f`` of the config server's log, with state.json lost: status must find the real mongod, and down
+    must not stop the tail (issue 18)."""
+    import json
+    import subprocess
+
+    assert run("up", "--no-auth", cwd=workdir).returncode == 1
+    log = workdir / ".mongoshard" / "logs" / "cfgrs-0.log"
+    tail = subprocess.Popen(["tail", "-f", str(log.resolve())], stdout=subprocess.DEVNULL)
+    try:
+        (workdir / ".mongoshard" / "state.json").unlink()
+        status = json.loads(run("status", "--json", cwd=workdir).stdout)
+        pids = {p["name"]: p["pid"] for p in status["processes"]}
+        assert pids["cfgrs-0"] not in (None, tail.pid)
+        assert run("down", cwd=workdir).returncode == 0
+        assert tail.poll() is None, "down stopped a process that was not the server"
+    finally:
+        tail.kill()
+        tail.wait()
+    assert processes_mentioning(str(workdir)) == []

@@ -94,16 +94,25 @@ def is_alive(pid: int) -> bool:
         return True  # no /proc (not Linux): kill(0) is all we know
 
 
-def _command_line(pid: int) -> str | None:
+def _command_line(pid: int) -> list[str] | None:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
+    return [argument.decode(errors="replace") for argument in raw.rstrip(b"\0").split(b"\0")] if raw else []
 
 
-def _has_marker(command_line: str, marker: str) -> bool:
-    # A whole argument: the log path "x/shard1-0.log" must not match "x/shard1-0.log.out".
-    return f"{marker} " in f"{command_line} "
+_SERVERS = ("mongod", "mongos")
+
+
+def _has_marker(arguments: list[str], marker: str) -> bool:
+    """A server mongoshard started: the executable is a mongod or a mongos, and its log path is ``marker``, as a whole
+    argument after ``--logpath`` (never any process that mentions the path: a ``tail -f`` of the log is not the server;
+    "x/shard1-0.log" is not "x/shard1-0.log.out")."""
+    if not arguments or Path(arguments[0]).name not in _SERVERS:
+        return False
+    return any((argument == "--logpath" and following == marker) or argument == f"--logpath={marker}"
+               for argument, following in zip(arguments, [*arguments[1:], ""]))
 
 
 def is_ours(pid: int, marker: str) -> bool:
