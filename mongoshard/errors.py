@@ -74,6 +74,10 @@ def remember_uri_secrets(uri: str) -> None:
         remember_secret(userinfo)
         if ":" in userinfo:
             remember_secret(userinfo.split(":", 1)[1])
+    else:
+        authority = re.split(r"[/?]", scheme_free, maxsplit=1)[0]
+        if not all(_HOST.fullmatch(host) for host in authority.split(",")):
+            remember_secret(authority)  # "alice:pw127.0.0.1:40102": an "@" lost, the password inside
     for _, name, value in _OPTION.findall(scheme_free):
         if _SECRET_OPTION.search(name):
             remember_secret(value)
@@ -86,11 +90,20 @@ def redact_uri(text: str) -> str:
     return _URI.sub(lambda match: _redacted_uri(match.group(0)), text)
 
 
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]*\]|[\w.%-]*)(:\d*)?")
+
+
 def _redacted_uri(uri: str) -> str:
     scheme = _SCHEME.match(uri).group(0)
     rest = uri[len(scheme):]
     if "@" in rest:
         rest = f"{REDACTED}@" + rest.rsplit("@", 1)[1]
+    else:
+        # No "@", yet not host[:port] entries ("alice:pw127.0.0.1:40102", the "@" lost): what looks like user
+        # information cannot be told from a host, so the whole host list is hidden.
+        authority, separator, tail = (re.split(r"([/?])", rest, maxsplit=1) + ["", ""])[:3]
+        if not all(_HOST.fullmatch(host) for host in authority.split(",")):
+            rest = f"{REDACTED}{separator}{tail}"
     rest = _OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_OPTION.search(m.group(2)) else m.group(0), rest)
     return f"{scheme}{rest}"
 

@@ -22,7 +22,7 @@ from cli_runner import TRACEBACK, invoke, tree_state
 MODEL = "examples.pokemon_storage.models:Creature"
 MODELS = "examples.pokemon_storage.models"
 DOWN = "serverSelectionTimeoutMS=100"  # an unreachable server answers fast
-SECRETS = ("s3cr3tpw", "SESSIONTOKEN123", "KEYPASS123", "QUERYPW123", "pa/ss@wd", "s3cr3t/pw")
+SECRETS = ("s3cr3tpw", "alice:s3cr3tpw", "SESSIONTOKEN123", "KEYPASS123", "QUERYPW123", "pa/ss@wd", "s3cr3t/pw")
 
 
 def _nested(levels: int) -> str:
@@ -329,6 +329,9 @@ CASES = [
     case("uri garbage", "balance", "--uri", "not a uri", says="a MongoDB URI starts with mongodb://"),
     case("uri without scheme but with a password", "balance", "--uri", "u:s3cr3tpw@127.0.0.1:1", says="'***@127.0.0.1:1' cannot be used"),
     case("uri bad port", "balance", "--uri", "mongodb://h:notaport/", says="cannot be used"),
+    # Issue 18: the "@" lost, the password runs into the host
+    case("uri without its @", "balance", "--uri", "mongodb://alice:s3cr3tpw127.0.0.1:40102", says="'mongodb://***' cannot be used"),
+    case("MONGOSHARD_URI without its @", "status", env={"MONGOSHARD_URI": "mongodb://alice:s3cr3tpw127.0.0.1:40102/db"}, says="mongodb://***/db"),
     case("uri password with slash", "balance", "--uri", f"mongodb://u:s3cr3t/pw@127.0.0.1:1/?{DOWN}", says="cannot be used"),
     case("uri password with @", "balance", "--uri", f"mongodb://u:pa/ss@wd@127.0.0.1:1/?{DOWN}", says="cannot be used"),
     case("uri unreachable with password", "balance", "--uri", f"mongodb://u:s3cr3tpw@127.0.0.1:1/?{DOWN}", says="Cannot reach mongodb://***@127.0.0.1:1/"),
