@@ -560,3 +560,74 @@ def test_no_write_of_a_sharded_class_is_refused_by_any_router_release(server) ->
         for version in SERVER_ERAS:
             routed = target_write(layout, write, version)
             assert routed.outcome != "refused", (version, write, routed)
+
+
+# The second attacker's writes (issue 18) --------------------------------------------------------------------------
+
+
+def test_a_compare_and_set_modify_keeps_the_callers_filter(server) -> None:
+    """modify(query={"__raw__": {"version": 1}}) as optimistic locking: a stale writer must match nothing."""
+    PlainAccount, SafeAccount = tenant_classes()
+    plain = PlainAccount(tenant="t1", n=1).save()
+    assert plain.modify(query={"__raw__": {"n": 1}}, n=2) is True
+    assert plain.modify(query={"__raw__": {"n": 1}}, n=3) is False  # mongoengine alone: the stale writer loses
+    PlainAccount._get_collection().delete_many({})
+
+    SafeAccount(tenant="t1", n=1).save()
+    first, stale = SafeAccount.objects.first(), SafeAccount.objects.first()
+    assert first.modify(query={"__raw__": {"n": 1}}, n=2) is True
+    server.clear()
+    assert stale.modify(query={"__raw__": {"n": 1}}, n=3) is False
+    assert server.filters()[-1] == ("findAndModify", {"_id": stale.pk, "$and": [{"n": 1}, {"tenant": "t1"}]})
+    assert SafeAccount._get_collection().find_one({}, {"_id": 0}) == {"tenant": "t1", "n": 2}
+
+
+def test_a_subclass_cannot_declare_another_key_for_the_same_collection(server) -> None:
+    from mongoshard import DeclarationError
+
+    collection = fresh("inherited")
+
+    @sharded(key="tenant", database="safewrites")
+    class Base(Document):
+        tenant = StringField()
+        region = StringField()
+        meta = {"collection": collection, "allow_inheritance": True}
+
+    class Same(Base):  # inherits the key: fine
+        pass
+
+    assert Same._meta["shard_key"] == ("tenant",)
+    with pytest.raises(DeclarationError, match="shares the collection of Base, sharded on \\('tenant',\\)"):
+        class Other(Base):
+            meta = {"shard_key": ("region",)}
+
+
+@pytest.mark.parametrize("field, path, says", [
+    ("generic", "owner.pid", "goes through the GenericEmbeddedDocumentField 'owner'"),
+    ("dynamic", "owner.pid", "which the DynamicEmbeddedDocument Loose does not declare"),
+])
+def test_a_key_mongoengine_cannot_address_is_refused_at_definition(field: str, path: str, says: str) -> None:
+    from mongoengine import DynamicEmbeddedDocument, GenericEmbeddedDocumentField
+
+    from mongoshard import DeclarationError
+
+    class Loose(DynamicEmbeddedDocument):
+        pass
+
+    owner = GenericEmbeddedDocumentField() if field == "generic" else EmbeddedDocumentField(Loose)
+    with pytest.raises(DeclarationError, match=says):
+        sharded(type("Held", (Document,), {"owner": owner, "meta": {"collection": fresh("held")}}), key=(path,), database="x")
+
+
+def test_a_new_document_taking_a_stored_id_with_a_key_of_another_type_is_refused(server) -> None:
+    collection = fresh("moved")
+
+    @sharded(key="on", database="safewrites")
+    class Flag(DynamicDocument):
+        meta = {"collection": collection}
+
+    stored = Flag(on=1).save()
+    server.clear()
+    with pytest.raises(ShardKeyWriteError, match="is stored with on = 1, not True"):
+        Flag(id=stored.pk, on=True).save()
+    assert server.writes() == [] and Flag._get_collection().find_one({}, {"_id": 0}) == {"on": 1}

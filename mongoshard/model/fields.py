@@ -98,7 +98,13 @@ class FieldResolver:
                         "hash one of its scalar fields instead (e.g. '{path}.id')"
                     )
                 current = found.document_type
-            elif isinstance(found, (mf.DictField, mf.GenericEmbeddedDocumentField, mf.DynamicField)):
+            elif isinstance(found, mf.GenericEmbeddedDocumentField):
+                # mongoengine's _lookup_field cannot follow it, so every save, reload and delete would fail (LookUpError)
+                raise DeclarationError(
+                    f"Model {self.name}: shard key field '{path}' goes through the GenericEmbeddedDocumentField '{part}', "
+                    "whose class mongoengine cannot know when it builds filters; use EmbeddedDocumentField(OneClass)"
+                )
+            elif isinstance(found, (mf.DictField, mf.DynamicField)):
                 current = None
             elif not is_last:
                 raise DeclarationError(
@@ -135,6 +141,13 @@ class FieldResolver:
             raise DeclarationError(
                 f"Model {self.name}: shard key field '{path}' uses the database name '{part}'; mongoengine needs the "
                 f"model name '{by_database_name[0]}' (declared with db_field='{part}')"
+            )
+        if getattr(owner, "_dynamic", False) and owner is not self.document_class:
+            # an undeclared field of a DynamicEmbeddedDocument: mongoengine's _lookup_field cannot resolve it
+            raise DeclarationError(
+                f"Model {self.name}: shard key field '{path}' names '{part}', which the DynamicEmbeddedDocument "
+                f"{owner.__name__} does not declare; mongoengine cannot build save/delete filters on it: declare "
+                f"'{part}' as a field of {owner.__name__}"
             )
         if getattr(owner, "_dynamic", False):
             return None

@@ -63,7 +63,7 @@ from typing import Any, Callable, Mapping
 from mongoengine.errors import OperationError, ValidationError
 from mongoengine.queryset import QuerySet
 
-from ..errors import MongoshardError
+from ..errors import DeclarationError, MongoshardError
 from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
                          present_value, remember, same_key_value, shown, stored_value)
 
@@ -72,6 +72,8 @@ __all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "load
 _REFRESHING = "_mongoshard_refreshing"
 # Documents built from the server's answer while a reload/modify runs, so that their stored key values are known.
 _captured: contextvars.ContextVar[list | None] = contextvars.ContextVar("mongoshard_captured", default=None)
+# The caller's own raw filter of the modify() under way (a compare-and-set), kept beside the key.
+_caller_raw: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("mongoshard_caller_raw", default=None)
 # Whether the save() under way validates (save(validate=False) may store a document without its key).
 _validating: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_validating", default=True)
 
@@ -91,11 +93,30 @@ def install_safe_writes(document_class: type) -> None:
         target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
+    if "__init_subclass__" not in vars(document_class):
+        document_class.__init_subclass__ = classmethod(_same_key_in_subclasses(document_class))  # type: ignore[attr-defined]
     manager = next((vars(c)["objects"] for c in document_class.__mro__ if "objects" in vars(c)), None)
     queryset_class = document_class._meta.get("queryset_class") or getattr(type(manager), "default", None) or QuerySet
     if not getattr(queryset_class, "_mongoshard_safe", False):
         document_class._meta["queryset_class"] = type(queryset_class.__name__, (_SafeInsert, queryset_class),
                                                       {"_mongoshard_safe": True})
+
+
+def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
+    """A subclass shares its base's collection (allow_inheritance), so it cannot have a key of its own: the server
+    sees one collection, one key, and the subclass's saves would filter on the wrong one."""
+    declared = tuple(document_class._meta.get("shard_key") or ())
+
+    def init_subclass(cls: type, **kwargs: Any) -> None:
+        super(document_class, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        key = tuple(cls._meta.get("shard_key") or ())
+        if key != declared and cls._get_collection_name() == document_class._get_collection_name():
+            raise DeclarationError(
+                f"Model {cls.__name__}: it declares the shard key {key} but shares the collection of {document_class.__name__}, "
+                f"sharded on {declared}; a collection has one key: drop the subclass's shard_key"
+            )
+
+    return init_subclass
 
 
 def has_safe_writes(document_class: type) -> bool:
@@ -129,6 +150,9 @@ def _object_key(previous: property) -> property:
         translation."""
         key = {self._meta["id_field"]: self.pk}
         raw = {db: (None if value is ABSENT else value) for db, value in _filter_values(self).items()}
+        callers = _caller_raw.get()
+        if callers is not None:  # modify(query={"__raw__": ...}): mongoengine would replace it with this one; keep both
+            raw = {"$and": [dict(callers), raw]} if raw else dict(callers)
         if raw:
             key["__raw__"] = raw
         return key
@@ -272,6 +296,8 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
         def refresh(self, *args, **kwargs):
             if method_name == "modify":
                 _complete_loaded_key(self)
+            query = kwargs.get("query", args[0] if args else None) if method_name == "modify" else None
+            raw_token = _caller_raw.set(query.get("__raw__") if isinstance(query, Mapping) else None)
             captured: list = []
             token = _captured.set(captured)
             object.__setattr__(self, _REFRESHING, True)
@@ -280,6 +306,7 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
             finally:
                 object.__setattr__(self, _REFRESHING, False)
                 _captured.reset(token)
+                _caller_raw.reset(raw_token)
             answer = next((doc for doc in reversed(captured) if doc.pk == self.pk), None)
             if answer is not None and result is not False:
                 merged = dict(loaded_memory(self))
