@@ -98,7 +98,7 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     from ..reports.plot import check_plot_path
 
     refuse_together("each names the sample", source=source, uri=uri)
-    if plot:
+    if plot is not None:
         check_plot_path(plot, force=force, formats=(".svg", ".html", ".png"))
     if source is None and collection is None:
         fail("name the sample: a JSON lines file, MODULE:FUNCTION, or --collection DATABASE.COLLECTION with --uri")
@@ -111,7 +111,7 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
         fail("the sample holds no documents; give a file, generator or collection with some")
     if limit and report.documents < limit:
         warn(f"the sample holds {report.documents:,} documents, fewer than --limit {limit:,}: the figures are for those")
-    if plot:
+    if plot is not None:
         from ..advice.simulation_plot import write_simulation_plot
 
         note(f"Wrote {write_simulation_plot(report, plot, force=force)}")

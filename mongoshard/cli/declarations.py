@@ -101,7 +101,7 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
                         upsert=upsert or None, multi=multi or None)
     from ..cluster.offline import DEFAULT_SERVER_VERSION
 
-    version = read_version(server_version) if server_version else DEFAULT_SERVER_VERSION
+    version = read_version(server_version) if server_version is not None else DEFAULT_SERVER_VERSION
     spec = model_spec(target, database, offline=True)
     filter_document = read_filter(query)
     query_collation = read_collation(collation) if collation else None

@@ -47,11 +47,11 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
 
     if not math.isfinite(max_imbalance):
         fail(f"--max-imbalance must be a number from 1 (perfect balance) up, not {max_imbalance}")
-    if plot:
+    if plot is not None:
         check_plot_path(plot, force=force)
     with progress("reading the cluster"):
         report = balance(cluster_source(uri, file, snapshot_file), namespaces or None, max_imbalance=max_imbalance)
-    if plot:
+    if plot is not None:
         from ..reports.plot import write_plot
 
         note(f"Wrote {write_plot(report, plot, force=force)}")
@@ -119,7 +119,7 @@ def explain_command(target: str = typer.Argument(..., metavar="MODULE:MODEL", he
     filter_document = read_filter(query)
     sort_pairs = read_sort(sort) if sort else None
     the_write = write_of(write.value, filter_document, update, upsert, multi, None) if write is not None else None
-    version = read_version(server_version) if server_version else (8, 0)
+    version = read_version(server_version) if server_version is not None else (8, 0)
     with progress("explaining"):
         source = cluster_source(uri, file, routing_table)
         client = getattr(source, "client", None)
@@ -191,7 +191,7 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
             keys.setdefault(namespace, {})["current"] = summary.key
     for namespace, pattern in candidates:
         keys.setdefault(namespace, {})[key_text(pattern)] = pattern
-    report = audit(records, keys, server_version=read_version(server_version) if server_version else (8, 0))
+    report = audit(records, keys, server_version=read_version(server_version) if server_version is not None else (8, 0))
     if as_json:
         print_json(plain(report))
     else:

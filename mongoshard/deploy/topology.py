@@ -241,7 +241,9 @@ CONFIG_SHARD_SINCE = (8, 0)
 
 
 def _loader() -> type:
-    """PyYAML's safe loader without aliases: a topology needs none, and nested aliases expand exponentially."""
+    """PyYAML's safe loader without aliases (a topology needs none, and nested aliases expand exponentially), with a
+    float kept as written (``version: 8.10`` is "8.10", not 8.1) and a setting given twice refused (the last one would
+    silently win)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -250,6 +252,17 @@ def _loader() -> type:
                 raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
             return super().compose_node(parent, index)
 
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the setting {key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: loader.construct_scalar(node))
     return Loader
 
 
