@@ -23,6 +23,7 @@ from mongoengine import (
 from mongoengine.errors import OperationError
 
 from mongoshard import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
+import mongoshard
 
 
 class Owner(EmbeddedDocument):
@@ -503,3 +504,37 @@ def test_a_collection_name_mongodb_refuses() -> None:
 
     with pytest.raises(DeclarationError, match="the collection name 'a.b\\$c' is one MongoDB refuses"):
         spec_for(Weird)
+
+
+# Library misuse and BSON types the second attacker used (issue 18) ----------------------------------------------
+
+
+def test_split_points_of_every_bson_date_and_reference_are_a_models_own_answer() -> None:
+    from bson import DBRef, ObjectId
+    from bson.datetime_ms import DatetimeMS
+
+    for point in (DatetimeMS(-(2**62)), DBRef("c", ObjectId(b"a" * 12))):
+        @sharded(key="a", presplit=[{"a": point}], database="t")
+        class Split(Document):
+            a = IntField()
+            meta = {"collection": f"split_{type(point).__name__}"}
+
+        assert spec_for(Split).split_points == ({"a": point},)
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: mongoshard.ShardSpec("db", "c", ()), "the shard key must be a non-empty tuple"),
+    (lambda: mongoshard.ShardSpec("db", "c", (("a", 2),)), "the shard key must be a non-empty tuple"),
+    (lambda: mongoshard.advise([mongoshard.ShardSpec("db", "c", (("a", 1),))]), "this ShardSpec names no model"),
+    (lambda: mongoshard.hashed_value(_nested(5000)), "nested deeper than MongoDB stores"),
+])
+def test_library_misuse_is_one_sentence(call, says: str) -> None:
+    with pytest.raises(mongoshard.MongoshardError, match=says):
+        call()
+
+
+def _nested(depth: int) -> dict:
+    document: dict = {}
+    for _ in range(depth):
+        document = {"a": document}
+    return document

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..errors import DeclarationError
 from ..model.declaration import ShardSpec
 from ..model.discovery import switches_collection
 from ..reports.audit import classify
@@ -93,6 +94,9 @@ def candidate_spec(model: type, namespace: str, pattern: Mapping[str, Any]) -> S
 
 def model_of(spec: ShardSpec) -> type:
     """The Document class a spec was read from (its first model)."""
+    if not spec.models:
+        raise DeclarationError(f"{spec.namespace}: this ShardSpec names no model, and advice reads the model's fields; "
+                               "build it with spec_for(Model) or candidate_spec(Model, namespace, key)")
     module, _, name = spec.models[0].rpartition(".")
     return getattr(importlib.import_module(module), name)
 

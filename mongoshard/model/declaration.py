@@ -84,7 +84,13 @@ class ShardSpec:
     models: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        check_declaration(self.models[0].rsplit(".", 1)[-1] if self.models else self.namespace, self.key,
+        where = self.models[0].rsplit(".", 1)[-1] if self.models else self.namespace
+        if not isinstance(self.key, tuple) or not self.key or not all(
+                isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and entry[0]
+                and (entry[1] == HASHED or (entry[1] == 1 and not isinstance(entry[1], bool))) for entry in self.key):
+            raise DeclarationError(f"Model {where}: the shard key must be a non-empty tuple of (field, 1 or \"hashed\") "
+                                   f"pairs, e.g. (('user_id', 1),), not {self.key!r:.80}")
+        check_declaration(where, self.key,
                           unique=self.unique, initial_chunks=self.initial_chunks, split_points=self.split_points,
                           zones=self.zones)
 

@@ -77,7 +77,11 @@ def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions = _ST
     subtype 4 unless told otherwise), which changes its hash; pass the options
     of the client that writes the documents.
     """
-    digest = md5(_INT32.pack(seed) + _element_body(value, codec_options)).digest()
+    try:
+        body = _element_body(value, codec_options)
+    except RecursionError:
+        raise UnhashableValueError("a value nested deeper than MongoDB stores (100 levels) has no hashed value") from None
+    digest = md5(_INT32.pack(seed) + body).digest()
     return _INT64.unpack_from(digest)[0]
 
 

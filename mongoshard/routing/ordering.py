@@ -15,7 +15,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.datetime_ms import DatetimeMS
 
 __all__ = ["SortKey", "sort_key", "MIN_KEY", "MAX_KEY", "type_bracket", "canonical_type"]
 
@@ -114,6 +115,8 @@ _CONVERTERS: dict[type, Any] = {
     Decimal128: _number,
     Decimal: _number,
     datetime.datetime: _datetime,
+    DatetimeMS: lambda value: (45, int(value)),  # a date out of datetime's range, still a BSON date
+    DBRef: lambda value: _document(value.as_doc()),  # stored as the document {$ref, $id[, $db]}
     Timestamp: lambda value: (47, value.time, value.inc),
     Code: _code,
     Regex: _regex,
