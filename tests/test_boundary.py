@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -167,3 +168,16 @@ def test_a_server_that_is_not_a_cluster_is_named_as_such(cluster) -> None:
     result = run("status", "--uri", f"mongodb://127.0.0.1:{shard.ports[0]}/?directConnection=true")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "this server is a member of replica set shard0, not a mongos or a config server member" in result.stderr
+
+
+def test_a_deleted_current_directory_is_one_sentence(tmp_path) -> None:
+    """Issue 18: every command, --version included, gave a traceback when the shell's directory had been deleted."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m mongoshard"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    version = subprocess.run(["sh", "-c", script + " --version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("mongoshard ")
+    keys = subprocess.run(["sh", "-c", script + " keys examples.pokemon_storage.models"], capture_output=True, text=True, env=env)
+    assert keys.returncode == 2 and keys.stderr == ("mongoshard: the current directory no longer exists; cd to an existing "
+                                                    "directory and run it again\n")

@@ -6,6 +6,7 @@ Heavy imports (pymongo, mongoengine, rich) happen inside the commands so that
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -23,8 +24,17 @@ __all__ = ["app", "main", "run"]
 def main() -> None:
     """Entry point of the console script: the boundary turns every outcome into an exit code (see ``boundary``)."""
     # Like ``python -m``, let MODULE arguments name modules of the current directory.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:  # the directory the shell sits in was deleted
+        here = None
+        if not {"--version", "--help", "-h"} & set(sys.argv[1:]):
+            message = "the current directory no longer exists; cd to an existing directory and run it again"
+            print(json.dumps({"error": message, "exit_code": 2}) if "--json" in sys.argv[1:] else f"mongoshard: {message}",
+                  file=sys.stderr)
+            raise SystemExit(2)
+    if here is not None and here not in sys.path:
+        sys.path.insert(0, here)
     code = run(sys.argv[1:])
     ignore_stop_signals()
     if code == EXIT_BROKEN_PIPE:  # nobody reads standard output any more: let the interpreter's last flush go nowhere
