@@ -174,7 +174,7 @@ def test_a_deleted_current_directory_is_one_sentence(tmp_path) -> None:
     """Issue 18: every command, --version included, gave a traceback when the shell's directory had been deleted."""
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m mongoshard"
+    script = f"mkdir -p {gone} && cd {gone} && rmdir {gone} && exec {sys.executable} -m mongoshard"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     version = subprocess.run(["sh", "-c", script + " --version"], capture_output=True, text=True, env=env)
     assert version.returncode == 0 and version.stdout.startswith("mongoshard ")
