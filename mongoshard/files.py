@@ -197,3 +197,48 @@ def parse_json_object(text: str) -> dict:
     if not isinstance(document, dict):
         raise InvalidJson(f"must be a JSON object, not {type(document).__name__}")
     return document
+
+
+@contextlib.contextmanager
+def user_output_to_stderr() -> Iterator[None]:
+    """What the user's code prints, with ``print``, ``sys.__stdout__``, ``os.write(1, ...)``, a C extension or a
+    subprocess, goes to ``sys.stderr`` line by line while this block runs, so that standard output stays ours (JSON
+    with ``--json``, where the command line's stderr turns each such line into a JSON object).  File descriptor 1 is
+    a pipe meanwhile, read by a thread."""
+    import threading
+
+    for stream in (sys.stdout, sys.__stdout__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        saved = os.dup(1)
+        reading, writing = os.pipe()
+    except OSError:  # no file descriptor 1 (an embedded interpreter): sys.stdout is all there is
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    sink = sys.stderr
+
+    def forward() -> None:
+        with os.fdopen(reading, "rb") as pipe:
+            for line in pipe:
+                with contextlib.suppress(Exception):
+                    sink.write(line.decode("utf-8", errors="backslashreplace"))
+                    sink.flush()
+
+    reader = threading.Thread(target=forward, name="mongoshard-user-output", daemon=True)
+    reader.start()
+    os.dup2(writing, 1)
+    os.close(writing)
+    original = sys.__stdout__
+    try:
+        sys.__stdout__ = sys.stderr  # type: ignore[misc]
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.__stdout__ = original  # type: ignore[misc]
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(saved, 1)  # the last writer of the pipe closes: the thread reads to its end
+        os.close(saved)
+        reader.join(timeout=5)

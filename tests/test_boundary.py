@@ -181,3 +181,33 @@ def test_a_deleted_current_directory_is_one_sentence(tmp_path) -> None:
     keys = subprocess.run(["sh", "-c", script + " keys examples.pokemon_storage.models"], capture_output=True, text=True, env=env)
     assert keys.returncode == 2 and keys.stderr == ("mongoshard: the current directory no longer exists; cd to an existing "
                                                     "directory and run it again\n")
+
+
+def test_user_code_output_never_breaks_json(tmp_path) -> None:
+    """Issue 18: a sample generator writing to file descriptor 1, to sys.__stdout__ and through a subprocess, and a
+    module printing at import: stdout stays one JSON document and every stderr line is a JSON object."""
+    (tmp_path / "noisy.py").write_text(
+        "import os, subprocess, sys\n"
+        "print('printed at import')\n"
+        "def docs():\n"
+        "    os.write(1, b'raw bytes on fd 1\\n')\n"
+        "    print('to sys.__stdout__', file=sys.__stdout__, flush=True)\n"
+        "    subprocess.run(['echo', 'from a subprocess'])\n"
+        "    print('a plain print')\n"
+        "    for n in range(5):\n"
+        "        yield {'a': n}\n"
+        "def stops():\n"
+        "    yield {'a': 1}\n"
+        "    raise GeneratorExit('closing myself')\n")
+    env = {"PYTHONPATH": f"{ROOT}:{tmp_path}"}
+    result = run("simulate", "noisy:docs", "--key", '{"a": 1}', "--json", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["documents"] == 5
+    lines = result.stderr.splitlines()
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines), result.stderr
+    said = [json.loads(line).get("output") for line in lines]
+    assert {"raw bytes on fd 1", "to sys.__stdout__", "from a subprocess", "a plain print", "printed at import"} <= set(said)
+    stopped = run("simulate", "noisy:stops", "--key", '{"a": 1}', cwd=tmp_path, env=env)
+    assert stopped.returncode == 2 and "Traceback" not in stopped.stderr
+    assert stopped.stderr.splitlines()[-1] == ("mongoshard: the sample 'noisy:stops' raised GeneratorExit after 1 "
+                                               "document(s): closing myself")

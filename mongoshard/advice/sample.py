@@ -8,14 +8,13 @@ a server that cannot be reached.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import itertools
-import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import Interrupted, brief
+from ..files import user_output_to_stderr
 from .columns import SampleError
 
 __all__ = ["iter_documents", "load_documents", "SampleError"]
@@ -82,7 +81,8 @@ def _from_file(path: Path) -> Iterator[dict[str, Any]]:
 
 def _generator(source: str, module_name: str, function_name: str) -> Any:
     try:
-        generator = getattr(importlib.import_module(module_name), function_name)
+        with user_output_to_stderr():
+            generator = getattr(importlib.import_module(module_name), function_name)
     except ModuleNotFoundError as exc:
         raise SampleError(f"cannot import '{module_name}' for the sample '{source}' ({exc}); check the module name") from None
     except AttributeError:
@@ -97,16 +97,14 @@ def _generator(source: str, module_name: str, function_name: str) -> Any:
 
 
 def _from_generator(source: str, generator: Any, limit: int | None) -> Iterator[dict[str, Any]]:
-    """The user's generator, whose every failure is theirs to fix and ours to name; what it prints goes to stderr
-    (only while it runs: between documents, stdout is ours again)."""
+    """The user's generator, whose every failure is theirs to fix and ours to name (GeneratorExit, SystemExit and
+    the like included); what it prints, at any level, goes to stderr while it runs."""
     yielded = 0
     end = object()
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            produced: Iterator[Any] = iter(generator())
+    with user_output_to_stderr():
+        produced = _called(source, lambda: iter(generator()), yielded)
         while limit is None or yielded < limit:
-            with contextlib.redirect_stdout(sys.stderr):
-                document = next(produced, end)
+            document = _called(source, lambda: next(produced, end), yielded)
             if document is end:
                 return
             if not isinstance(document, Mapping):
@@ -114,7 +112,14 @@ def _from_generator(source: str, generator: Any, limit: int | None) -> Iterator[
                                   f"as document {yielded + 1}; it must yield documents (dicts)")
             yielded += 1
             yield document if type(document) is dict else dict(document)
-    except (SampleError, Interrupted, GeneratorExit):
+
+
+def _called(source: str, step: Callable[[], Any], yielded: int) -> Any:
+    """One step of the user's code; a GeneratorExit here is the user's own (the one closing this generator arrives at
+    its ``yield``, outside)."""
+    try:
+        return step()
+    except (SampleError, Interrupted):
         raise
     except BaseException as exc:
         raise SampleError(f"the sample '{source}' raised {type(exc).__name__} after {yielded} document(s): "

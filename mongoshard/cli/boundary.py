@@ -80,7 +80,7 @@ def run(arguments: list[str]) -> int:
         if "mongodb" in text.lower() or _USERINFO.match(text):
             remember_uri_secrets(text)
     held: list[str] = []
-    with _redacted_output(), _warnings_held(held), _stop_signals_interrupt():
+    with _redacted_output(as_json), _warnings_held(held), _stop_signals_interrupt():
         try:
             result = app(args=arguments, prog_name="mongoshard", standalone_mode=False)
             code = result if isinstance(result, int) else EXIT_OK
@@ -174,27 +174,36 @@ def _print_traceback(exc: BaseException) -> None:
 
 
 class _RedactingStream(io.TextIOBase):
-    """A text stream that writes whole lines through ``redact``; a partial line waits for its end or a flush."""
+    """A text stream that writes whole lines through ``redact``; a partial line waits for its end or a flush.  With
+    ``json_lines`` (stderr under --json), a line that is not a JSON object (the user's code printing, a library)
+    is written as ``{"output": line}``, so that every line stays JSON."""
 
-    def __init__(self, target: TextIO) -> None:
+    def __init__(self, target: TextIO, *, json_lines: bool = False) -> None:
         self._target = target
         self._pending = ""
         self._lock = threading.Lock()
+        self._json_lines = json_lines
 
     def write(self, text: str) -> int:
         with self._lock:
             self._pending += text
             if "\n" in self._pending:
                 complete, self._pending = self._pending.rsplit("\n", 1)
-                self._emit(redact(complete + "\n"))
+                self._emit(self._shaped(redact(complete + "\n")))
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             if self._pending:
-                self._emit(redact(self._pending))
+                self._emit(self._shaped(redact(self._pending + "\n" if self._json_lines else self._pending)))
                 self._pending = ""
             self._emit(None)
+
+    def _shaped(self, text: str) -> str:
+        if not self._json_lines:
+            return text
+        return "".join(line + "\n" if _is_json_object(line) else json.dumps({"output": line}) + "\n"
+                       for line in text.splitlines())
 
     def _emit(self, text: str | None) -> None:
         try:
@@ -218,10 +227,20 @@ class _RedactingStream(io.TextIOBase):
         return True
 
 
+def _is_json_object(line: str) -> bool:
+    if not line.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
 @contextlib.contextmanager
-def _redacted_output() -> Iterator[None]:
+def _redacted_output(as_json: bool = False) -> Iterator[None]:
     original = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (_RedactingStream(_usable(stream)) for stream in original)
+    sys.stdout = _RedactingStream(_usable(original[0]))
+    sys.stderr = _RedactingStream(_usable(original[1]), json_lines=as_json)
     try:
         yield
     finally:

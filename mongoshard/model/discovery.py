@@ -10,7 +10,6 @@ know as ``UNKNOWN_DATABASE`` instead of failing.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import os
@@ -19,9 +18,10 @@ import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ..errors import DeclarationError, Interrupted, brief
+from ..files import user_output_to_stderr
 from .declaration import ShardSpec, deferred_declaration_errors, spec_for
 from .fields import meta_of
 
@@ -206,7 +206,7 @@ def _import(module_name: str) -> ModuleType:
         raise ModuleMissing(f"'{module_name}' is not a dotted module name; give one{hint}, from the directory that "
                             "holds it")
     try:
-        with _stdout_to_stderr():
+        with user_output_to_stderr():
             return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
@@ -219,26 +219,6 @@ def _import(module_name: str) -> ModuleType:
         raise
     except BaseException as exc:  # the user's module failed, called sys.exit, or raised anything else while importing
         raise DeclarationError(f"Importing '{module_name}' failed with {type(exc).__name__}: {brief(exc)}") from exc
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """sys.stdout and file descriptor 1 both (a module may write with os.write or a C extension) go to stderr."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no file descriptor 1 (embedded interpreters): sys.stdout is all there is
-        saved = None
-    try:
-        if saved is not None:
-            os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stderr.flush()
-        if saved is not None:
-            os.dup2(saved, 1)
-            os.close(saved)
 
 
 def _failure_site(exc: BaseException | None) -> tuple[str | None, str]:
