@@ -631,3 +631,82 @@ def test_a_new_document_taking_a_stored_id_with_a_key_of_another_type_is_refused
     with pytest.raises(ShardKeyWriteError, match="is stored with on = 1, not True"):
         Flag(id=stored.pk, on=True).save()
     assert server.writes() == [] and Flag._get_collection().find_one({}, {"_id": 0}) == {"on": 1}
+
+
+# The third attacker's findings on safe writes ---------------------------------------------------------------------
+
+
+def test_a_key_on_the_primary_key_saves_a_new_document_once(server) -> None:
+    collection = fresh("by_id")
+
+    @sharded(key=("id",), database="safewrites")
+    class ById(Document):
+        x = IntField()
+        meta = {"collection": collection}
+
+    saved = ById(x=42).save()  # mongoengine assigns the id after the insert: never a key change
+    assert saved.pk is not None and ById._get_collection().count_documents({}) == 1
+    saved.x = 43
+    saved.save()
+    assert ById._get_collection().find_one({}, {"_id": 0}) == {"x": 43}
+
+
+def test_force_insert_never_inserts_a_stored_document_again(server) -> None:
+    _, SafeBox = box_classes()
+    SafeBox(owner=Owner(player_id=1), box=1).save()
+    loaded = SafeBox.objects.first()
+    loaded.owner.player_id = 2
+    server.clear()
+    with pytest.raises(ShardKeyWriteError, match="is stored already; save\\(force_insert=True\\) would insert it again"):
+        loaded.save(force_insert=True)
+    with pytest.raises(ShardKeyWriteError, match="is stored with owner.player_id = 1, not 3"):
+        SafeBox(id=loaded.pk, owner=Owner(player_id=3), box=1).save(force_insert=True)
+    assert server.writes() == [] and SafeBox._get_collection().count_documents({}) == 1
+
+
+def test_bulk_insert_checks_any_iterable(server) -> None:
+    import collections
+
+    _, SafeAccount = tenant_classes()
+    for documents in ({SafeAccount(n=1)}, collections.deque([SafeAccount(n=1)]), (d for d in [SafeAccount(n=1)])):
+        with pytest.raises(ValidationError, match="has no value for the shard key field"):
+            SafeAccount.objects.insert(documents)
+    assert SafeAccount._get_collection().count_documents({}) == 0
+    SafeAccount.objects.insert({SafeAccount(tenant="t", n=2)})
+    assert SafeAccount._get_collection().count_documents({"tenant": "t"}) == 1
+
+
+def test_the_switch_collection_context_manager_still_archives(server) -> None:
+    from mongoengine.context_managers import switch_collection
+
+    _, SafeBox = box_classes()
+    SafeBox(owner=Owner(player_id=1), box=1, label="a").save()
+    loaded = SafeBox.objects.first()
+    archive = fresh("archive")
+    with switch_collection(SafeBox, archive):
+        loaded.label = "archived"
+        loaded.save()  # mongoengine's upsert into the other collection
+    assert SafeBox._get_db()[archive].find_one({}, {"_id": 0}) == {"owner": {"pid": 1}, "box": 1, "label": "archived"}
+
+
+def test_a_save_condition_on_a_key_field_is_kept(server) -> None:
+    _, SafeAccount = tenant_classes()
+    SafeAccount(tenant="t1", n=1).save()
+    loaded = SafeAccount.objects.first()
+    loaded.n = 2
+    with pytest.raises(SaveConditionError):
+        loaded.save(save_condition={"tenant": "t9"})  # the caller's condition fails: nothing written
+    assert SafeAccount._get_collection().find_one({}, {"_id": 0}) == {"tenant": "t1", "n": 1}
+
+
+def test_after_update_moves_the_key_delete_and_save_follow_it(server) -> None:
+    _, SafeAccount = tenant_classes()
+    SafeAccount(tenant="t1", n=1).save()
+    loaded = SafeAccount.objects.first()
+    loaded.update(set__tenant="t2")
+    assert loaded.tenant == "t2"
+    loaded.n = 5
+    loaded.save()
+    assert SafeAccount._get_collection().find_one({}, {"_id": 0}) == {"tenant": "t2", "n": 5}
+    loaded.delete()
+    assert SafeAccount._get_collection().count_documents({}) == 0

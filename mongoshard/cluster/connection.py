@@ -32,8 +32,12 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
                                "e.g. mongodb://host:27017")
     # A timeout written in the URI is the user's explicit choice; keyword arguments would override it.
     timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS") if name.lower() not in uri.lower()}
+    # Every value MongoDB stores can be read: dates past year 9999 or before year 1 (as DatetimeMS, exact) and strings
+    # that are not UTF-8 (their bad bytes read as U+FFFD: pymongo offers no handler that keeps them); a document is
+    # never refused for a field mongoshard does not judge.
+    readable = {"datetime_conversion": "DATETIME_AUTO", "unicode_decode_error_handler": "replace"}
     try:
-        client: Any = MongoClient(uri, **timeouts, **options)
+        client: Any = MongoClient(uri, **timeouts, **{**readable, **options})
     except Exception as exc:  # InvalidURI, ConfigurationError, ValueError, TypeError, or OSError for a TLS file
         raise ConnectionFailed(f"'{shown}' cannot be used ({brief(exc)}); check the URI, e.g. mongodb://host:27017") from None
     try:

@@ -60,10 +60,10 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Mapping
 
-from mongoengine.errors import OperationError, ValidationError
-from mongoengine.queryset import QuerySet
+from mongoengine.errors import OperationError
 
-from ..errors import DeclarationError, MongoshardError
+from ..errors import MongoshardError
+from .safe_inserts import install_safe_inserts, require_key_values
 from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
                          present_value, remember, same_key_value, shown, stored_value)
 
@@ -93,30 +93,7 @@ def install_safe_writes(document_class: type) -> None:
         target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
-    if "__init_subclass__" not in vars(document_class):
-        document_class.__init_subclass__ = classmethod(_same_key_in_subclasses(document_class))  # type: ignore[attr-defined]
-    manager = next((vars(c)["objects"] for c in document_class.__mro__ if "objects" in vars(c)), None)
-    queryset_class = document_class._meta.get("queryset_class") or getattr(type(manager), "default", None) or QuerySet
-    if not getattr(queryset_class, "_mongoshard_safe", False):
-        document_class._meta["queryset_class"] = type(queryset_class.__name__, (_SafeInsert, queryset_class),
-                                                      {"_mongoshard_safe": True})
-
-
-def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
-    """A subclass shares its base's collection (allow_inheritance), so it cannot have a key of its own: the server
-    sees one collection, one key, and the subclass's saves would filter on the wrong one."""
-    declared = tuple(document_class._meta.get("shard_key") or ())
-
-    def init_subclass(cls: type, **kwargs: Any) -> None:
-        super(document_class, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
-        key = tuple(cls._meta.get("shard_key") or ())
-        if key != declared and cls._get_collection_name() == document_class._get_collection_name():
-            raise DeclarationError(
-                f"Model {cls.__name__}: it declares the shard key {key} but shares the collection of {document_class.__name__}, "
-                f"sharded on {declared}; a collection has one key: drop the subclass's shard_key"
-            )
-
-    return init_subclass
+    install_safe_inserts(document_class)
 
 
 def has_safe_writes(document_class: type) -> bool:
@@ -170,6 +147,8 @@ def _filter_values(document: Any) -> dict[str, Any]:
 def _integrate_shard_key(previous: Callable) -> Callable:
     def integrate_shard_key(self, doc, select_dict):
         for db, value in _filter_values(self).items():
+            if db in select_dict:  # the caller's save_condition on a key field: kept beside the key
+                select_dict.setdefault("$and", []).append({db: select_dict.pop(db)})
             select_dict[db] = None if value is ABSENT else value
         return select_dict
 
@@ -194,7 +173,11 @@ def _save_create(previous: Callable) -> Callable:
 
     def save_create(self, doc, force_insert, write_concern):
         entries = key_entries(type(self))
-        _check_new_document(self, doc, entries, check_id="_id" in doc and not force_insert)
+        if force_insert and is_stored(self) and not _switched(self):
+            raise ShardKeyWriteError(
+                f"{type(self).__name__} {self.pk!r} is stored already; save(force_insert=True) would insert it again, a "
+                "second document with its _id (on another shard of a cluster): save() without force_insert updates it")
+        _check_new_document(self, doc, entries, check_id="_id" in doc)
         result = previous(self, doc, force_insert, write_concern)
         remember(self, {db: present_value(doc, db) for _, db in entries})
         return result
@@ -212,8 +195,7 @@ def _save_update(previous: Callable) -> Callable:
             _refuse_key_changes(self, entries, doc)
             # A copy being written elsewhere (switch_db/switch_collection) is mongoengine's upsert into that other
             # collection; anywhere else a stored document deleted meanwhile must not be re-created (on another shard).
-            switched = "_get_collection" in self.__dict__ or "_get_db" in self.__dict__
-            if save_condition is None and not switched:
+            if save_condition is None and not _switched(self):
                 save_condition = {}
         else:
             _check_new_document(self, doc, entries, check_id=True)
@@ -224,9 +206,16 @@ def _save_update(previous: Callable) -> Callable:
     return save_update
 
 
+def _switched(document: Any) -> bool:
+    """Written elsewhere: ``doc.switch_collection()``/``switch_db()`` (on the instance) or the ``switch_collection``/
+    ``switch_db`` context managers (which set ``_get_collection_name``/``_get_db`` on the class)."""
+    return (any(name in document.__dict__ for name in ("_get_collection", "_get_db"))
+            or any(name in vars(type(document)) for name in ("_get_collection_name", "_get_db")))
+
+
 def _check_new_document(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]], *, check_id: bool) -> None:
     if _validating.get():
-        _require_key_values(document, doc, entries)
+        require_key_values(document, doc, entries)
     if check_id:
         _refuse_moved_id(document, doc, entries)
 
@@ -274,18 +263,6 @@ def _key_change_message(name: str, path: str, before: Any, after: Any, where: st
     return (f"{name}.{path} is part of the shard key and changed from {shown(before)} to {shown(after)}; {where}, "
             f"because save() would filter on the wrong key: use modify({update}=...), which filters on the loaded key "
             "so that the server can move the document")
-
-
-def _require_key_values(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
-    missing = [path for path, db in entries if present_value(doc, db) is ABSENT]
-    if missing:
-        name = type(document).__name__
-        raise ValidationError(
-            f"{name} has no value for the shard key field(s) {', '.join(missing)}; every document of a sharded "
-            "collection needs its key (a missing field is filed under null, one chunk for all of them): set it "
-            "before save()",
-            field_name=missing[0],
-        )
 
 
 def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
@@ -337,7 +314,8 @@ def _complete_loaded_key(document: Any) -> None:
 
 def _setattr(previous: Callable) -> Callable:
     def set_attribute(self, name, value):
-        if name in (self._meta.get("shard_key") or ()):
+        if name in (self._meta.get("shard_key") or ()) and name != self._meta.get("id_field"):
+            # (the primary key is mongoengine's to assign after an insert; it is in every filter anyway)
             if self.__dict__.get(_REFRESHING) or not is_stored(self):
                 # The server's value, or a new document's own (mongoengine's guard, in base/document.py, compares
                 # with _data and also fires for a new document once its _id was assigned)
@@ -348,6 +326,27 @@ def _setattr(previous: Callable) -> Callable:
         previous(self, name, value)
 
     return set_attribute
+
+
+def _update(previous: Callable) -> Callable:
+    """``doc.update(set__tenant=...)`` moves the stored key: afterwards the object's key fields and the remembered key
+    are the server's again (one read), so that the next save() or delete() filters on where the document is now."""
+
+    def update(self, **kwargs):
+        result = previous(self, **kwargs)
+        paths = {"__".join(path.split(".")) for path, _ in key_entries(type(self))}
+        touched = any(name.split("__", 1)[-1] == path or name.split("__", 1)[-1].startswith(path + "__")
+                      or path.startswith(name.split("__", 1)[-1] + "__") for name in kwargs for path in paths)
+        if touched and is_stored(self) and result:
+            entries = key_entries(type(self))
+            stored = self._get_collection().find_one({"_id": self._fields[self._meta["id_field"]].to_mongo(self.pk)},
+                                                     {db: 1 for _, db in entries})
+            if stored is not None:  # where it is now, then the object's key fields from there
+                remember(self, {db: present_value(stored, db) for _, db in entries})
+                self.reload(*dict.fromkeys(path.split(".")[0] for path, _ in entries))
+        return result
+
+    return update
 
 
 def _getstate(previous: Callable) -> Callable:
@@ -370,23 +369,6 @@ def _setstate(previous: Callable) -> Callable:
     return setstate
 
 
-class _SafeInsert:
-    """``QuerySet.insert`` (bulk) refuses documents without their key, as ``save()`` does, and remembers the key of
-    what it stored."""
-
-    def insert(self, doc_or_docs, *args, **kwargs):
-        documents = [doc_or_docs] if not isinstance(doc_or_docs, (list, tuple)) else list(doc_or_docs)
-        entries = key_entries(self._document)
-        for document in documents:
-            if hasattr(document, "to_mongo"):
-                _require_key_values(document, document.to_mongo(), entries)
-        result = super().insert(doc_or_docs, *args, **kwargs)
-        for document in documents:
-            if hasattr(document, "to_mongo") and document.pk is not None:
-                remember(document, {db: current_value(document, db) for _, db in entries})
-        return result
-
-
 _OVERRIDES: dict[str, Callable[[Any], Any]] = {
     "_from_son": _from_son,
     "_object_key": _object_key,
@@ -395,6 +377,7 @@ _OVERRIDES: dict[str, Callable[[Any], Any]] = {
     "_save_create": _save_create,
     "_save_update": _save_update,
     "__getstate__": _getstate,
+    "update": _update,
     "__setstate__": _setstate,
     "reload": _refreshing("reload"),
     "modify": _refreshing("modify"),

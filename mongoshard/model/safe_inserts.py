@@ -1,0 +1,73 @@
+"""The bulk and class-level part of safe writes: ``QuerySet.insert`` and subclasses sharing a collection."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from mongoengine.errors import ValidationError
+from mongoengine.queryset import QuerySet
+
+from ..errors import DeclarationError
+from .stored_key import ABSENT, current_value, key_entries, present_value, remember
+
+__all__ = ["install_safe_inserts", "require_key_values"]
+
+
+def install_safe_inserts(document_class: type) -> None:
+    """Bulk inserts that check the key, and subclasses that cannot declare another one; idempotent."""
+    if "__init_subclass__" not in vars(document_class):
+        document_class.__init_subclass__ = classmethod(_same_key_in_subclasses(document_class))  # type: ignore[attr-defined]
+    manager = next((vars(c)["objects"] for c in document_class.__mro__ if "objects" in vars(c)), None)
+    queryset_class = document_class._meta.get("queryset_class") or getattr(type(manager), "default", None) or QuerySet
+    if not getattr(queryset_class, "_mongoshard_safe", False):
+        document_class._meta["queryset_class"] = type(queryset_class.__name__, (_SafeInsert, queryset_class),
+                                                      {"_mongoshard_safe": True})
+
+
+def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) -> None:
+    """A new document must carry its whole key (a missing field is filed under null, one chunk for all of them)."""
+    missing = [path for path, db in entries if present_value(doc, db) is ABSENT]
+    if missing:
+        name = type(document).__name__
+        raise ValidationError(
+            f"{name} has no value for the shard key field(s) {', '.join(missing)}; every document of a sharded "
+            "collection needs its key (a missing field is filed under null, one chunk for all of them): set it "
+            "before save()",
+            field_name=missing[0],
+        )
+
+
+def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
+    """A subclass shares its base's collection (allow_inheritance), so it cannot have a key of its own: the server
+    sees one collection, one key, and the subclass's saves would filter on the wrong one."""
+    declared = tuple(document_class._meta.get("shard_key") or ())
+
+    def init_subclass(cls: type, **kwargs: Any) -> None:
+        super(document_class, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        key = tuple(cls._meta.get("shard_key") or ())
+        if key != declared and cls._get_collection_name() == document_class._get_collection_name():
+            raise DeclarationError(
+                f"Model {cls.__name__}: it declares the shard key {key} but shares the collection of {document_class.__name__}, "
+                f"sharded on {declared}; a collection has one key: drop the subclass's shard_key"
+            )
+
+    return init_subclass
+
+
+class _SafeInsert:
+    """``QuerySet.insert`` (bulk) refuses documents without their key, as ``save()`` does, and remembers the key of
+    what it stored."""
+
+    def insert(self, doc_or_docs, *args, **kwargs):
+        # one document, or any iterable of them (a set, a deque, a generator: read once, here)
+        documents = [doc_or_docs] if hasattr(doc_or_docs, "to_mongo") else list(doc_or_docs)
+        doc_or_docs = doc_or_docs if hasattr(doc_or_docs, "to_mongo") else documents
+        entries = key_entries(self._document)
+        for document in documents:
+            if hasattr(document, "to_mongo"):
+                require_key_values(document, document.to_mongo(), entries)
+        result = super().insert(doc_or_docs, *args, **kwargs)
+        for document in documents:
+            if hasattr(document, "to_mongo") and document.pk is not None:
+                remember(document, {db: current_value(document, db) for _, db in entries})
+        return result
