@@ -17,7 +17,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .errors import MongoshardError
 
@@ -184,19 +184,24 @@ class InvalidJson(MongoshardError):
 
 def parse_json_object(text: str) -> dict:
     """One (Extended) JSON object as pymongo reads it, whatever the failure: one reason, never the parser's exception."""
+    document = parse_json_value(text)
+    if not isinstance(document, dict):
+        raise InvalidJson(f"must be a JSON object, not {type(document).__name__}")
+    return document
+
+
+def parse_json_value(text: str) -> Any:
+    """One (Extended) JSON value (an object or an array) as pymongo reads it, or one reason."""
     from bson import json_util
 
     from .errors import brief
 
     try:
-        document = json_util.loads(text)
+        return json_util.loads(text)
     except RecursionError:
         raise InvalidJson("nests deeper than MongoDB allows") from None
     except Exception as exc:  # json_util raises ValueError, TypeError, KeyError, InvalidId, OverflowError, ... for bad input
         raise InvalidJson(f"is not valid (Extended) JSON ({brief(exc)[:200]})") from None
-    if not isinstance(document, dict):
-        raise InvalidJson(f"must be a JSON object, not {type(document).__name__}")
-    return document
 
 
 @contextlib.contextmanager

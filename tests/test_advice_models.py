@@ -155,3 +155,11 @@ def test_keys_says_a_model_switches_collections(tmp_path) -> None:
     assert result.returncode == 0
     warnings = [line for line in result.stderr.splitlines() if "switch_collection" in line]
     assert len(warnings) == 1 and "market.tick" in warnings[0] and "--collection-pattern Tick=GLOB" in warnings[0]
+
+
+def test_a_pattern_never_takes_in_another_models_collection() -> None:
+    spec = candidate_spec(Factor, "app.factor", {"factor_name": 1})
+    other = candidate_spec(ActionExecution, "app.action_execution", {"trigger": 1})
+    records = [{"namespace": "app.action_execution", "operation": "find", "shape": {"x": "?int"}}] * 5
+    judged = {(f.model, f.rule) for f in advise([spec, other], records, collection_patterns={"Factor": "*"})}
+    assert ("ActionExecution", "scatter-gather-queries") in judged and ("Factor", "scatter-gather-queries") not in judged

@@ -18,6 +18,7 @@ Their fixtures put chunk i, [split i, split i+1), on shard "i" (``makeChunkManag
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,8 @@ def test_the_targeter_answers_as_the_servers_unit_tests(case: dict) -> None:
 @pytest.mark.parametrize("case", TWO_PHASE, ids=_name)
 def test_the_two_phase_protocol_is_chosen_as_the_servers_unit_tests(case: dict) -> None:
     operation = "update" if case.get("is_update_or_delete") else "findAndModify"
-    write = Write(operation, filter=_bson(case["filter"]), upsert=bool(case.get("upsert")), collation=case.get("collation"))
+    write = Write(operation, filter=_bson(case["filter"]), update={"$set": {"x": 1}}, upsert=bool(case.get("upsert")),
+                  collation=case.get("collation"))
     facts = facts_of(write, list(case["shard_key"].items()), default_collation=None, reach="several")
     chosen = case["without_shard_key_protocol"] and uses_two_phase_protocol(facts, era_of(_version(case)), update_or_delete=operation == "update")
     assert chosen == case["expected"]["two_phase"]
@@ -212,3 +214,22 @@ def test_a_hashed_find_and_modify_under_a_collation_names_what_it_misses() -> No
     got = target_write(HASHED, Write("findAndModify", {"h": "Foo"}, {"$set": {"x": 1}}, collation={"locale": "en", "strength": 2}), V70)
     assert got.shards == (HASHED.shard_for({"h": "Foo"}),)
     assert any("missed" in note for note in got.notes)
+
+
+@pytest.mark.parametrize("build, says", [
+    (lambda: Write("upsert", {}), "unknown write operation 'upsert'"),
+    (lambda: Write("update", {"a": 1}), "an update needs its update"),
+    (lambda: Write("update", {"a": 1}, []), "a pipeline update is a non-empty list of stages"),
+    (lambda: Write("update", {"a": 1}, [1, 2]), "a pipeline update is a non-empty list of stages"),
+    (lambda: Write("insert"), "an insert needs its document"),
+    (lambda: Write("insert", document="x"), "an insert needs its document"),
+    (lambda: Write("delete", {"a": 1}, upsert="no"), "Write.upsert must be True or False"),
+    (lambda: Write("delete", {"a": 1}, collation="fr"), "a collation is a document with a locale"),
+    (lambda: Write("delete", "a=1"), "a write's filter must be a document"),
+    (lambda: target_write(RANGES, Write("delete", {"a": 1}), "8.0"), "a server version is (major, minor) integers"),
+])
+def test_a_write_the_driver_would_not_send_is_one_sentence(build, says: str) -> None:
+    from mongoshard import MongoshardError
+
+    with pytest.raises(MongoshardError, match=re.escape(says)):
+        build()

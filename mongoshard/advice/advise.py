@@ -66,6 +66,9 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
     from ..routing.table import key_text
 
     findings: list[Finding] = []
+    specs = list(specs)
+    # a pattern never takes in the collections the application's other models own
+    owned = {spec.namespace for spec in specs} | {f"{_database(m, database)}.{m._get_collection_name()}" for m in unsharded}
     for spec in specs:
         model = model_of(spec)
         fields = key_fields_of(model, spec.key)
@@ -74,7 +77,7 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
             findings.append(Finding(severity, rule, spec.namespace, model.__name__, message, fix, label))
         pattern = (collection_patterns or {}).get(model.__name__)
         findings += [replace(f, key=label) for f in
-                     _query_findings(spec, model, [r for r in audit_records if _belongs(r, spec, pattern)])]
+                     _query_findings(spec, model, [r for r in audit_records if _belongs(r, spec, pattern, owned)])]
         findings += _other_collections(model, spec.namespace, pattern, audit_records)
     by_collection: dict[str, list[type]] = {}
     for model in unsharded:
@@ -131,10 +134,12 @@ def _unsharded(namespace: str, models: list[type]) -> Finding:
                    f"try candidates before declaring one: {try_it}, and measure them with 'mongoshard simulate'")
 
 
-def _belongs(record: Mapping[str, Any], spec: ShardSpec, pattern: str | None) -> bool:
+def _belongs(record: Mapping[str, Any], spec: ShardSpec, pattern: str | None, owned: set[str]) -> bool:
     namespace = str(record.get("namespace", ""))
     if namespace == spec.namespace:
         return True
+    if namespace in owned:
+        return False
     database, _, collection = namespace.partition(".")
     return pattern is not None and database == spec.database and fnmatch.fnmatchcase(collection, pattern)
 

@@ -28,7 +28,7 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
                    as_json: bool = JSON_OPTION) -> None:
     """Lint the declared (or --key candidate) shard keys: hot spots, jumbo chunks, lost uniqueness, broadcast queries,
     mongoengine's write traps; with no key anywhere, list the unsharded collections. Exit 1 on an error."""
-    from ..advice.advise import advise
+    from ..advice.advise import advise, model_of
     from ..reports.capture import read_log
 
     found = discovered(modules, database, alias, include_tests, show_traceback)
@@ -36,6 +36,10 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
     candidates = [_candidate(found, entry) for entry in key or []]
     unsharded = found.unsharded if not found.specs and not candidates else ()
     patterns = dict(_pattern(entry) for entry in collection_pattern or [])
+    names = {m.__name__ for m in [*found.unsharded, *(model_of(spec) for spec in found.specs)]}
+    for unknown in sorted(set(patterns) - names):
+        fail(f"--collection-pattern {unknown}=...: no model of {', '.join(modules)} is called {unknown} "
+             f"(models: {', '.join(sorted(names)) or 'none'})")
     findings = advise([*found.specs, *candidates], records, unsharded=unsharded, database=database or uri_database(),
                       collection_patterns=patterns)
     if as_json:

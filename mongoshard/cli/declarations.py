@@ -10,7 +10,7 @@ import typer
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_OPTION, app
 from .application import ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems
 from .inputs import (WriteOperation, cluster_source, model_spec, read_collation, read_filter, read_version, refuse_together,
-                     routing_table_for, write_of)
+                     cluster_of, require_write, write_of)
 from .output import (KIND_STYLES, console, json_text, key_text, print_json, print_write_targeting, progress, say, styled, warn,
                      write_targeting_document)
 
@@ -97,8 +97,7 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     if write is None:
         refuse_together("a routing table file already holds its chunks", routing_table=routing_table, server_version=server_version)
         refuse_together("a grown layout does not depend on the version", sample=sample, server_version=server_version)
-        refuse_together("--update, --upsert and --multi describe a write", write=write, update=update or None,
-                        upsert=upsert or None, multi=multi or None)
+        require_write(update=update, upsert=upsert, multi=multi)
     from ..cluster.offline import DEFAULT_SERVER_VERSION
 
     version = read_version(server_version) if server_version is not None else DEFAULT_SERVER_VERSION
@@ -109,14 +108,17 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     if sample:
         table, source = _grown(spec, sample, limit, count), f"a layout grown to the sample {sample}, {count} shards"
     else:
-        table = routing_table_for(spec, routing_table, count, version)
+        cluster = cluster_of(spec, routing_table, count, version)
+        table = cluster.routing_table(spec.namespace)
         source = f"routing table {routing_table}" if routing_table else _predicted(count, version)
     if dict(table.key) != spec.key_pattern:
         warn(f"{spec.namespace} is sharded on {key_text(table.key)} in {routing_table}, not on the declared "
              f"{key_text(spec.key_pattern)}: the answer follows the routing table")
     if write is not None:
+        # every shard of the cluster (a multi write is broadcast to shards holding no chunk too)
+        everyone = table.shards if sample else cluster.shard_names()
         _route_write(table, spec.namespace, write_of(write.value, filter_document, update, upsert, multi, query_collation),
-                     version, source, as_json)
+                     version, source, as_json, everyone)
         return
     targeting = table.target(filter_document, query_collation)
     for warning in targeting.warnings:
@@ -141,10 +143,14 @@ def _print_route(namespace: str, key: dict, filter_document: Any, source: str, t
                   "--sample FILE shows a grown layout")
 
 
-def _route_write(table: Any, namespace: str, write: "Write", version: tuple[int, int], source: str, as_json: bool) -> None:
+def _route_write(table: Any, namespace: str, write: "Write", version: tuple[int, int], source: str, as_json: bool,
+                 cluster_shards: Sequence[str]) -> None:
     from ..routing.writes import target_write
 
-    routed = target_write(table, write, version)
+    routed = target_write(table, write, version, cluster_shards=cluster_shards)
+    if write.operation != "insert":
+        for warning in table.target(write.filter or {}, write.collation).warnings:
+            warn(warning)  # where MongoDB itself misses documents (a regex prefix the server cuts short)
     if as_json:
         shown = write.document if write.operation == "insert" else write.filter
         print_json({"namespace": namespace, "key": dict(table.key), "operation": write.operation,

@@ -19,10 +19,9 @@ from .output import fail, warn
 if TYPE_CHECKING:  # pragma: no cover
     from ..deploy.topology import Topology
     from ..model.declaration import ShardSpec
-    from ..routing.table import RoutingTable
     from ..routing.writes import Write
 
-__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "read_collation", "parse_candidate", "routing_table_for", "load_cli_topology",
+__all__ = ["model_spec", "read_filter", "read_key", "read_sort", "read_version", "read_collation", "parse_candidate", "cluster_of", "load_cli_topology",
            "cluster_source", "cluster_uri", "uri_credentials", "refuse_together"]
 
 
@@ -109,12 +108,13 @@ def parse_candidate(entry: str) -> tuple[str, dict[str, Any]]:
     return namespace, read_key(text, f"the key of --key {namespace}")
 
 
-def routing_table_for(spec: "ShardSpec", path: str | None, shard_count: int, version: tuple[int, int]) -> "RoutingTable":
+def cluster_of(spec: "ShardSpec", path: str | None, shard_count: int, version: tuple[int, int]) -> Any:
+    """The cluster a route is predicted on: a snapshot file's, or a new one of ``shard_count`` shards."""
     from ..cluster.offline import PredictedSource, SnapshotSource
 
     if path:
-        return SnapshotSource(path).routing_table(spec.namespace)
-    return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version).routing_table(spec.namespace)
+        return SnapshotSource(path)
+    return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version)
 
 
 class WriteOperation(str, Enum):
@@ -124,6 +124,14 @@ class WriteOperation(str, Enum):
     update = "update"
     delete = "delete"
     findAndModify = "findAndModify"
+
+
+def require_write(**given: Any) -> None:
+    """Options that describe a write, given without --write: refused rather than silently ignored."""
+    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value not in (None, False)]
+    if named:
+        fail(f"{', '.join(named)} describe{'s' if len(named) == 1 else ''} a write: add --write update (or delete, "
+             "findAndModify, insert), or remove " + ("it" if len(named) == 1 else "them"))
 
 
 def write_of(operation: str, filter_document: dict, update: str | None, upsert: bool, multi: bool,
@@ -147,21 +155,31 @@ def write_of(operation: str, filter_document: dict, update: str | None, upsert: 
 
 def read_update(text: str) -> dict[str, Any] | list[dict[str, Any]]:
     """An update as a driver sends it: operators ({"$set": ...}), a replacement document, or a pipeline (a JSON array
-    of stages)."""
-    from ..files import read_argument
+    of stages); inline, @FILE or -."""
+    import bson
+
+    from ..errors import brief
+    from ..files import InvalidJson, parse_json_value, read_argument
     from ..routing.writes import WriteError, update_style
 
-    raw = read_argument(text, "--update")
-    if raw.lstrip().startswith("["):
-        stages = _json_document('{"pipeline": ' + raw + "}", "--update", '\'{"$set": {"status": "done"}}\'')["pipeline"]
-        if not stages or not all(isinstance(stage, dict) and len(stage) == 1 for stage in stages):
-            fail('--update as a pipeline is a list of stages such as [{"$set": {"x": 1}}]')
-        return stages
-    update = _json_document(raw, "--update", '\'{"$set": {"status": "done"}}\'')
+    example = '\'{"$set": {"status": "done"}}\' or a pipeline \'[{"$set": {"status": "done"}}]\''
     try:
+        update = parse_json_value(read_argument(text, "--update"))
+    except InvalidJson as exc:
+        fail(f"--update {exc}; write it like {example}")
+    if isinstance(update, list):
+        if not update or not all(isinstance(stage, dict) and len(stage) == 1 and str(next(iter(stage))).startswith("$")
+                                 for stage in update):
+            fail(f"--update as a pipeline is a non-empty list of stages, each one {{\"$stage\": ...}}, e.g. {example}")
+    elif not isinstance(update, dict):
+        fail(f"--update must be a document or a pipeline (a list), not {type(update).__name__}; write it like {example}")
+    try:
+        bson.encode({"u": update})
         update_style(update)
     except WriteError as exc:
         fail(f"--update: {exc}")
+    except Exception as exc:
+        fail(f"--update is not something MongoDB can receive ({brief(exc)}); write it like {example}")
     return update
 
 

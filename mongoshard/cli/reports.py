@@ -12,7 +12,7 @@ from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, SNAPSHOT_OPTION, TO
 from .application import discovered, exit_if_problems
 from .boundary import EXIT_IMBALANCED
 from .inputs import (WriteOperation, cluster_source, cluster_uri, model_spec, parse_candidate, read_filter, read_sort,
-                     read_version, refuse_together, write_of)
+                     read_version, refuse_together, require_write, write_of)
 from .output import (
     KIND_STYLES,
     console,
@@ -110,8 +110,7 @@ def explain_command(target: str = typer.Argument(..., metavar="MODULE:MODEL", he
 
     refuse_together("each says where the routing table comes from", routing_table=routing_table, uri=uri, file=file)
     if write is None:
-        refuse_together("--update, --upsert, --multi and --server-version describe a write", write=write,
-                        update=update, upsert=upsert or None, multi=multi or None, server_version=server_version)
+        require_write(update=update, upsert=upsert, multi=multi, server_version=server_version)
     if write is not None and write.value == "insert":
         fail("explain --write takes update, delete or findAndModify (an insert has no filter); 'route --write insert' "
              "shows where a document goes")

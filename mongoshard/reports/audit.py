@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from bson import ObjectId
+from bson import ObjectId, Regex
 
 from ..routing.filters import FilterError
 from ..routing.table import VERDICTS, plan_query
@@ -41,7 +41,9 @@ WRITES = ("update", "delete", "findAndModify")
 
 _SAMPLES = {"?int": (1, 2), "?number": (1.5, 2.5), "?str": ("a", "b"), "?bool": (False, True),
             "?date": (datetime.datetime(2000, 1, 1), datetime.datetime(2001, 1, 1)), "?objectId": (ObjectId(b"a" * 12), ObjectId(b"b" * 12)),
-            "?null": (None, None)}
+            "?null": (None, None),
+            # a regex the router bounds by its prefix, and one it cannot bound (the log keeps which, not the pattern)
+            "?regex-prefix": (Regex("^a"), Regex("^b")), "?regex": (Regex("a"), Regex("b"))}
 
 
 def _concrete(shape: Any, turn: list[int]) -> Any:

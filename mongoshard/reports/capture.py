@@ -20,6 +20,7 @@ from bson import Decimal128, Int64, ObjectId, Regex
 from pymongo import monitoring
 
 from ..errors import MongoshardError
+from ..routing.regex import as_regex, regex_flags, regex_prefix
 from ..routing.filters import MAX_DEPTH
 from ..routing.filters import depth as _depth
 
@@ -45,7 +46,9 @@ def _type_tag(value: Any) -> str:
     if isinstance(value, str):
         return "?str"
     if isinstance(value, (Regex,)) or hasattr(value, "pattern"):
-        return "?regex"
+        # whether the router can bound it by a prefix (anchored, no option but m with \A, s, x) is kept: the pattern
+        # itself is not (it is data); mongoengine's startswith (a Python pattern, sent /.../u) never has one
+        return "?regex-prefix" if regex_prefix(as_regex(value).pattern, regex_flags(value)) else "?regex"
     if isinstance(value, datetime.datetime):
         return "?date"
     if isinstance(value, ObjectId):

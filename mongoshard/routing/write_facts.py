@@ -45,6 +45,28 @@ class Write:
     collation: Mapping[str, Any] | None = None  # the command's; None: the collection's default applies
     in_transaction: bool = False
 
+    def __post_init__(self) -> None:
+        """What a driver would refuse to send, refused here in one sentence."""
+        if self.operation not in WRITE_OPERATIONS:
+            raise WriteError(f"unknown write operation {self.operation!r:.40}; use one of {', '.join(WRITE_OPERATIONS)}")
+        for name in ("upsert", "multi", "in_transaction"):
+            if not isinstance(getattr(self, name), bool):
+                raise WriteError(f"Write.{name} must be True or False, not {getattr(self, name)!r:.40}")
+        if self.operation == "insert":
+            if not isinstance(self.document, Mapping):
+                raise WriteError("an insert needs its document: Write('insert', document={...})")
+        elif self.filter is not None and not isinstance(self.filter, Mapping):
+            raise WriteError(f"a write's filter must be a document, not {type(self.filter).__name__}")
+        if self.operation == "update" and self.update is None:
+            raise WriteError("an update needs its update: operators, a replacement document or a pipeline")
+        if self.update is not None:
+            update_style(self.update)
+            if isinstance(self.update, (list, tuple)) and (not self.update or not all(
+                    isinstance(stage, Mapping) and len(stage) == 1 for stage in self.update)):
+                raise WriteError("a pipeline update is a non-empty list of stages, each one {\"$stage\": ...}")
+        if self.collation is not None and not (isinstance(self.collation, Mapping) and isinstance(self.collation.get("locale"), str)):
+            raise WriteError(f"a collation is a document with a locale, such as {{'locale': 'fr'}}, not {self.collation!r:.40}")
+
 
 @dataclass(frozen=True)
 class WriteFacts:

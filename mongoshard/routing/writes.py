@@ -89,7 +89,10 @@ class WriteTargeting:
 
 def era_of(version: tuple[int, int]) -> tuple[int, int]:
     """The release whose write rules a version follows (before 7.0: 7.0's, which are older rules unchanged)."""
-    return max((era for era in SERVER_ERAS if era <= tuple(version)[:2]), default=SERVER_ERAS[0])
+    if not isinstance(version, tuple) or len(version) < 2 or not all(isinstance(part, int) and not isinstance(part, bool)
+                                                                     for part in version[:2]):
+        raise WriteError(f"a server version is (major, minor) integers such as (8, 0), not {version!r:.40}")
+    return max((era for era in SERVER_ERAS if era <= version[:2]), default=SERVER_ERAS[0])
 
 
 # The decision, per release -------------------------------------------------------------------------------------
@@ -192,8 +195,8 @@ def _single(facts: WriteFacts, era: tuple[int, int], protocol: bool) -> WriteDec
         if two_phase and era >= (8, 0) and facts.one_owner:
             # batch_write_exec.cpp: getNShardsOwningChunks() == 1 sends it there directly
             return WriteDecision("targeted", "query", "one shard owns every chunk, so 8.0 sends it there directly")
-        if two_phase:
-            return _two_phase(facts, "it reaches one shard but does not pin the whole key" + _upsert_words(facts))
+        if two_phase:  # 7.1 decides by the filter's shape alone
+            return _two_phase(facts, f"it reaches one shard, but {_two_phase_why(facts)}")
         return WriteDecision("targeted", "query", "the filter reaches one shard")
     replacement = update and facts.style == "replacement" and (facts.exact_id or not protocol)
     if replacement and era >= (8, 0):
