@@ -49,6 +49,10 @@ MOST_COMMON = 5  # analyzeShardKeyNumMostCommonValues's default
 PROGRESS_EVERY = 100_000
 
 
+# BSONObjMaxUserSize: the largest document a collection holds.
+MAX_BSON_SIZE = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class CandidateResult:
     key: dict[str, Any]
@@ -97,10 +101,14 @@ class _Sample:
         count = 0
         for count, document in enumerate(documents, 1):
             try:
-                sizes.append(len(encode(document)))
+                size = len(encode(document))
             except Exception as exc:  # InvalidDocument, OverflowError, UnicodeEncodeError, RecursionError, ...
                 raise SampleError(f"sample document {count} cannot be stored in MongoDB ({type(exc).__name__}: "
                                   f"{brief(exc)})") from None
+            if size > MAX_BSON_SIZE:  # the server's maxBsonObjectSize: no collection holds such a document
+                raise SampleError(f"sample document {count} is {size:,} bytes, over the 16 MiB MongoDB stores "
+                                  f"({MAX_BSON_SIZE:,}); fix or leave it out of the sample")
+            sizes.append(size)
             for column in columns:
                 column.add(document, count - 1)
             if report is not None and count % PROGRESS_EVERY == 0:

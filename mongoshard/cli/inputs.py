@@ -185,9 +185,13 @@ def read_update(text: str) -> dict[str, Any] | list[dict[str, Any]]:
 
 def read_collation(text: str) -> dict[str, Any]:
     """A collation document such as {"locale": "fr"} (the server checks the rest of it)."""
+    from ..routing.collation import CollationError, check_collation
+
     document = _json_document(text, "--collation", "'{\"locale\": \"fr\"}'")
-    if not isinstance(document.get("locale"), str) or not document["locale"]:
-        fail('--collation needs a "locale", e.g. \'{"locale": "fr"}\' or \'{"locale": "simple"}\'')
+    try:
+        check_collation(document)
+    except CollationError as exc:
+        fail(f"--collation: {exc}")
     return document
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 from .bounds import HASHED, is_simple_collation
+from .collation import check_collation
 from .equality import shard_key_from_query
 from .filters import validate_filter
 from .ordering import canonical_type, sort_key
@@ -64,8 +65,8 @@ class Write:
             if isinstance(self.update, (list, tuple)) and (not self.update or not all(
                     isinstance(stage, Mapping) and len(stage) == 1 for stage in self.update)):
                 raise WriteError("a pipeline update is a non-empty list of stages, each one {\"$stage\": ...}")
-        if self.collation is not None and not (isinstance(self.collation, Mapping) and isinstance(self.collation.get("locale"), str)):
-            raise WriteError(f"a collation is a document with a locale, such as {{'locale': 'fr'}}, not {self.collation!r:.40}")
+        if self.collation is not None:
+            check_collation(self.collation)
 
 
 @dataclass(frozen=True)
