@@ -109,3 +109,15 @@ def test_tracked_unsharded_collections_are_not_sharded_anywhere(cluster, tracked
     assert tracked_unsharded not in {c.namespace for c in balance(source).collections}
     planned = apply([ShardSpec("tracked", "orders", (("customer", 1),))], router=HarnessRouter(cluster), dry_run=True)
     assert planned.collections[0].outcome == "planned", "not drift: shardCollection takes a tracked unsharded collection"
+
+
+def test_a_binary_printing_bytes_that_are_not_utf8_has_no_version(tmp_path) -> None:
+    """Issue 18: a mongod whose --version output is not UTF-8 made config_shard's check exit 70."""
+    from mongoshard.deploy.binaries import binary_version
+
+    fake = tmp_path / "mongod"
+    fake.write_bytes(b"#!/bin/sh\nprintf 'db version v8.0.1 \\377\\376 build\\n'\n")
+    fake.chmod(0o755)
+    assert binary_version(fake) == (8, 0)
+    fake.write_bytes(b"#!/bin/sh\nprintf '\\377\\376'\n")
+    assert binary_version(fake) == (0, 0)

@@ -68,7 +68,8 @@ def find_binary(name: str, bin_dir: str | Path | None = None) -> Path:
 def binary_version(path: Path) -> tuple[int, int]:
     """(major, minor) a mongod or mongos reports with --version ("db version v6.0.5"); (0, 0) when it says none."""
     try:
-        output = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30).stdout
+        output = subprocess.run([str(path), "--version"], capture_output=True, timeout=30).stdout.decode(
+            "utf-8", errors="replace")  # whatever a binary prints, even bytes that are not UTF-8
     except (OSError, subprocess.SubprocessError):
         return (0, 0)
     match = re.search(r"version v(\d+)\.(\d+)", output)
