@@ -211,3 +211,13 @@ def test_user_code_output_never_breaks_json(tmp_path) -> None:
     assert stopped.returncode == 2 and "Traceback" not in stopped.stderr
     assert stopped.stderr.splitlines()[-1] == ("mongoshard: the sample 'noisy:stops' raised GeneratorExit after 1 "
                                                "document(s): closing myself")
+
+
+def test_a_full_or_closed_stderr_keeps_the_exit_code(tmp_path) -> None:
+    """Issue 18: stderr on /dev/full, or closed, changed the exit code."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for redirect in ("2>/dev/full", "2>&-"):
+        for arguments, code in (("keys no_such_module", 2), ("keys examples.pokemon_storage.models", 0)):
+            done = subprocess.run(["sh", "-c", f"exec {sys.executable} -m mongoshard {arguments} >/dev/null {redirect}"],
+                                  cwd=ROOT, env=env)
+            assert done.returncode == code, (redirect, arguments)

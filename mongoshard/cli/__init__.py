@@ -37,6 +37,11 @@ def main() -> None:
         sys.path.insert(0, here)
     code = run(sys.argv[1:])
     ignore_stop_signals()
+    try:
+        if sys.stderr is not None:  # None: the process was started with stderr closed
+            sys.stderr.flush()
+    except OSError:  # stderr on a full device: the interpreter's last flush must not turn the exit code into 120
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     if code == EXIT_BROKEN_PIPE:  # nobody reads standard output any more: let the interpreter's last flush go nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     raise SystemExit(code)

@@ -165,7 +165,7 @@ def _report(message: str, code: int, as_json: bool, held: list[str], exc: BaseEx
 
 def _line(value: Any) -> None:
     text = json.dumps(value) if isinstance(value, dict) else sanitize(redact_message(value))
-    with contextlib.suppress(_OutputClosed):
+    with contextlib.suppress(_OutputClosed, OSError):  # a full or closed stderr never changes the exit code
         print(text, file=sys.stderr)
 
 
@@ -178,11 +178,12 @@ class _RedactingStream(io.TextIOBase):
     ``json_lines`` (stderr under --json), a line that is not a JSON object (the user's code printing, a library)
     is written as ``{"output": line}``, so that every line stays JSON."""
 
-    def __init__(self, target: TextIO, *, json_lines: bool = False) -> None:
+    def __init__(self, target: TextIO, *, json_lines: bool = False, diagnostics: bool = False) -> None:
         self._target = target
         self._pending = ""
         self._lock = threading.Lock()
         self._json_lines = json_lines
+        self._diagnostics = diagnostics  # stderr: a write that fails there is lost, never a new failure
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -212,6 +213,9 @@ class _RedactingStream(io.TextIOBase):
             self._target.flush()
         except BrokenPipeError:
             raise _OutputClosed() from None
+        except OSError:
+            if not self._diagnostics:
+                raise
 
     def isatty(self) -> bool:
         return self._target.isatty()
@@ -240,7 +244,7 @@ def _is_json_object(line: str) -> bool:
 def _redacted_output(as_json: bool = False) -> Iterator[None]:
     original = sys.stdout, sys.stderr
     sys.stdout = _RedactingStream(_usable(original[0]))
-    sys.stderr = _RedactingStream(_usable(original[1]), json_lines=as_json)
+    sys.stderr = _RedactingStream(_usable(original[1]), json_lines=as_json, diagnostics=True)
     try:
         yield
     finally:
