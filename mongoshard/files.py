@@ -12,6 +12,7 @@ so that a failure never leaves half a file behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
@@ -190,6 +191,14 @@ def parse_json_object(text: str) -> dict:
     return document
 
 
+@functools.lru_cache(maxsize=1)
+def _json_options() -> Any:
+    from bson import json_util
+    from bson.codec_options import DatetimeConversion
+
+    return json_util.JSONOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+
 def parse_json_value(text: str) -> Any:
     """One (Extended) JSON value (an object or an array) as pymongo reads it, or one reason."""
     from bson import json_util
@@ -197,7 +206,8 @@ def parse_json_value(text: str) -> Any:
     from .errors import brief
 
     try:
-        return json_util.loads(text)
+        # a date past year 9999 or before year 1 (which MongoDB stores) is read as DatetimeMS, not refused
+        return json_util.loads(text, json_options=_json_options())
     except RecursionError:
         raise InvalidJson("nests deeper than MongoDB allows") from None
     except Exception as exc:  # json_util raises ValueError, TypeError, KeyError, InvalidId, OverflowError, ... for bad input

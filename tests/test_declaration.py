@@ -538,3 +538,14 @@ def _nested(depth: int) -> dict:
     for _ in range(depth):
         document = {"a": document}
     return document
+
+
+def test_dates_outside_pythons_range_are_read_from_json() -> None:
+    """Issue 18: a snapshot or a sample holding a date past year 9999 (MongoDB stores them) failed with InvalidBSON."""
+    from bson.datetime_ms import DatetimeMS
+
+    from mongoshard.files import parse_json_object
+
+    text = '{"d": {"$date": {"$numberLong": "4611686018427387904"}}, "e": {"$date": "2020-01-01T00:00:00Z"}}'
+    document = parse_json_object(text)
+    assert document["d"] == DatetimeMS(2**62) and document["e"].year == 2020

@@ -81,6 +81,25 @@ def test_sample_from_a_real_collection(cluster) -> None:
     assert load_documents(uri, collection="sim.readings") == _readings(500)  # no limit: all of it, in order
 
 
+@pytest.mark.mongod
+def test_a_collection_with_dates_past_9999_and_strings_not_utf8_is_sampled(cluster) -> None:
+    """Issue 18: such values, which MongoDB stores, made simulate --collection exit 70 (InvalidBSON)."""
+    import bson
+    from bson.codec_options import CodecOptions, DatetimeConversion
+    from bson.datetime_ms import DatetimeMS
+    from bson.raw_bson import RawBSONDocument
+
+    shard = cluster.shard_clients[cluster.shard_names[0]]
+    odd = shard.sim.get_collection("odd", codec_options=CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS))
+    odd.drop()
+    odd.insert_many([{"_id": 1, "k": 1, "d": DatetimeMS(2**62)}, {"_id": 2, "k": 2, "d": DatetimeMS(-(2**61))}])
+    odd.insert_one(RawBSONDocument(bson.encode({"_id": 3, "k": 3, "s": "xxxx"}).replace(b"xxxx", b"\xff\xfe\x80x")))
+    uri = f"mongodb://127.0.0.1:{cluster.topology.shards[0].ports[0]}/?directConnection=true"
+    result = run("simulate", "--uri", uri, "--collection", "sim.odd", "--key", '{"k": 1}', "--key", '{"d": 1}', "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["documents"] == 3
+
+
 def test_cli_table_json_and_plot(tmp_path: Path) -> None:
     arguments = ["simulate", "examples.sensors.data:readings", "--limit", "20000", "--key", '{"taken_at": 1}',
                  "--key", '{"sensor_id": 1, "taken_at": 1}', "--shards", "3"]
