@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, Mapping, Sequence
 
 from ..errors import brief
+from ..routing.balancer_settings import in_window, read_balancer_settings
 from ..routing.table import RoutingTable
 from .source import (BalancerState, ChunkCount, ChunkSummary, ClusterSource, DatabaseInfo, RouterInfo, ShardData, ShardInfo,
                      SourceError)
@@ -115,14 +115,18 @@ class ConfigDatabaseSource:
         return result
 
     def balancer(self) -> BalancerState:
-        settings = self._read(lambda: self._config.settings.find_one({"_id": "balancer"})) or {}
-        enabled = settings.get("mode", "full") != "off" and not settings.get("stopped", False)
-        window_document = settings.get("activeWindow")
-        window = (window_document["start"], window_document["stop"]) if window_document else None
+        document = self._read(lambda: self._config.settings.find_one({"_id": "balancer"})) or {}
+        settings = read_balancer_settings(document)
+        window_document = document.get("activeWindow")
+        window = (str(window_document.get("start")), str(window_document.get("stop"))) if isinstance(
+            window_document, dict) else None
         running = None
         if self.is_router():
             running = bool(self._read(lambda: self.client.admin.command("balancerStatus")).get("inBalancerRound"))
-        return BalancerState(enabled, running, window, _inside(window) if window else None)
+        # the window is compared with the config server primary's clock (Balancer runs there), not this machine's
+        now = self._read(lambda: self.client.admin.command("hello").get("localTime")) if window else None
+        inside = in_window(settings, now) if window and now is not None and settings.problem is None else None
+        return BalancerState(settings.mode == "full", running, window, inside)
 
     def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
         if not self.is_router():
@@ -199,13 +203,6 @@ def _collection_statistics(client: Any, namespace: str, shard: str | None = None
         size = int(stats["size"] * owned / stats["count"]) if stats["count"] else 0
         result[shard or row["shard"]] = ShardData(owned, size, orphans)
     return result
-
-
-def _inside(window: tuple[str, str], now: datetime.datetime | None = None) -> bool:
-    """Whether the local time is inside a balancer window "HH:MM"-"HH:MM" (which may wrap midnight)."""
-    current = (now or datetime.datetime.now()).strftime("%H:%M")
-    start, stop = window
-    return start <= current < stop if start <= stop else current >= start or current < stop
 
 
 def as_source(source: Any) -> ClusterSource:
