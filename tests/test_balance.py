@@ -50,9 +50,9 @@ def test_figures_are_the_servers(cluster, ranged) -> None:
     assert sorted(s.documents for s in collection.shards) == [300, 700]
     assert collection.measure == "bytes" and all(s.bytes > 0 for s in collection.shards)
     assert collection.imbalance == pytest.approx(1.4, abs=0.02)
-    assert collection.balanced  # 1.4 <= the default 1.5
+    assert collection.status == "compliant" and collection.balanced  # 70 KB apart: far below 3 x 128 MB
     assert "owns the top chunk" in collection.verdict and "70%" in collection.verdict
-    assert not balance(ConfigDatabaseSource(cluster.config_client), [ranged], max_imbalance=1.2).balanced
+    assert not balance(ConfigDatabaseSource(cluster.config_client), [ranged], max_imbalance=1.2).balanced  # the gate
 
 
 def test_chunks_are_counted_on_the_server(cluster, ranged) -> None:
@@ -80,17 +80,20 @@ def test_hashed_key_even_and_celebrity_uneven(cluster) -> None:
     _insert_where_routed(cluster, "bal.players", [{"user_id": i} for i in range(2000)])
     cluster.shard_collection("bal.celebrity", {"user_id": "hashed"})
     _insert_where_routed(cluster, "bal.celebrity", [{"user_id": 42, "n": i} for i in range(500)] + [{"user_id": i} for i in range(20)])
-    report = balance(ConfigDatabaseSource(cluster.config_client), ["bal.players", "bal.celebrity"])
+    report = balance(ConfigDatabaseSource(cluster.config_client), ["bal.players", "bal.celebrity"], max_imbalance=1.5)
     players, celebrity = report.collections
     assert players.balanced and players.verdict == "even, as a hashed key promises"
-    assert players.imbalance < 1.1
-    assert not celebrity.balanced and "celebrity" in celebrity.verdict and celebrity.imbalance > 1.8
+    assert players.imbalance < 1.1 and not players.beyond_limit
+    assert "celebrity" in celebrity.verdict and celebrity.imbalance > 1.8 and celebrity.beyond_limit
+    # The 8.0 balancer waits for 3 x 128 MB between two shards: a few kilobytes apart is compliant
+    assert celebrity.status == "compliant" and celebrity.balanced
 
 
 def test_snapshot_source_reports_chunks_only(cluster, ranged, tmp_path: Path) -> None:
     path = write_snapshot(ConfigDatabaseSource(cluster.config_client), tmp_path / "snap.json", [ranged])
     (collection,) = balance(SnapshotSource(path)).collections
     assert collection.measure == "chunks" and collection.chunks == 2
+    assert collection.balanced is None and collection.status is None  # no data: no verdict from chunk counts
     assert all(s.documents is None for s in collection.shards)
 
 
@@ -119,3 +122,43 @@ def test_status_overview_of_the_cluster(cluster, ranged) -> None:
     assert collections[ranged] == {"namespace": ranged, "key": {"k": 1}, "chunks": 2}
     table = run("status", "--uri", cluster.config_uri)
     assert "Sharded collections" in table.stdout and ranged in table.stdout and "MongoDB 6.0" in table.stdout
+
+
+def test_the_verdict_is_the_8_0_balancers_on_a_real_config_server(cluster) -> None:
+    """A collection with a 1 MB chunk size (the server's own configureCollectionBalancing), 4 MB on one shard: the
+    balancer's threshold (3 x 1 MB) is passed, so chunksImbalance; then a zone that puts the data's range on the
+    other shard: zoneViolation first; then the donor draining: draining first.  Everything read end to end."""
+    from mongoshard.reports.plan import plan_balancing
+
+    namespace, admin = "verdict.items", cluster.admin_command
+    items = cluster.primary_shard("verdict").verdict.items
+    items.insert_many([{"k": i, "pad": "x" * 10_000} for i in range(400)])
+    items.create_index("k")
+    cluster.shard_collection(namespace, {"k": 1})
+    cluster.config_client.admin.command({"_configsvrConfigureCollectionBalancing": namespace, "chunkSize": 1})
+    donor = cluster.routing_table(namespace).shards[0]
+    other = next(name for name in cluster.shard_names if name != donor)
+    cluster.split(namespace, {"k": 200})
+    source = ConfigDatabaseSource(cluster.config_client)
+    (collection,) = balance(source, [namespace]).collections
+    assert collection.status == "chunksImbalance" and collection.balanced is False
+    plan = plan_balancing(source, [namespace])
+    first = plan.rounds[0].migrations[0]
+    assert (first.from_shard, first.to_shard, first.reason) == (donor, other, "chunksImbalance")
+    assert first.min == {"k": MinKey()} and plan.converged
+
+    cluster.split(namespace, {"k": 400})  # the zone below covers the chunk [200, 400) exactly
+    admin(cluster.config_client, {"_configsvrAddShardToZone": other, "zone": "right"})
+    admin(cluster.config_client, {"_configsvrUpdateZoneKeyRange": namespace, "min": {"k": 200}, "max": {"k": 400},
+                                  "zone": "right"})
+    try:
+        assert balance(source, [namespace]).collections[0].status == "zoneViolation"
+        first = plan_balancing(source, [namespace]).rounds[0].migrations[0]
+        assert (first.from_shard, first.to_shard, first.min, first.reason) == (donor, other, {"k": 200}, "zoneViolation")
+        cluster.config_client.config.shards.update_one({"_id": donor}, {"$set": {"draining": True}})
+        assert balance(source, [namespace]).collections[0].status == "draining"
+    finally:
+        cluster.config_client.config.shards.update_one({"_id": donor}, {"$unset": {"draining": ""}})
+        admin(cluster.config_client, {"_configsvrUpdateZoneKeyRange": namespace, "min": {"k": 200}, "max": {"k": 400},
+                                      "zone": None})
+        admin(cluster.config_client, {"_configsvrRemoveShardFromZone": other, "zone": "right"})

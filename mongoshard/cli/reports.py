@@ -37,16 +37,24 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
                     uri: Optional[str] = URI_OPTION,
                     snapshot_file: Optional[str] = SNAPSHOT_OPTION,
                     file: Optional[str] = TOPOLOGY_OPTION,
-                    max_imbalance: float = typer.Option(1.5, "--max-imbalance", min=1.0, help="Largest shard's share against the even share above which a collection is imbalanced."),
+                    max_imbalance: Optional[float] = typer.Option(None, "--max-imbalance", min=1.0, help="Also exit 3 when the largest shard's share passes this multiple of the even share (a gate of your own; the verdict is the 8.0 balancer's)."),
+                    plan: bool = typer.Option(False, "--plan", help="Dry-run the 8.0 balancer's next rounds: the migrations of each round, the bytes and time, and why nothing moves where nothing does."),
+                    rate: float = typer.Option(20.0, "--rate", min=0.001, help="With --plan: MB/s one migration copies (default 20, a cautious figure for a loaded replica set; measure yours)."),
                     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw chunks and data per shard to FILE (.svg, .html or .png)."),
                     force: bool = FORCE_OPTION,
                     as_json: bool = JSON_OPTION) -> None:
-    """Chunks, documents and data per shard; exit 3 when a collection is imbalanced beyond --max-imbalance."""
+    """Chunks, documents and data per shard, and the 8.0 balancer's verdict; exit 3 when it would move something.
+
+    With --plan, the balancer's next rounds instead."""
     from ..reports.balance import balance
     from ..reports.plot import check_plot_path
 
-    if not math.isfinite(max_imbalance):
+    if max_imbalance is not None and not math.isfinite(max_imbalance):
         fail(f"--max-imbalance must be a number from 1 (perfect balance) up, not {max_imbalance}")
+    if plan:
+        refuse_together("a plan is its own report", plan=plan, plot=plot, max_imbalance=max_imbalance)
+        _plan(namespaces, uri, snapshot_file, file, rate, as_json)
+        return
     if plot is not None:
         check_plot_path(plot, force=force)
     with progress("reading the cluster"):
@@ -63,6 +71,30 @@ def balance_command(namespaces: Optional[list[str]] = typer.Argument(None, help=
         raise typer.Exit(EXIT_IMBALANCED)
 
 
+def _plan(namespaces: Optional[list[str]], uri: Optional[str], snapshot_file: Optional[str], file: Optional[str],
+          rate: float, as_json: bool) -> None:
+    from ..reports.plan import plan_balancing
+
+    with progress("reading the cluster"):
+        plan = plan_balancing(cluster_source(uri, file, snapshot_file), namespaces or None, rate=int(rate * 1024 * 1024))
+    if as_json:
+        print_json(json.loads(json_text({**plain(plan), "total_bytes": plan.total_bytes, "seconds": plan.seconds})))
+        return
+    out = console()
+    out.print(f"Balancer: {plan.balancer}")
+    for planned in plan.rounds[:20]:
+        out.print(styled(f"round {planned.number}: ", "bold") + f"{len(planned.migrations)} migration(s), {size(planned.bytes)}")
+        for m in planned.migrations:
+            out.print(f"  {m.namespace}: {m.from_shard} -> {m.to_shard} from {json_text(m.min)}, {size(m.bytes)} ({m.reason})")
+    if len(plan.rounds) > 20:
+        out.print(f"... {len(plan.rounds) - 20} more round(s)")
+    ending = "then nothing left to move" if plan.converged else "and more (the plan stops there)"
+    out.print(f"{len(plan.rounds)} round(s), {size(plan.total_bytes)} to move, about {plan.seconds / 60:.1f} min at "
+              f"{plan.rate / 1024 / 1024:g} MB/s; {ending}" if plan.rounds else "Nothing to move: every collection is compliant.")
+    for obstacle in plan.obstacles:
+        out.print(styled("  why not: ", "yellow") + f"{obstacle.namespace}: {obstacle.detail}")
+
+
 def _print_balance(report: Any) -> None:
     from rich.table import Table
 
@@ -73,7 +105,7 @@ def _print_balance(report: Any) -> None:
     if not report.collections:
         out.print("No sharded collection.")
     for collection in report.collections:
-        colour = "green" if collection.balanced else "red"
+        colour = "green" if collection.balanced is not False and not collection.beyond_limit else "red"
         table = Table(title=f"{collection.namespace}  key {key_text(collection.key)}  ({collection.strategy})", title_justify="left")
         for column in ("shard", "chunks", "jumbo", "documents", "data", f"share of {collection.measure}"):
             table.add_column(column, justify="right" if column != "shard" else "left")
@@ -81,8 +113,13 @@ def _print_balance(report: Any) -> None:
             table.add_row(shard.shard, str(shard.chunks), str(shard.jumbo), number(shard.documents), size(shard.bytes),
                           styled(f"{'█' * round(shard.share * 30):<30}", colour) + f" {shard.share:6.1%}")
         out.print(table)
+        limit = f" (limit {report.max_imbalance:.2f})" if report.max_imbalance else ""
         out.print(styled("  ") + styled(f"imbalance {collection.imbalance:.2f}x the even share", colour)
-                  + f" (limit {report.max_imbalance:.2f}), spread {_spread(collection)}; {collection.verdict}")
+                  + f"{limit}, spread {_spread(collection)}; {collection.verdict}")
+        verdict = {None: "no verdict: the balancer decides by data size, and this source has none",
+                   "compliant": "compliant: the 8.0 balancer would move nothing"}.get(
+            collection.status, f"{collection.status}: the 8.0 balancer would migrate (balance --plan shows what)")
+        out.print(styled("  balancer: ") + styled(verdict, "green" if collection.balanced is not False else "red"))
         if collection.balancer_status:
             out.print(f"  balancerCollectionStatus: {json_text(collection.balancer_status)}")
 

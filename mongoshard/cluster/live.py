@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..errors import brief
-from ..routing.balancer_settings import in_window, read_balancer_settings
+from ..routing.balancer import BalancingState, ChunkState, CollectionState, ShardState
+from ..routing.balancer_settings import chunk_size_bytes, in_window, read_balancer_settings
+from ..routing.splitting import ZoneRange
 from ..routing.table import RoutingTable
 from .source import (BalancerState, ChunkCount, ChunkSummary, ClusterSource, DatabaseInfo, RouterInfo, ShardData, ShardInfo,
                      SourceError)
@@ -127,6 +129,41 @@ class ConfigDatabaseSource:
         now = self._read(lambda: self.client.admin.command("hello").get("localTime")) if window else None
         inside = in_window(settings, now) if window and now is not None and settings.problem is None else None
         return BalancerState(settings.mode == "full", running, window, inside)
+
+    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState:
+        """What the balancer decides from, read from the config database (shards' draining and zones, the
+        collections' chunks with jumbo flags, zones, flags and maxChunkSizeBytes, the balancer and chunk size
+        settings) and the data per shard (``data_distribution``), on the config server's clock."""
+        from bson import MaxKey
+
+        shards = tuple(ShardState(d["_id"], bool(d.get("draining")), frozenset(d.get("tags", ())))
+                       for d in self._read(lambda: list(self._config.shards.find().sort("_id"))))
+        documents = {d["_id"]: d for d in self._read(lambda: list(self._config.settings.find(
+            {"_id": {"$in": ["balancer", "chunksize"]}})))}
+        settings = read_balancer_settings(documents.get("balancer"))
+        default_size = chunk_size_bytes(documents.get("chunksize"))
+        query = {"_id": {"$in": list(namespaces)}, **SHARDED_FILTER}
+        entries = self._read(lambda: list(self._config.collections.find(query)))
+        data = self.data_distribution([e["_id"] for e in entries])
+        collections = []
+        for entry in sorted(entries, key=lambda e: e["_id"]):
+            selector = {"uuid": entry["uuid"]} if "uuid" in entry else {"ns": entry["_id"]}
+            chunks = self._read(lambda: list(self._config.chunks.find(
+                selector, {"min": 1, "max": 1, "shard": 1, "jumbo": 1, "_id": 0}).sort("min", 1)))
+            tags = self._read(lambda: list(self._config.tags.find({"ns": entry["_id"]}).sort("min", 1)))
+            per_shard = data.get(entry["_id"], {})
+            collections.append(CollectionState(
+                entry["_id"], dict(entry["key"]),
+                tuple(ChunkState(c["min"], c["max"], c["shard"], bool(c.get("jumbo"))) for c in chunks),
+                {shard.name: per_shard[shard.name].bytes if shard.name in per_shard else 0 for shard in shards},
+                int(entry.get("maxChunkSizeBytes") or default_size),
+                tuple(ZoneRange(t["tag"], dict(t["min"]), dict(t["max"]), ()) for t in tags
+                      if not isinstance(t.get("min"), MaxKey)),
+                {k: entry[k] for k in ("noBalance", "allowMigrations", "permitMigrations", "defragmentCollection") if k in entry},
+            ))
+        now = self._read(lambda: self.client.admin.command("hello").get("localTime"))
+        inside = in_window(settings, now) if now is not None and settings.problem is None else None
+        return BalancingState(shards, tuple(collections), settings, inside)
 
     def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
         if not self.is_router():

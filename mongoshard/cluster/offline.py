@@ -59,6 +59,10 @@ class _TableFacts:
     def balancer(self) -> BalancerState:
         return BalancerState()
 
+    def balancing_state(self, namespaces: Sequence[str]) -> None:
+        """No data figures offline: the balancer's decision cannot be predicted from chunks alone."""
+        return None
+
     def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
         return None
 

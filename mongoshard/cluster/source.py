@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 from ..errors import MongoshardError
 from ..routing.table import RoutingTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..routing.balancer import BalancingState
 
 __all__ = ["ClusterSource", "SourceError", "ChunkCount", "ChunkSummary", "ShardData", "BalancerState", "ShardInfo",
            "RouterInfo", "DatabaseInfo"]
@@ -111,6 +114,10 @@ class ClusterSource(Protocol):
 
     def collection_balancer_status(self, namespace: str) -> dict[str, Any] | None:
         """The server's ``balancerCollectionStatus`` (a router only), else None."""
+        ...
+
+    def balancing_state(self, namespaces: Sequence[str]) -> "BalancingState | None":
+        """What the balancer decides from (data per shard included); None for a source without data figures."""
         ...
 
     def shards(self) -> list[ShardInfo]:

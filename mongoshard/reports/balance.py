@@ -1,10 +1,10 @@
-"""Chunk and data balance per shard, from any ``ClusterSource``.
+"""Chunk and data balance per shard, from any ``ClusterSource``, and the 8.0 balancer's verdict on it.
 
-Since MongoDB 6.0.3 the balancer balances data size, not chunk counts, so the
-imbalance is measured on data when the source knows it (bytes, else
-documents) and on chunks only for sources without data (a snapshot, a
-prediction).  ``imbalance`` is the largest shard's share against the even
-share: 1.0 is perfect, 2.0 means one shard holds twice its part.
+``balanced`` is the server's rule (``routing.balancer``): the 8.0 balancer would schedule nothing for the collection
+(``status`` in balancerCollectionStatus's words: compliant, draining, zoneViolation, chunksImbalance,
+defragmentingChunks).  A source without data figures (a snapshot, a prediction) gives no verdict (None): chunk
+counts decide nothing since 7.0.  ``imbalance``, the largest shard's share against the even share (1.0 is perfect),
+stays as information, and ``max_imbalance``, when given, is an extra gate of the user's own.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any, Sequence
 
 from ..cluster.live import as_source
 from ..cluster.source import BalancerState, ChunkCount, ChunkSummary, ClusterSource, ShardData, SourceError
+from ..routing.balancer import collection_status
 
 __all__ = ["balance", "BalanceReport", "CollectionBalance", "ShardBalance", "DEFAULT_MAX_IMBALANCE"]
 
-DEFAULT_MAX_IMBALANCE = 1.5
+DEFAULT_MAX_IMBALANCE = 1.5  # what the verdict text calls even, for information
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,11 @@ class CollectionBalance:
     measure: str  # "bytes", "documents" or "chunks"
     imbalance: float
     spread: float  # largest minus smallest shard, in the measure's unit
-    balanced: bool
+    balanced: bool | None  # the 8.0 balancer would schedule nothing; None without data figures
     verdict: str
     balancer_status: dict[str, Any] | None = None
+    status: str | None = None  # balancerCollectionStatus's words, as mongoshard predicts them
+    beyond_limit: bool = False  # imbalance above the max_imbalance the caller gave
 
     @property
     def chunks(self) -> int:
@@ -56,15 +59,17 @@ class CollectionBalance:
 class BalanceReport:
     collections: tuple[CollectionBalance, ...]
     balancer: BalancerState
-    max_imbalance: float
+    max_imbalance: float | None
 
     @property
     def balanced(self) -> bool:
-        return all(c.balanced for c in self.collections)
+        """Nothing for the balancer to do, and nothing beyond the caller's own limit (collections without a verdict
+        count as balanced: nothing says otherwise)."""
+        return all(c.balanced is not False and not c.beyond_limit for c in self.collections)
 
 
 def balance(source: ClusterSource | Any, namespaces: Sequence[str] | None = None, *,
-            max_imbalance: float = DEFAULT_MAX_IMBALANCE) -> BalanceReport:
+            max_imbalance: float | None = None) -> BalanceReport:
     """Balance of ``namespaces`` (default: every sharded collection); ``source`` may be a pymongo client."""
     source = as_source(source)
     chosen = list(namespaces or source.sharded_namespaces())
@@ -74,15 +79,18 @@ def balance(source: ClusterSource | Any, namespaces: Sequence[str] | None = None
     if missing:
         raise SourceError(f"{', '.join(missing)} is not a sharded collection in this cluster; check the name")
     data = source.data_distribution(chosen)
+    state = source.balancing_state(chosen)
+    statuses = {c.namespace: collection_status(state.shards, c) for c in state.collections} if state else {}
     collections = tuple(
-        _collection(source, namespace, shards, summaries[namespace], data.get(namespace, {}), max_imbalance)
+        _collection(source, namespace, shards, summaries[namespace], data.get(namespace, {}), max_imbalance,
+                    statuses.get(namespace))
         for namespace in chosen
     )
     return BalanceReport(collections, source.balancer(), max_imbalance)
 
 
 def _collection(source: ClusterSource, namespace: str, shards: list[str], summary: ChunkSummary,
-                data: dict[str, ShardData], max_imbalance: float) -> CollectionBalance:
+                data: dict[str, ShardData], max_imbalance: float | None, status: str | None) -> CollectionBalance:
     counts = summary.per_shard
     measure, values = _measure(shards, counts, data)
     total = sum(values.values())
@@ -95,11 +103,13 @@ def _collection(source: ClusterSource, namespace: str, shards: list[str], summar
     largest = max((r.share for r in rows), default=0.0)
     imbalance = largest * len(shards) if total else 1.0
     strategy = "hashed" if "hashed" in summary.key.values() else "ranged"
+    verdict = _verdict(strategy, imbalance, max_imbalance or DEFAULT_MAX_IMBALANCE, measure, rows, summary.top_shard,
+                       bool(data))
     return CollectionBalance(
         namespace, summary.key, strategy, rows, measure, round(imbalance, 4),
         max(values.values(), default=0) - min(values.values(), default=0),
-        imbalance <= max_imbalance, _verdict(strategy, imbalance, max_imbalance, measure, rows, summary.top_shard, bool(data)),
-        source.collection_balancer_status(namespace),
+        None if status is None else status == "compliant", verdict, source.collection_balancer_status(namespace),
+        status, max_imbalance is not None and imbalance > max_imbalance,
     )
 
 

@@ -1,0 +1,337 @@
+"""What the 8.0 balancer does with a cluster, decided offline: the migrations of a round, and why nothing moves.
+
+``BalancerPolicy::balance`` (``src/mongo/db/s/balancer/balancer_policy.cpp``), per collection, with the shards a
+round has not used yet (``availableShards``: a shard takes part in one migration per round):
+
+1. **draining** shards give their first non-jumbo chunk of each zone, in key order, to the least loaded suitable
+   shard (not draining, holding the zone);
+2. **zone violations**: a chunk inside a zone, on a shard without that zone, goes to the least loaded shard of the
+   zone (a jumbo one stays: warning 21891);
+3. **per zone**, then the part outside every zone (``_singleZoneBalanceBasedOnDataSize``), by data size only:
+   ``ideal = data of the zone's shards / their number``; the most loaded available shard gives to the least loaded
+   one when ``from > ideal``, ``to < ideal`` and ``from - to >= 3 x maxChunkSizeBytes``, its first non-jumbo chunk
+   of the zone in key order (``moveRange`` from that chunk's min; the donor cuts about one chunk size); a zone with
+   no shard is skipped (warning 21893).
+
+The data size of a shard is the whole collection's there (``shardToDataSizeMap``: average object size x (records -
+orphans), ``_shardsvrGetStatsForBalancing``).  Collections with ``noBalance``, ``allowMigrations: false``,
+``permitMigrations: false`` or ``defragmentCollection`` are not balanced (``canBalanceCollection``).  The order of
+collections in a round is the namespace order here; the server shuffles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from .balancer_settings import BalancerSettings
+from .ordering import SortKey, sort_key
+from .splitting import ZoneRange
+
+__all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
+           "balance_round", "collection_status", "zone_of", "blocked_collection", "with_migration", "THRESHOLD_CHUNKS",
+           "STATUS_WORDS"]
+
+# MigrationReason -> balancerCollectionStatus's firstComplianceViolation (Balancer::getBalancerStatusForNs)
+STATUS_WORDS = {"drain": "draining", "zoneViolation": "zoneViolation", "chunksImbalance": "chunksImbalance"}
+
+NO_ZONE = ""
+# _singleZoneBalanceBasedOnDataSize: "fromSize - toSize < 3 * maxChunkSizeBytes" stops (2 before 7.0)
+THRESHOLD_CHUNKS = 3
+
+
+@dataclass(frozen=True)
+class ShardState:
+    name: str
+    draining: bool = False
+    zones: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ChunkState:
+    min: Mapping[str, Any]
+    max: Mapping[str, Any]
+    shard: str
+    jumbo: bool = False
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    namespace: str
+    key: Mapping[str, Any]
+    chunks: tuple[ChunkState, ...]  # in key order
+    data_bytes: Mapping[str, int]  # per shard, the whole collection's data there
+    max_chunk_size_bytes: int
+    zones: tuple[ZoneRange, ...] = ()
+    flags: Mapping[str, Any] = field(default_factory=dict)  # noBalance, allowMigrations, permitMigrations, ...
+
+
+@dataclass(frozen=True)
+class BalancingState:
+    """What the balancer decides from: shards, collections (chunks, zones, flags, data per shard), its settings."""
+
+    shards: tuple[ShardState, ...]
+    collections: tuple[CollectionState, ...]
+    settings: BalancerSettings
+    in_window: bool | None = None  # on the config server's clock; None when unknown
+
+
+@dataclass(frozen=True)
+class Migration:
+    namespace: str
+    from_shard: str
+    to_shard: str
+    min: Mapping[str, Any]
+    reason: str  # MigrationReason: drain, zoneViolation, chunksImbalance
+    zone: str = NO_ZONE
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """Why something that could move does not: the words a person needs to unblock it."""
+
+    namespace: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    migrations: tuple[Migration, ...]
+    obstacles: tuple[Obstacle, ...]
+    first_reason: dict[str, str]  # namespace -> the first reason this round found (balancerCollectionStatus)
+
+
+def collection_status(shards: Sequence[ShardState], collection: CollectionState) -> str:
+    """balancerCollectionStatus's first compliance violation: defragmentingChunks, zoneViolation when a chunk straddles
+    a zone boundary (a zone split pends), else the first reason of a round for this collection alone, else compliant."""
+    if collection.flags.get("defragmentCollection"):
+        return "defragmentingChunks"
+    if any(_straddles(chunk, collection.zones, list(collection.key)) for chunk in collection.chunks):
+        return "zoneViolation"
+    found = balance_round(shards, [replace(collection, flags={})]).migrations
+    return STATUS_WORDS[found[0].reason] if found else "compliant"
+
+
+def _straddles(chunk: ChunkState, zones: Sequence[ZoneRange], key: Sequence[str]) -> bool:
+    """A zone boundary strictly inside the chunk: selectChunksToSplit splits it before anything moves."""
+    low, high = _position(chunk.min, key), _position(chunk.max, key)
+    return any(low < _position(bound, key) < high for zone in zones for bound in (zone.min, zone.max))
+
+
+def blocked_collection(collection: CollectionState) -> str | None:
+    """canBalanceCollection: the setting that keeps the balancer away from a collection, or None."""
+    flags = collection.flags
+    if flags.get("noBalance"):
+        return "noBalance: true (sh.disableBalancing)"
+    if flags.get("allowMigrations") is False:
+        return "allowMigrations: false"
+    if flags.get("permitMigrations") is False:
+        return "permitMigrations: false"
+    if flags.get("defragmentCollection"):
+        return "defragmentCollection: true (defragmenting)"
+    return None
+
+
+def zone_of(chunk: ChunkState, zones: Sequence[ZoneRange], key: Sequence[str]) -> str:
+    """ZoneInfo::getZoneForRange: the zone containing the whole chunk, else none (a partial overlap counts as none)."""
+    low, high = _position(chunk.min, key), _position(chunk.max, key)
+    for zone in zones:
+        if _position(zone.min, key) <= low and high <= _position(zone.max, key):
+            return zone.name
+    return NO_ZONE
+
+
+def _position(bound: Mapping[str, Any], key: Sequence[str]) -> tuple[SortKey, ...]:
+    from bson import MinKey
+
+    return tuple(sort_key(bound.get(name, MinKey())) for name in key)  # extendRangeBound: missing fields are MinKey
+
+
+def balance_round(shards: Sequence[ShardState], collections: Sequence[CollectionState], *,
+                  available: set[str] | None = None) -> RoundResult:
+    """One balancer round over ``collections``: the migrations it schedules, and what stopped the rest
+    (``available``: the shards not busy yet, all of them by default)."""
+    available = {shard.name for shard in shards} if available is None else set(available)
+    migrations: list[Migration] = []
+    obstacles: list[Obstacle] = []
+    first: dict[str, str] = {}
+    for collection in sorted(collections, key=lambda c: c.namespace):
+        blocked = blocked_collection(collection)
+        if blocked:
+            obstacles.append(Obstacle(collection.namespace, "collection", blocked))
+            continue
+        policy = _Policy(shards, collection, available, obstacles)
+        found = policy.balance()
+        migrations += found
+        if found:
+            first[collection.namespace] = found[0].reason
+    return RoundResult(tuple(migrations), tuple(obstacles), first)
+
+
+class _Policy:
+    """BalancerPolicy::balance for one collection, sharing the round's available shards."""
+
+    def __init__(self, shards: Sequence[ShardState], collection: CollectionState, available: set[str],
+                 obstacles: list[Obstacle]) -> None:
+        self.shards = list(shards)
+        self.collection = collection
+        self.available = available
+        self.obstacles = obstacles
+        self.key = list(collection.key)
+        self.zone_of = {id(chunk): zone_of(chunk, collection.zones, self.key) for chunk in collection.chunks}
+        self.sizes = collection.data_bytes
+        self.migrations: list[Migration] = []
+
+    def balance(self) -> list[Migration]:
+        # after each draining shard and each shard's zone violations: "if (availableShards->size() < 2) return"
+        if not self._drain() or (self.collection.zones and not self._zone_violations()):
+            return self.migrations
+        zones = sorted({z.name for z in self.collection.zones}) + [NO_ZONE]
+        for zone in zones:
+            self._balance_zone(zone)
+        return self.migrations
+
+    # 1) draining shards
+    def _drain(self) -> bool:
+        """False when fewer than two shards are left for the round."""
+        for shard in self.shards:
+            if not shard.draining or shard.name not in self.available:
+                continue
+            jumbo = 0
+            for zone in self._zones_on(shard.name):
+                moved = False
+                for chunk in self._chunks_on(shard.name, zone):
+                    if chunk.jumbo:
+                        jumbo += 1
+                        continue
+                    to = self._least_loaded(zone)
+                    if to is None:
+                        continue
+                    self._schedule(chunk, to, "drain", zone)
+                    moved = True
+                    break
+                if moved:
+                    break
+            if shard.name in self.available and (jumbo or self._chunks_on(shard.name, None)):
+                what = f"{jumbo} jumbo chunk(s)" if jumbo else "no suitable recipient (not draining, in the chunk's zone)"
+                self.obstacles.append(Obstacle(self.collection.namespace, "draining", f"{shard.name} drains, but {what}"))
+            if len(self.available) < 2:
+                return False
+        return True
+
+    # 2) chunks on a shard outside their zone
+    def _zone_violations(self) -> bool:
+        """False when fewer than two shards are left for the round."""
+        for shard in self.shards:
+            if shard.name not in self.available:
+                continue
+            for zone in self._zones_on(shard.name):
+                if zone == NO_ZONE or zone in shard.zones:
+                    continue
+                moved = False
+                for chunk in self._chunks_on(shard.name, zone):
+                    if chunk.jumbo:
+                        self.obstacles.append(Obstacle(self.collection.namespace, "zoneViolation",
+                                                       f"a jumbo chunk at {dict(chunk.min)} violates zone {zone} on "
+                                                       f"{shard.name} and cannot move"))
+                        continue
+                    to = self._least_loaded(zone)
+                    if to is None:
+                        continue
+                    self._schedule(chunk, to, "zoneViolation", zone)
+                    moved = True
+                    break
+                if moved:
+                    break
+            if len(self.available) < 2:
+                return False
+        return True
+
+    # 3) per zone, by data size
+    def _balance_zone(self, zone: str) -> None:
+        members = [s for s in self.shards if (zone == NO_ZONE or zone in s.zones) and s.name in self.sizes]
+        if not members:
+            if zone != NO_ZONE and any(self.zone_of[id(c)] == zone for c in self.collection.chunks):
+                self.obstacles.append(Obstacle(self.collection.namespace, "zone",
+                                               f"zone {zone} has no shard: its chunks cannot be balanced (21893)"))
+            return
+        total = sum(self.sizes[s.name] for s in members)
+        if total == 0:
+            return
+        ideal = total // len(members)
+        while self._single_zone(zone, ideal):
+            pass
+
+    def _single_zone(self, zone: str, ideal: int) -> bool:
+        donor = self._most_loaded()
+        to = self._least_loaded(zone)
+        if donor is None or to is None or donor == to:
+            return False
+        donor_size, to_size = self.sizes[donor], self.sizes[to]
+        threshold = THRESHOLD_CHUNKS * self.collection.max_chunk_size_bytes
+        if donor_size <= ideal or to_size >= ideal or donor_size - to_size < threshold:
+            if donor_size > ideal and to_size < ideal:
+                self.obstacles.append(Obstacle(
+                    self.collection.namespace, "threshold",
+                    f"{donor} holds {donor_size - to_size:,} bytes more than {to}, below the "
+                    f"{THRESHOLD_CHUNKS} x {self.collection.max_chunk_size_bytes:,} bytes the balancer waits for"))
+            return False
+        jumbo = 0
+        for chunk in self._chunks_on(donor, zone):
+            if chunk.jumbo:
+                jumbo += 1
+                continue
+            self._schedule(chunk, to, "chunksImbalance", zone)
+            return True
+        if jumbo:
+            self.obstacles.append(Obstacle(self.collection.namespace, "jumbo",
+                                           f"{donor} has only jumbo chunks here ({jumbo}) and cannot give any (6581602)"))
+        return False
+
+    # helpers
+    def _schedule(self, chunk: ChunkState, to: str, reason: str, zone: str) -> None:
+        self.migrations.append(Migration(self.collection.namespace, chunk.shard, to, dict(chunk.min), reason, zone))
+        self.available.discard(chunk.shard)
+        self.available.discard(to)
+
+    def _zones_on(self, shard: str) -> list[str]:
+        """getZoneInfoForShard: the zones the shard's chunks fall in, zones first, then none."""
+        found = {self.zone_of[id(c)] for c in self.collection.chunks if c.shard == shard}
+        return sorted(found - {NO_ZONE}) + ([NO_ZONE] if NO_ZONE in found else [])
+
+    def _chunks_on(self, shard: str, zone: str | None) -> list[ChunkState]:
+        return [c for c in self.collection.chunks if c.shard == shard and (zone is None or self.zone_of[id(c)] == zone)]
+
+    def _least_loaded(self, zone: str) -> str | None:
+        """_getLeastLoadedReceiverShard: available, not draining, in the zone, with data figures, least data."""
+        best, least = None, None
+        for shard in self.shards:
+            if shard.name not in self.available or shard.draining or (zone != NO_ZONE and zone not in shard.zones):
+                continue
+            if shard.name not in self.sizes:
+                continue
+            if least is None or self.sizes[shard.name] < least:
+                best, least = shard.name, self.sizes[shard.name]
+        return best
+
+    def _most_loaded(self) -> str | None:
+        """_getMostOverloadedShard: available, with data figures, most data (whatever its zones)."""
+        best, most = None, None
+        for shard in self.shards:
+            if shard.name not in self.available or shard.name not in self.sizes:
+                continue
+            if most is None or self.sizes[shard.name] > most:
+                best, most = shard.name, self.sizes[shard.name]
+        return best
+
+
+def with_migration(collection: CollectionState, migration: Migration, moved_bytes: int, *, whole: bool) -> CollectionState:
+    """The collection after a migration of ``moved_bytes``: the chunk on its new shard when it moved ``whole``, else
+    a piece of it gone (the donor cut it at about one chunk size) and the rest still on the donor."""
+    chunks = tuple(replace(c, shard=migration.to_shard) if whole and c.shard == migration.from_shard
+                   and dict(c.min) == dict(migration.min) else c for c in collection.chunks)
+    sizes = dict(collection.data_bytes)
+    sizes[migration.from_shard] = sizes.get(migration.from_shard, 0) - moved_bytes
+    sizes[migration.to_shard] = sizes.get(migration.to_shard, 0) + moved_bytes
+    return replace(collection, chunks=chunks, data_bytes=sizes)
