@@ -29,7 +29,7 @@ from .ordering import SortKey, sort_key
 from .splitting import ZoneRange
 
 __all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
-           "balance_round", "collection_status", "zone_of", "blocked_collection", "with_migration", "THRESHOLD_CHUNKS",
+           "balance_round", "collection_status", "zone_splits", "zone_of", "blocked_collection", "with_migration", "THRESHOLD_CHUNKS",
            "STATUS_WORDS"]
 
 # MigrationReason -> balancerCollectionStatus's firstComplianceViolation (Balancer::getBalancerStatusForNs)
@@ -107,16 +107,25 @@ def collection_status(shards: Sequence[ShardState], collection: CollectionState)
     a zone boundary (a zone split pends), else the first reason of a round for this collection alone, else compliant."""
     if collection.flags.get("defragmentCollection"):
         return "defragmentingChunks"
-    if any(_straddles(chunk, collection.zones, list(collection.key)) for chunk in collection.chunks):
+    if zone_splits(collection):
         return "zoneViolation"
     found = balance_round(shards, [replace(collection, flags={})]).migrations
     return STATUS_WORDS[found[0].reason] if found else "compliant"
 
 
-def _straddles(chunk: ChunkState, zones: Sequence[ZoneRange], key: Sequence[str]) -> bool:
-    """A zone boundary strictly inside the chunk: selectChunksToSplit splits it before anything moves."""
-    low, high = _position(chunk.min, key), _position(chunk.max, key)
-    return any(low < _position(bound, key) < high for zone in zones for bound in (zone.min, zone.max))
+def zone_splits(collection: CollectionState) -> list[tuple[ChunkState, list[dict[str, Any]]]]:
+    """selectChunksToSplit: each chunk a zone boundary falls strictly inside, with those boundaries in key order (the
+    balancer splits them before it moves anything)."""
+    key = list(collection.key)
+    bounds = sorted({repr(_position(b, key)): (_position(b, key), b) for zone in collection.zones
+                     for b in (zone.min, zone.max)}.values(), key=lambda item: item[0])
+    found = []
+    for chunk in collection.chunks:
+        low, high = _position(chunk.min, key), _position(chunk.max, key)
+        inside = [dict(bound) for position, bound in bounds if low < position < high]
+        if inside:
+            found.append((chunk, inside))
+    return found
 
 
 def blocked_collection(collection: CollectionState) -> str | None:
