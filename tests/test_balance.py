@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from bson import MinKey
+from bson import MinKey, json_util
 from commandline import run
 from pymongo import MongoClient, monitoring
 
@@ -93,7 +93,7 @@ def test_snapshot_source_reports_chunks_only(cluster, ranged, tmp_path: Path) ->
     path = write_snapshot(ConfigDatabaseSource(cluster.config_client), tmp_path / "snap.json", [ranged])
     (collection,) = balance(SnapshotSource(path)).collections
     assert collection.measure == "chunks" and collection.chunks == 2
-    assert collection.balanced is None and collection.status is None  # no data: no verdict from chunk counts
+    assert collection.status == "compliant"  # the snapshot (format 2) carries the data the verdict needs
     assert all(s.documents is None for s in collection.shards)
 
 
@@ -162,3 +162,35 @@ def test_the_verdict_is_the_8_0_balancers_on_a_real_config_server(cluster) -> No
         admin(cluster.config_client, {"_configsvrUpdateZoneKeyRange": namespace, "min": {"k": 200}, "max": {"k": 400},
                                       "zone": None})
         admin(cluster.config_client, {"_configsvrRemoveShardFromZone": other, "zone": "right"})
+
+
+def test_a_snapshot_plans_offline_as_the_live_cluster_does(cluster, tmp_path: Path) -> None:
+    """Snapshot format 2 carries what the balancer decides from; it validates against the published JSON Schema and
+    gives the same verdict and plan offline as the live cluster (issue 19)."""
+    import jsonschema
+
+    from mongoshard.reports.plan import plan_balancing
+
+    namespace = "offline.items"
+    items = cluster.primary_shard("offline").offline.items
+    items.insert_many([{"k": i, "pad": "x" * 10_000} for i in range(400)])
+    items.create_index("k")
+    cluster.shard_collection(namespace, {"k": 1})
+    cluster.config_client.admin.command({"_configsvrConfigureCollectionBalancing": namespace, "chunkSize": 1})
+    cluster.split(namespace, {"k": 100})
+    live = ConfigDatabaseSource(cluster.config_client)
+    path = write_snapshot(live, tmp_path / "snap.json", [namespace])
+    schema = json.loads((Path(__import__("mongoshard").__file__).parent / "cluster" / "snapshot.schema.json").read_text())
+    jsonschema.validate(json_util.loads(path.read_text()), schema)  # the decoded document: {"$numberInt"} is a number
+    offline = SnapshotSource(path)
+    assert balance(offline, [namespace]).collections[0].status == balance(live, [namespace]).collections[0].status == "chunksImbalance"
+    on_file, on_cluster = plan_balancing(offline, [namespace]), plan_balancing(live, [namespace])
+    assert [(m.from_shard, m.to_shard, m.min) for r in on_file.rounds for m in r.migrations] == \
+        [(m.from_shard, m.to_shard, m.min) for r in on_cluster.rounds for m in r.migrations]
+    version_1 = json.loads(path.read_text())
+    del version_1["balancing"]
+    version_1["version"] = 1
+    (tmp_path / "v1.json").write_text(json.dumps(version_1))
+    assert balance(SnapshotSource(tmp_path / "v1.json"), [namespace]).collections[0].balanced is None
+    refused = run("balance", "--plan", "--snapshot", str(tmp_path / "v1.json"))
+    assert refused.returncode == 2 and "has no data figures" in refused.stderr

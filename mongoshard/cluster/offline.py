@@ -11,7 +11,9 @@ from bson import json_util
 from ..errors import brief
 from ..files import InvalidJson, parse_json_object, read_text, write_text
 from ..model.declaration import ShardSpec
-from ..routing.splitting import initial_chunks
+from ..routing.balancer import BalancingState, ChunkState, CollectionState, ShardState
+from ..routing.balancer_settings import read_balancer_settings
+from ..routing.splitting import ZoneRange, initial_chunks
 from ..routing.table import RoutingError, RoutingTable
 from .source import (
     BalancerState,
@@ -29,7 +31,10 @@ __all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "snapshot_text
            "DEFAULT_SERVER_VERSION"]
 
 SNAPSHOT_FORMAT = "mongoshard-snapshot"
-SNAPSHOT_VERSION = 1
+# 2 adds "balancing": what the balancer decides from (settings, shards' draining and zones, per collection the data
+# per shard, chunk size, zones, flags, jumbo chunks), so that 'balance' and 'balance --plan' work offline.  The JSON
+# Schema ships as mongoshard/cluster/snapshot.schema.json.  Version 1 files still read (no verdict, no plan).
+SNAPSHOT_VERSION = 2
 DEFAULT_SHARDS = ("shard0", "shard1")
 # Predictions are for the version a new cluster runs (8.0, the LTS release compose renders) unless told otherwise.
 DEFAULT_SERVER_VERSION = (8, 0)
@@ -100,6 +105,19 @@ class SnapshotSource(_TableFacts):
             raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); write it with 'mongoshard snapshot'") from None
         self._tables = {t.namespace: t for t in tables}
         self._shards = sorted(shards or {s for t in tables for s in t.shards})
+        self._balancing = document.get("balancing")
+        if self._balancing is not None:
+            try:
+                self.balancing_state(self.sharded_namespaces())
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise SourceError(f"{self.path}: its 'balancing' section does not fit the snapshot schema ({brief(exc)}); "
+                                  "see mongoshard/cluster/snapshot.schema.json") from None
+
+    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState | None:  # type: ignore[override]
+        """The balancing section of a version 2 snapshot; None for version 1 (no data figures)."""
+        if self._balancing is None:
+            return None
+        return state_from_document(self._balancing, {ns: self._tables[ns] for ns in namespaces if ns in self._tables})
 
     def shard_names(self) -> list[str]:
         return list(self._shards)
@@ -156,6 +174,9 @@ def snapshot_text(source: ClusterSource, namespaces: Sequence[str] | None = None
         "shards": source.shard_names(),
         "collections": [source.routing_table(ns).to_document() for ns in chosen],
     }
+    state = source.balancing_state(chosen)
+    if state is not None:
+        document["balancing"] = balancing_document(state)
     return json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1) + "\n"
 
 
@@ -181,3 +202,43 @@ def _load_json(path: Path) -> Mapping[str, Any]:
     except Exception as exc:
         raise SourceError(f"{path} holds values no cluster could ({brief(exc)}); write it with 'mongoshard snapshot'") from None
     return document
+
+
+def balancing_document(state: BalancingState) -> dict[str, Any]:
+    """A BalancingState as a snapshot's "balancing" section (chunks themselves are the routing tables')."""
+    settings = state.settings
+    window = None if settings.window is None else {"start": f"{settings.window[0] // 60}:{settings.window[0] % 60:02d}",
+                                                   "stop": f"{settings.window[1] // 60}:{settings.window[1] % 60:02d}"}
+    return {
+        "balancer": {"mode": settings.mode, **({"activeWindow": window} if window else {})},
+        "in_window": state.in_window,
+        "shards": [{"name": s.name, "draining": s.draining, "zones": sorted(s.zones)} for s in state.shards],
+        "collections": {c.namespace: {
+            "data_bytes": dict(c.data_bytes),
+            "max_chunk_size_bytes": c.max_chunk_size_bytes,
+            "zones": [{"name": z.name, "min": z.min, "max": z.max} for z in c.zones],
+            "flags": dict(c.flags),
+            "jumbo": [chunk.min for chunk in c.chunks if chunk.jumbo],
+        } for c in state.collections},
+    }
+
+
+def state_from_document(document: Mapping[str, Any], tables: Mapping[str, RoutingTable]) -> BalancingState:
+    """A snapshot's "balancing" section, with the routing tables' chunks, as the balancer's input."""
+    shards = tuple(ShardState(str(s["name"]), bool(s.get("draining", False)), frozenset(str(z) for z in s.get("zones", ())))
+                   for s in document["shards"])
+    collections = []
+    for namespace, table in sorted(tables.items()):
+        entry = document["collections"].get(namespace)
+        if entry is None:
+            continue
+        jumbo = {repr(sorted(dict(bound).items())) for bound in entry.get("jumbo", ())}
+        chunks = tuple(ChunkState(c.min, c.max, c.shard, repr(sorted(c.min.items())) in jumbo) for c in table.chunks)
+        collections.append(CollectionState(
+            namespace, dict(table.key), chunks, {str(k): int(v) for k, v in entry["data_bytes"].items()},
+            int(entry["max_chunk_size_bytes"]),
+            tuple(ZoneRange(str(z["name"]), dict(z["min"]), dict(z["max"]), ()) for z in entry.get("zones", ())),
+            dict(entry.get("flags", {})),
+        ))
+    balancer = document.get("balancer") or {}
+    return BalancingState(shards, tuple(collections), read_balancer_settings(balancer), document.get("in_window"))
