@@ -109,14 +109,15 @@ def _redacted_uri(uri: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` without any URI credential, secret URI option or remembered secret: safe for any output."""
-    text = redact_uri(text)
+    """``text`` without any URI credential, secret URI option or remembered secret: safe for any output.  Remembered
+    secrets go first: a password holding a space or a quote ends a URI early for the parser, which would otherwise
+    rewrite half of it and leave the rest unmatched."""
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return redact_uri(text)
 
 
 def redact_message(text: str) -> str:

@@ -125,10 +125,15 @@ def test_purge_adopts_nothing_that_existed_and_keeps_what_is_put_beside_or_insid
     (shared / "logs").mkdir(parents=True)
     before = shared / "logs" / "cfgrs-0.log"
     before.write_text("the user's own log, here before mongoshard\n")
+    rotated_before = shared / "logs" / "shard0-0.log.2024-05-01T10-00-00"  # named like mongod's, but older than it
+    rotated_before.write_text("the user's")
     (workdir / "mongoshard.yaml").write_text((workdir / "mongoshard.yaml").read_text() + "data_dir: var\n")
     assert run("up", "--no-auth", cwd=workdir).returncode == 1
     beside = {shared / "logs" / "cfgrs-0.log.my-copy": "copy", shared / "logs" / "shard0-0.log.d" / "x.txt": "x",
-              shared / "data" / "shard0-0" / "README-mine.txt": "notes"}
+              shared / "data" / "shard0-0" / "README-mine.txt": "notes",
+              shared / "data" / "shard0-0" / "backup" / "collection-0-mybackup.wt": "a look-alike in a subfolder",
+              shared / "data" / "shard0-0" / "journal" / "README": "the user's", rotated_before: "the user's",
+              shared / "data" / "shard0-0" / "startup_log_analysis.txt": "the user's"}
     for path, text in beside.items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
@@ -140,7 +145,9 @@ def test_purge_adopts_nothing_that_existed_and_keeps_what_is_put_beside_or_insid
     assert {path: path.read_text() for path in beside} == {path: text for path, text in beside.items()}
     assert before.read_text().startswith("the user's own log, here before mongoshard")
     assert not rotated.exists() and not (shared / "logs" / "shard1-0.log").exists()
-    assert sorted(p.name for p in (shared / "data" / "shard0-0").rglob("*")) == ["README-mine.txt"]  # mongod's files gone
+    left = sorted(p.relative_to(shared / "data" / "shard0-0").as_posix() for p in (shared / "data" / "shard0-0").rglob("*"))
+    assert left == ["README-mine.txt", "backup", "backup/collection-0-mybackup.wt", "journal", "journal/README",
+                    "startup_log_analysis.txt"]  # mongod's files gone, the user's kept with their folders
     assert "README-mine.txt" in purged.stdout and "kept what it did not create" in purged.stdout
 
 
@@ -164,3 +171,14 @@ def test_a_process_that_only_mentions_a_log_is_never_taken_for_the_server(workdi
         tail.kill()
         tail.wait()
     assert processes_mentioning(str(workdir)) == []
+
+
+def test_up_refuses_a_data_directory_it_did_not_create(workdir: Path) -> None:
+    """The second attacker's F3: mongod was started in a user's folder, which purge then left half full."""
+    mine = workdir / ".mongoshard" / "data" / "shard1-0"
+    mine.mkdir(parents=True)
+    (mine / "important.txt").write_text("usernotes")
+    started = run("up", "--no-auth", cwd=workdir)
+    assert started.returncode == 2 and "shard1-0 exists and mongoshard did not create it" in started.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["important.txt"]
+    assert processes_mentioning(str(workdir)) == [], "what up started before the refusal is stopped"

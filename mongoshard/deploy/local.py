@@ -27,6 +27,7 @@ from .state import (
     log_path,
     marker,
     purge_state_dir,
+    is_created,
     record_created,
 )
 from .topology import CONFIG_SHARD_SINCE, Process, Topology
@@ -136,6 +137,10 @@ def _arguments(binary: Path, process: Process, topology: Topology, state_dir: Pa
         config = topology.config_server
         return [str(binary), "--configdb", f"{config.name}/{config.local_hosts}", *common]
     data = state_dir.resolve() / "data" / process.name
+    if data.exists() and not is_created(state_dir, f"data/{process.name}"):
+        # a folder of the user's (or of another tool's): mongod would fill it, or start the user's own database
+        raise LocalClusterError(f"{data} exists and mongoshard did not create it; move it away, or set another data_dir "
+                                "in the topology file")
     record_created(state_dir, f"data/{process.name}")
     data.mkdir(parents=True, exist_ok=True)
     return [str(binary), f"--{process.role}", "--replSet", str(process.replica_set), "--dbpath", str(data),

@@ -28,7 +28,7 @@ from .processes import is_ours, pids_by_marker
 from .topology import Process, Topology
 
 __all__ = ["StateFile", "LocalClusterError", "PurgeResult", "STATE_FILE", "log_path", "marker", "is_running", "recorded_pids",
-           "adopt_running", "purge_state_dir", "has_cluster_data", "record_created"]
+           "adopt_running", "purge_state_dir", "has_cluster_data", "record_created", "is_created"]
 
 STATE_FILE = "state.json"
 CREATED_FILE = "created.json"
@@ -37,6 +37,9 @@ _MAX_STATE_BYTES = 1024**2
 _PROCESS_NAME = re.compile(r"(cfgrs|shard\d+|mongos)-\d+")
 # The only entries the record may name: anything else in it is not acted on.
 _OURS = re.compile(r"state\.json|state\.tmp|keyfile|admin-password|data/(cfgrs|shard\d+)-\d+|logs/(cfgrs|shard\d+|mongos)-\d+\.(log|out)")
+# "!logs/shard0-0.log.2024-05-01T10-00-00": a file named like one of mongod's rotated logs that was there before the
+# log was created, so not mongod's: purge keeps it.
+_FOREIGN = re.compile(r"!logs/(cfgrs|shard\d+|mongos)-\d+\.log\.[0-9T:.-]+")
 
 
 class LocalClusterError(MongoshardError):
@@ -147,12 +150,21 @@ def record_created(state_dir: Path, *entries: str) -> None:
     known = _created(state_dir)
     entries = tuple(entry for entry in entries
                     if entry in known or not ((state_dir / entry).exists() or (state_dir / entry).is_symlink()))
+    for entry in [e for e in entries if e.endswith(".log") and e not in known]:  # names mongod's rotation would use
+        log = state_dir / entry
+        entries += tuple(f"!{entry}{p.name[len(log.name):]}" for p in (log.parent.glob(log.name + ".*") if log.parent.is_dir()
+                         else ()) if _ROTATED.fullmatch(p.name[len(log.name):]))
     if set(entries) <= known:
         return
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(CREATED_FILE + ".tmp")
     temporary.write_text(json.dumps(sorted(known | set(entries)), indent=1))
     temporary.replace(path)
+
+
+def is_created(state_dir: Path, entry: str) -> bool:
+    """Whether mongoshard's record says it created ``entry`` (relative to the state directory)."""
+    return entry in _created(state_dir)
 
 
 def _created(state_dir: Path) -> set[str]:
@@ -163,7 +175,8 @@ def _created(state_dir: Path) -> set[str]:
         entries = json.loads(read_text(path, "the record of created files", limit=_MAX_STATE_BYTES))
     except (FileProblem, ValueError, RecursionError):
         return set()
-    return {entry for entry in entries if isinstance(entry, str) and _OURS.fullmatch(entry)} if isinstance(entries, list) else set()
+    return {entry for entry in entries if isinstance(entry, str) and (_OURS.fullmatch(entry) or _FOREIGN.fullmatch(entry))} \
+        if isinstance(entries, list) else set()
 
 
 def purge_state_dir(state_dir: Path) -> PurgeResult:
@@ -181,12 +194,14 @@ def purge_state_dir(state_dir: Path) -> PurgeResult:
         raise LocalClusterError(f"{state_dir} holds no record of what mongoshard created there ({CREATED_FILE}); "
                                 "nothing was deleted: remove what you want gone yourself")
     removed: list[str] = []
-    for entry in sorted(created):
+    foreign = {entry[1:] for entry in created if entry.startswith("!")}
+    for entry in sorted(e for e in created if not e.startswith("!")):
         path = state_dir / entry
         # mongod's rotated logs (logRotate renames shard0-0.log to shard0-0.log.2024-05-01T10-00-00) are the server's;
         # any other name beside them (shard0-0.log.my-copy, a folder shard0-0.log.d) is the user's.
         siblings = sorted(p for p in path.parent.glob(path.name + ".*") if _ROTATED.fullmatch(p.name[len(path.name):])
-                          and p.is_file() and not p.is_symlink()) if entry.endswith(".log") and path.parent.is_dir() else []
+                          and p.is_file() and not p.is_symlink() and str(p.relative_to(state_dir)) not in foreign
+                          ) if entry.endswith(".log") and path.parent.is_dir() else []
         for target in (path, *siblings):
             if target.is_symlink() or not target.exists():
                 continue  # replaced by a link, or gone: not ours to touch
@@ -203,9 +218,12 @@ def purge_state_dir(state_dir: Path) -> PurgeResult:
     return PurgeResult(state_dir, tuple(removed), kept)
 
 
-# What mongod writes in a --dbpath (WiredTiger's files, the journal, FTDC, the lock and its temporary files).
-_SERVER_FILE = re.compile(r"(.*\.wt|WiredTiger.*|.*\.turtle|mongod\.lock|storage\.bson|journal/.*|diagnostic\.data/.*|"
-                          r"_tmp/.*|\.?startup_log.*)")
+# What mongod 6.0 to 8.0 writes in a --dbpath, by name: WiredTiger's files at the top (collection-*.wt, index-*.wt,
+# _mdb_catalog.wt, sizeStorer.wt, WiredTiger*), the journal's logs, FTDC's metrics, the lock, storage.bson and the
+# temporary folder's files; anything else, a look-alike in a subfolder included, is the user's.
+_SERVER_FILE = re.compile(r"((collection|index)-[0-9]+-+-?[0-9]+\.wt|_mdb_catalog\.wt|sizeStorer\.wt|WiredTiger[A-Za-z]*(\.wt|\.lock|\.turtle|\.backup)?|"
+                          r"mongod\.lock|storage\.bson|journal/WiredTiger(Log|Preplog|Tmplog)\.[0-9]+|"
+                          r"diagnostic\.data/metrics\.[0-9TZ:.-]+|diagnostic\.data/metrics\.interim(\.temp)?|_tmp/[^/]+)")
 _ROTATED = re.compile(r"\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(\.\d+)?")
 
 

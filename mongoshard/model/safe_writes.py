@@ -207,10 +207,16 @@ def _save_update(previous: Callable) -> Callable:
 
 
 def _switched(document: Any) -> bool:
-    """Written elsewhere: ``doc.switch_collection()``/``switch_db()`` (on the instance) or the ``switch_collection``/
-    ``switch_db`` context managers (which set ``_get_collection_name``/``_get_db`` on the class)."""
-    return (any(name in document.__dict__ for name in ("_get_collection", "_get_db"))
-            or any(name in vars(type(document)) for name in ("_get_collection_name", "_get_db")))
+    """Written elsewhere than the class's own collection: ``doc.switch_collection()``/``switch_db()`` or the context
+    managers of the same names.  Judged by where this save goes, never by leftovers: mongoengine's context managers
+    restore the class by assigning its methods back, and an instance switched back to its own collection writes
+    there again."""
+    from mongoengine.connection import DEFAULT_CONNECTION_NAME, get_db
+
+    cls = type(document)
+    target = document._get_collection()
+    own_database = get_db(cls._meta.get("db_alias") or DEFAULT_CONNECTION_NAME).name
+    return target.name != cls._meta.get("collection") or target.database.name != own_database
 
 
 def _check_new_document(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]], *, check_id: bool) -> None:
@@ -334,9 +340,14 @@ def _update(previous: Callable) -> Callable:
 
     def update(self, **kwargs):
         result = previous(self, **kwargs)
-        paths = {"__".join(path.split(".")) for path, _ in key_entries(type(self))}
+        paths = {"__".join(path.split(".")) for entry in key_entries(type(self)) for path in entry}  # model and database
+        names = [name for name in kwargs if name != "__raw__"]
+        raw = kwargs.get("__raw__")
+        if isinstance(raw, Mapping):  # {"$set": {"tenant": ...}}: the database paths each operator names
+            names += ["set__" + "__".join(str(field).split(".")) for fields in raw.values() if isinstance(fields, Mapping)
+                      for field in fields]
         touched = any(name.split("__", 1)[-1] == path or name.split("__", 1)[-1].startswith(path + "__")
-                      or path.startswith(name.split("__", 1)[-1] + "__") for name in kwargs for path in paths)
+                      or path.startswith(name.split("__", 1)[-1] + "__") for name in names for path in paths)
         if touched and is_stored(self) and result:
             entries = key_entries(type(self))
             stored = self._get_collection().find_one({"_id": self._fields[self._meta["id_field"]].to_mongo(self.pk)},
