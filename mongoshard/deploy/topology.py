@@ -256,6 +256,9 @@ def _loader() -> type:
             seen: set[Any] = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    raise yaml.constructor.ConstructorError(None, None, "a setting's name must be a word, not a list or "
+                                                            "a mapping", key_node.start_mark)
                 if key in seen:
                     raise yaml.constructor.ConstructorError(None, None, f"the setting {key!r} is given twice",
                                                             key_node.start_mark)
@@ -263,6 +266,9 @@ def _loader() -> type:
             return super().construct_mapping(node, deep=deep)
 
     Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: loader.construct_scalar(node))
+    # YAML 1.1 reads 10:30:00 (base 60) and 0x9000 as numbers: only plain decimal digits are, the rest stays text
+    Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value)
+                           if re.fullmatch(r"[-+]?[0-9]+", node.value) else loader.construct_scalar(node))
     return Loader
 
 

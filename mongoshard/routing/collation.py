@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from bson import Decimal128
+
 from ..errors import MongoshardError
 from .locales import LOCALES, VARIANTS
+
+# The collator version the server reports (its vendored ICU); a collation naming another one is refused.
+ICU_VERSION = "57.1"
 
 __all__ = ["check_collation", "CollationError"]
 
@@ -22,6 +27,8 @@ def check_collation(collation: Any) -> None:
     """Raise CollationError, naming the field, where a real mongod refuses ``collation``."""
     if not isinstance(collation, Mapping):
         raise CollationError(f"a collation is a document such as {{\"locale\": \"fr\"}}, not {type(collation).__name__}")
+    if not collation:
+        return  # an empty collation is none: the collection's default applies
     unknown = sorted(set(collation) - {"locale", "strength", "version", *_ENUMS, *_BOOLEANS})
     if unknown:
         raise CollationError(f"collation field '{unknown[0]}' is unknown to MongoDB; the fields are locale, strength, "
@@ -31,12 +38,18 @@ def check_collation(collation: Any) -> None:
     # collation.idl: a null field is an absent one; strength is a number in [0, 5] (validators), truncated, and for a
     # locale other than "simple" one of the five ICU strengths (CollationSpec's enumeration: 0 is not one of them)
     strength = collation.get("strength")
+    if isinstance(strength, Decimal128):
+        strength = float(strength.to_decimal())
     if strength is not None:
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength != strength:
             raise CollationError(f"collation strength must be a number from 1 to 5, not {strength!r:.20}")
-        if not 0 <= strength <= 5 or (locale != "simple" and int(strength) == 0):
+        if abs(strength) > 2**31 or not 0 <= int(strength) <= 5 or (locale != "simple" and int(strength) == 0):
             raise CollationError(f"collation strength must be from 1 to 5 (1: base letters only ... 5: identical), "
                                  f"not {strength}")
+    # CollationSpec: "'caseFirst' is invalid unless 'caseLevel' is on or 'strength' is greater than 2"
+    if (locale != "simple" and collation.get("caseFirst") in ("upper", "lower") and not collation.get("caseLevel")
+            and int(strength if strength is not None else 3) < 3):
+        raise CollationError("collation caseFirst upper or lower needs caseLevel: true or a strength of 3 or more")
     for name, allowed in _ENUMS.items():
         if collation.get(name) is not None and collation[name] not in allowed:
             raise CollationError(f"collation {name} must be one of {', '.join(allowed)}, not {collation[name]!r:.30}")
@@ -45,8 +58,9 @@ def check_collation(collation: Any) -> None:
         if (collation.get(name) is not None or (name == "backwards" and name in collation)) and not isinstance(
                 collation[name], bool):
             raise CollationError(f"collation {name} must be true or false, not {collation[name]!r:.30}")
-    if collation.get("version") is not None and not isinstance(collation["version"], str):
-        raise CollationError("collation version must be a string (the server sets it)")
+    if collation.get("version") is not None and collation["version"] != ICU_VERSION:
+        raise CollationError(f"collation version must be {ICU_VERSION!r}, the ICU version MongoDB ships (the server sets "
+                             "it; leave it out)")
 
 
 def _check_locale(locale: Any) -> None:
@@ -56,8 +70,8 @@ def _check_locale(locale: Any) -> None:
         raise CollationError("the collation locale is empty or holds a NUL byte; give one such as \"fr\" or \"simple\"")
     if locale == "simple":
         return
-    name, _, variant = locale.partition("@collation=")
-    if name in LOCALES and (not variant or name in VARIANTS.get(variant, ())):
+    name, marker, variant = locale.partition("@collation=")
+    if name in LOCALES and (not marker or name in VARIANTS.get(variant, ())):
         return
     hint = f"; did you mean '{name}'?" if variant and name in LOCALES else " (note: 'simple' is lower case)" \
         if locale.lower() == "simple" else ""

@@ -24,13 +24,17 @@ LOCALES = frozenset({
 VARIANTS: dict[str, frozenset[str]] = {
     "big5han": frozenset({"zh", "zh_Hant"}),
     "compat": frozenset({"ar"}),
+    "dictionary": frozenset({"si"}),
     "emoji": LOCALES,
     "eor": LOCALES,
     "gb2312han": frozenset({"zh", "zh_Hant"}),
     "phonebook": frozenset({"de", "de_AT"}),
+    "phonetic": frozenset({"ln"}),
     "pinyin": frozenset({"zh_Hant"}),
     "search": LOCALES,
     "standard": frozenset({"sv", "zh", "zh_Hant"}),
+    # taken or refused by the same 6.0.5 binary depending on the host's default locale (ICU's fallback): accepted here
+    "stroke": frozenset({"zh", "zh_Hant"}),
     "traditional": frozenset({"bn", "es", "fi", "kn", "vi"}),
     "unihan": frozenset({"ja", "ko", "zh", "zh_Hant"}),
     "zhuyin": frozenset({"zh", "zh_Hant"}),
