@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import stat
 import sys
@@ -233,6 +234,13 @@ def user_output_to_stderr() -> Iterator[None]:
             yield
         return
     sink = sys.stderr
+    # Descriptor 2 too, when mongoshard's own stderr writes through a copy of it (the command line does): then what
+    # user code writes there (os.write(2), a subprocess's stderr) comes back through sys.stderr like the rest.
+    try:
+        own_stderr = sink.fileno() != 2
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        own_stderr = False
+    saved_err = os.dup(2) if own_stderr else None
 
     def forward() -> None:
         with os.fdopen(reading, "rb") as pipe:
@@ -244,6 +252,8 @@ def user_output_to_stderr() -> Iterator[None]:
     reader = threading.Thread(target=forward, name="mongoshard-user-output", daemon=True)
     reader.start()
     os.dup2(writing, 1)
+    if saved_err is not None:
+        os.dup2(writing, 2)
     os.close(writing)
     original = sys.__stdout__
     try:
@@ -256,4 +266,7 @@ def user_output_to_stderr() -> Iterator[None]:
             sys.stderr.flush()
         os.dup2(saved, 1)  # the last writer of the pipe closes: the thread reads to its end
         os.close(saved)
+        if saved_err is not None:
+            os.dup2(saved_err, 2)
+            os.close(saved_err)
         reader.join(timeout=5)

@@ -184,15 +184,18 @@ def test_a_deleted_current_directory_is_one_sentence(tmp_path) -> None:
 
 
 def test_user_code_output_never_breaks_json(tmp_path) -> None:
-    """Issue 18: a sample generator writing to file descriptor 1, to sys.__stdout__ and through a subprocess, and a
-    module printing at import: stdout stays one JSON document and every stderr line is a JSON object."""
+    """Issue 18: a sample generator writing to file descriptors 1 and 2, to sys.__stdout__/__stderr__ and through a
+    subprocess, and a module printing at import: stdout stays one JSON document and every stderr line is a JSON object."""
     (tmp_path / "noisy.py").write_text(
         "import os, subprocess, sys\n"
         "print('printed at import')\n"
         "def docs():\n"
         "    os.write(1, b'raw bytes on fd 1\\n')\n"
+        "    os.write(2, b'raw bytes on fd 2\\n')\n"
         "    print('to sys.__stdout__', file=sys.__stdout__, flush=True)\n"
+        "    print('to sys.__stderr__', file=sys.__stderr__, flush=True)\n"
         "    subprocess.run(['echo', 'from a subprocess'])\n"
+        "    subprocess.run(['sh', '-c', 'echo from a subprocess on stderr >&2'])\n"
         "    print('a plain print')\n"
         "    for n in range(5):\n"
         "        yield {'a': n}\n"
@@ -206,7 +209,8 @@ def test_user_code_output_never_breaks_json(tmp_path) -> None:
     lines = result.stderr.splitlines()
     assert lines and all(isinstance(json.loads(line), dict) for line in lines), result.stderr
     said = [json.loads(line).get("output") for line in lines]
-    assert {"raw bytes on fd 1", "to sys.__stdout__", "from a subprocess", "a plain print", "printed at import"} <= set(said)
+    assert {"raw bytes on fd 1", "raw bytes on fd 2", "to sys.__stdout__", "to sys.__stderr__", "from a subprocess",
+            "from a subprocess on stderr", "a plain print", "printed at import"} <= set(said)
     stopped = run("simulate", "noisy:stops", "--key", '{"a": 1}', cwd=tmp_path, env=env)
     assert stopped.returncode == 2 and "Traceback" not in stopped.stderr
     assert stopped.stderr.splitlines()[-1] == ("mongoshard: the sample 'noisy:stops' raised GeneratorExit after 1 "

@@ -243,8 +243,9 @@ def _is_json_object(line: str) -> bool:
 @contextlib.contextmanager
 def _redacted_output(as_json: bool = False) -> Iterator[None]:
     original = sys.stdout, sys.stderr
+    diagnostics = _own_descriptor(_usable(original[1]))
     sys.stdout = _RedactingStream(_usable(original[0]))
-    sys.stderr = _RedactingStream(_usable(original[1]), json_lines=as_json, diagnostics=True)
+    sys.stderr = _RedactingStream(diagnostics, json_lines=as_json, diagnostics=True)
     try:
         yield
     finally:
@@ -252,6 +253,20 @@ def _redacted_output(as_json: bool = False) -> Iterator[None]:
             with contextlib.suppress(Exception, _OutputClosed):
                 stream.flush()
         sys.stdout, sys.stderr = original
+        if diagnostics is not original[1]:
+            with contextlib.suppress(Exception):
+                diagnostics.close()
+
+
+def _own_descriptor(stream: TextIO) -> TextIO:
+    """stderr written through a copy of its file descriptor: while user code runs, descriptor 2 itself is a pipe that
+    mongoshard reads (``files.user_output_to_stderr``), and its lines come back through here, as JSON under --json."""
+    try:
+        copy = os.dup(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
+        return stream  # not a file (a test's capture): nothing below can be redirected anyway
+    return io.TextIOWrapper(io.FileIO(copy, "w", closefd=True), encoding=getattr(stream, "encoding", None) or "utf-8",
+                            errors="backslashreplace", line_buffering=True)
 
 
 def _usable(stream: TextIO | None) -> TextIO:
