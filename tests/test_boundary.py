@@ -156,12 +156,6 @@ def test_a_terminal_that_cannot_show_unicode_gets_escapes(environment: dict) -> 
     assert "t\\x" in result.stdout or "t\\udc" in result.stdout, "the accented database name is shown escaped"
 
 
-def test_a_closed_standard_output_is_not_a_crash() -> None:
-    result = subprocess.run(f"{sys.executable} -m mongoshard keys examples.pokemon_storage.models >&-", shell=True, cwd=ROOT,
-                            capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
-    assert result.returncode == 0 and TRACEBACK not in result.stderr
-
-
 @pytest.mark.mongod
 def test_a_server_that_is_not_a_cluster_is_named_as_such(cluster) -> None:
     shard = cluster.topology.shards[0]
@@ -225,3 +219,15 @@ def test_a_full_or_closed_stderr_keeps_the_exit_code(tmp_path) -> None:
             done = subprocess.run(["sh", "-c", f"exec {sys.executable} -m mongoshard {arguments} >/dev/null {redirect}"],
                                   cwd=ROOT, env=env)
             assert done.returncode == code, (redirect, arguments)
+
+
+def test_an_undeliverable_result_is_a_failure() -> None:
+    """Issue 18: with standard output closed the result was dropped with exit 0; on a full disk the sentence said
+    'cannot access' without saying what."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = f"exec {sys.executable} -m mongoshard route examples.pokemon_storage.models:Creature '{{\"user_id\": 7}}'"
+    for redirect, reason in ((">&-", "it is closed"), (">/dev/full", "No space left on device")):
+        done = subprocess.run(["sh", "-c", f"{command} {redirect}"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 2 and TRACEBACK not in done.stderr, (redirect, done.stderr)
+        assert done.stderr == (f"mongoshard: cannot write the result to standard output ({reason}); redirect it to a "
+                               "place that takes it and run the command again\n")

@@ -30,6 +30,7 @@ warnings are JSON lines on stderr too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -84,6 +85,7 @@ def run(arguments: list[str]) -> int:
         try:
             result = app(args=arguments, prog_name="mongoshard", standalone_mode=False)
             code = result if isinstance(result, int) else EXIT_OK
+            sys.stdout.flush()  # the result's last bytes: failing to deliver them is the command failing
         except _OutputClosed:
             return EXIT_BROKEN_PIPE
         except Interrupted as exc:
@@ -213,9 +215,10 @@ class _RedactingStream(io.TextIOBase):
             self._target.flush()
         except BrokenPipeError:
             raise _OutputClosed() from None
-        except OSError:
+        except OSError as exc:
             if not self._diagnostics:
-                raise
+                raise MongoshardError(f"cannot write the result to standard output ({exc.strerror or brief(exc)}); "
+                                      "redirect it to a place that takes it and run the command again") from None
 
     def isatty(self) -> bool:
         return self._target.isatty()
@@ -244,7 +247,7 @@ def _is_json_object(line: str) -> bool:
 def _redacted_output(as_json: bool = False) -> Iterator[None]:
     original = sys.stdout, sys.stderr
     diagnostics = _own_descriptor(_usable(original[1]))
-    sys.stdout = _RedactingStream(_usable(original[0]))
+    sys.stdout = _RedactingStream(_usable(original[0]) if original[0] is not None else _ClosedOutput())
     sys.stderr = _RedactingStream(diagnostics, json_lines=as_json, diagnostics=True)
     try:
         yield
@@ -267,6 +270,16 @@ def _own_descriptor(stream: TextIO) -> TextIO:
         return stream  # not a file (a test's capture): nothing below can be redirected anyway
     return io.TextIOWrapper(io.FileIO(copy, "w", closefd=True), encoding=getattr(stream, "encoding", None) or "utf-8",
                             errors="backslashreplace", line_buffering=True)
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Standard output closed before mongoshard started (``>&-``): the result has nowhere to go, which is a failure."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "it is closed")
+
+    def writable(self) -> bool:
+        return True
 
 
 def _usable(stream: TextIO | None) -> TextIO:
