@@ -71,3 +71,11 @@ def test_the_attackers_collations_are_refused_by_both(server, collation) -> None
         server.find_one({}, collation=collation)
     with pytest.raises(CollationError):
         check_collation(collation)
+
+
+@pytest.mark.parametrize("collation", [{"locale": "simple", "version": "upper"}, {"locale": "fr", "version": None},
+                                       {"locale": "fr", "strength": 1, "caseFirst": "off"}])
+def test_collations_the_property_test_found_accepted_are_accepted_by_both(server, collation) -> None:
+    """Found by the property test above on the full suite: the simple locale takes any version string."""
+    server.find_one({}, collation=collation)
+    check_collation(collation)

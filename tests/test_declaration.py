@@ -6,7 +6,7 @@ import textwrap
 
 import mongomock
 import pytest
-from bson import Int64
+from bson import Int64, MaxKey, MinKey
 from mongoengine import (
     DateTimeField,
     DictField,
@@ -24,6 +24,8 @@ from mongoengine.errors import OperationError
 
 from mongoshard import DeclarationError, ShardSpec, Zone, discover, sharded, spec_for
 import mongoshard
+from mongoshard.routing.write_facts import Write
+from mongoshard.routing.writes import target_write
 
 
 class Owner(EmbeddedDocument):
@@ -527,10 +529,56 @@ def test_split_points_of_every_bson_date_and_reference_are_a_models_own_answer()
     (lambda: mongoshard.ShardSpec("db", "c", (("a", 2),)), "the shard key must be a non-empty tuple"),
     (lambda: mongoshard.advise([mongoshard.ShardSpec("db", "c", (("a", 1),))]), "this ShardSpec names no model"),
     (lambda: mongoshard.hashed_value(_nested(5000)), "nested deeper than MongoDB stores"),
+    # the second attacker's F11, each a raw Python exception or a silent wrong answer before
+    (lambda: mongoshard.hashed_value("\udcff"), "is not UTF-8 .a lone surrogate."),
+    (lambda: _table().shard_for({"user_id": "\udcff"}), "is not UTF-8"),
+    (lambda: _table().shard_for(None), "a document is a mapping of field names to values"),
+    (lambda: _table().shard_for("x"), "a document is a mapping"),
+    (lambda: _table().target({}, {"locale": 5}), "locale"),
+    (lambda: mongoshard.PredictedSource(_specs(), "shard0"), "a list of names such as"),
+    (lambda: mongoshard.PredictedSource(_specs(), ["s0"], server_version="8"), "a server version is .major, minor."),
+    (lambda: mongoshard.PredictedSource([5], ["s0"]), "built from ShardSpecs"),
+    (lambda: mongoshard.RoutingTable("a.b", {"x": 1}, None), "chunks must be a list"),
+    (lambda: mongoshard.RoutingTable("a.b", "x", []), "the shard key pattern must be a document"),
+    (lambda: mongoshard.RoutingTable("ab", {"x": 1}, []), "namespace is 'database.collection'"),
+    (lambda: mongoshard.RoutingTable("a.b", {"x": 1}, [{"min": {"x": MinKey()}, "max": {"x": MaxKey()}, "shard": 5}]),
+     "a 'shard' name"),
+    (lambda: mongoshard.ShardSpec("a.b", "c", (("a", 1),)), "the database name 'a.b' holds a character"),
+    (lambda: mongoshard.ShardSpec("", "", (("a", 1),)), "the database name '' must be a non-empty string"),
+    (lambda: mongoshard.ShardSpec("a", "c$", (("a", 1),)), "the collection name 'c\\$' is one MongoDB refuses"),
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", "hashed"),), initial_chunks=-1), "initial_chunks must be a whole"),
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", "hashed"),), initial_chunks="8"), "initial_chunks must be a whole"),
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", 1),), zones=(5,)), "zones must be a tuple of Zone"),
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", 1),), split_points=(5,)), "split_points must be a tuple of documents"),
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", 1),), unique=1), "unique must be True or False"),
+    (lambda: mongoshard.Zone("EU", {"a": 1}, {"a": 2}, "shard0"), "shards must be a tuple of shard names"),
+    (lambda: mongoshard.Zone("EU", 1, {"a": 2}, ("shard0",)), "min must be a document"),
+    (lambda: mongoshard.Salting("a", buckets=0), "at least 2"),
+    (lambda: mongoshard.Salting("a", buckets="3"), "at least 2"),
+    (lambda: mongoshard.Salting(5, buckets=3), "Salting.field must be a field name"),
+    (lambda: mongoshard.advise(None), "advise needs the ShardSpecs"),
+    (lambda: mongoshard.advise([1]), "advise needs ShardSpecs"),
+    (lambda: mongoshard.advise("x"), "advise needs the ShardSpecs"),
+    (lambda: target_write(None, Write("delete", filter={}), (8, 0)), "needs a RoutingTable"),
+    (lambda: target_write(_table(), None, (8, 0)), "needs a Write"),
+    (lambda: Write("update", filter={"user_id": 1}, update={"$set": 5}), "takes a document of fields"),
+    (lambda: Write("update", filter={"user_id": 1}, update={"$pushAll": {"a": [1]}}), "unknown update operator"),
+    (lambda: mongoshard.discover(5), "a module's dotted name"),
+    (lambda: mongoshard.scan(5), "a list of dotted module names"),
+    (lambda: mongoshard.scan("examples.pokemon_storage.models"), "a list of dotted module names"),
+    (lambda: mongoshard.SnapshotSource(5), "read from a file path"),
 ])
 def test_library_misuse_is_one_sentence(call, says: str) -> None:
     with pytest.raises(mongoshard.MongoshardError, match=says):
         call()
+
+
+def _specs() -> list:
+    return mongoshard.discover("examples.pokemon_storage.models")
+
+
+def _table() -> mongoshard.RoutingTable:
+    return mongoshard.PredictedSource(_specs(), ["shard0", "shard1"]).routing_table("game.creatures")
 
 
 def _nested(depth: int) -> dict:

@@ -633,6 +633,34 @@ def test_a_new_document_taking_a_stored_id_with_a_key_of_another_type_is_refused
     assert server.writes() == [] and Flag._get_collection().find_one({}, {"_id": 0}) == {"on": 1}
 
 
+def test_a_bulk_insert_taking_a_stored_id_with_another_key_is_refused(server) -> None:
+    """Issue 18 (second attacker, F12): save() read the stored _id first, QuerySet.insert did not; on a cluster the
+    insert is routed by the new key to another shard, where it makes a second document with the same _id."""
+    _, SafeBox = box_classes()
+    stored = SafeBox(owner=Owner(player_id=1), box=1).save()
+    server.clear()
+    with pytest.raises(ShardKeyWriteError, match="is stored with owner.player_id = 1, not 2"):
+        SafeBox.objects.insert([SafeBox(owner=Owner(player_id=5), box=2), SafeBox(id=stored.pk, owner=Owner(player_id=2), box=1)])
+    assert [c["name"] for c in server.writes()] == []
+    assert SafeBox._get_collection().count_documents({}) == 1
+
+
+def test_an_array_on_a_dynamic_key_is_refused_before_it_is_stored(server) -> None:
+    """Issue 18 (F12): a DynamicDocument's key field can hold a list, which a sharded collection refuses."""
+    collection = fresh("dynamic_array")
+
+    @sharded(key="tenant", database="safewrites")
+    class Tagged(DynamicDocument):
+        meta = {"collection": collection}
+
+    for write in (lambda: Tagged(tenant=[1]).save(), lambda: Tagged.objects.insert([Tagged(tenant=["a", "b"])])):
+        with pytest.raises(ValidationError, match="holds an array on the shard key path tenant"):
+            write()
+    assert Tagged._get_collection().count_documents({}) == 0
+    Tagged(tenant=1).save()
+    assert Tagged._get_collection().count_documents({}) == 1
+
+
 # The third attacker's findings on safe writes ---------------------------------------------------------------------
 
 

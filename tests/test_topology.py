@@ -38,6 +38,8 @@ def test_even_replica_sets_warn() -> None:
     ({"shards": 5000}, "'shards' must be at most 1024, not 5000"),
     ({"data_dir": "a\nb"}, "must not hold control characters"),
     ({"version": "latest"}, "'version' must be a MongoDB version such as '8.0'"),
+    ({"version": "08.00"}, "'version' must be a MongoDB version such as '8.0'"),  # issue 18: no such image tag
+    ({"version": "99999999999999999999.0"}, "'version' must be a MongoDB version such as '8.0'"),
     ({"config_shard": True, "version": "7.0"}, "'config_shard' needs MongoDB 8.0 or later"),
     ({"shards": "two"}, "'shards' must be a whole number, not 'two'"),
     ({"name": "My Cluster"}, "'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not 'My Cluster'"),

@@ -66,7 +66,12 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
     from ..routing.table import key_text
 
     findings: list[Finding] = []
+    if isinstance(specs, (str, bytes, Mapping)) or not isinstance(specs, Iterable):
+        raise DeclarationError(f"advise needs the ShardSpecs that discover('myapp.models') returns, not {specs!r:.60}")
     specs = list(specs)
+    if not all(isinstance(spec, ShardSpec) for spec in specs):
+        raise DeclarationError("advise needs ShardSpecs, such as discover('myapp.models') returns; "
+                               f"got {next(s for s in specs if not isinstance(s, ShardSpec))!r:.60}")
     # a pattern never takes in the collections the application's other models own
     owned = {spec.namespace for spec in specs} | {f"{_database(m, database)}.{m._get_collection_name()}" for m in unsharded}
     for spec in specs:

@@ -197,7 +197,7 @@ def read_collation(text: str) -> dict[str, Any]:
 
 def read_version(text: str) -> tuple[int, int]:
     """A server version such as 8.0 or 9.0 (a patch number is allowed and ignored)."""
-    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})(?:\.\d+)?", text.strip())
+    match = re.fullmatch(r"([1-9]\d?)\.(0|[1-9]\d?)(?:\.(?:0|[1-9]\d{0,3}))?", text.strip())
     if not match or (int(match.group(1)), int(match.group(2))) < (4, 4):
         fail(f"--server-version must be a MongoDB version from 4.4 on, such as 8.0 or 9.0, not {text!r}")
     return int(match.group(1)), int(match.group(2))

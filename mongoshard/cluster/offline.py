@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -15,6 +16,7 @@ from ..routing.balancer import BalancingState, ChunkState, CollectionState, Shar
 from ..routing.balancer_settings import read_balancer_settings
 from ..routing.splitting import ZoneRange, initial_chunks
 from ..routing.table import RoutingError, RoutingTable
+from ..routing.writes import check_server_version
 from .source import (
     BalancerState,
     ChunkCount,
@@ -88,6 +90,8 @@ class SnapshotSource(_TableFacts):
     """A snapshot file written by ``write_snapshot`` (or a single routing table document)."""
 
     def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise SourceError(f"a snapshot is read from a file path, not {path!r:.60}")
         self.path = Path(path)
         document = _load_json(self.path)
         if "namespace" in document:  # a single table
@@ -138,8 +142,16 @@ class PredictedSource(_TableFacts):
 
     def __init__(self, specs: Iterable[ShardSpec], shards: Sequence[str] = DEFAULT_SHARDS, *,
                  server_version: tuple[int, int] = DEFAULT_SERVER_VERSION) -> None:
+        if isinstance(shards, (str, bytes)) or not all(isinstance(name, str) and name for name in shards):
+            # a string would be read one character at a time: one shard per letter
+            raise SourceError(f"the shards of a predicted cluster are a list of names such as ['shard0', 'shard1'], "
+                              f"not {shards!r:.60}")
         if not shards:
             raise SourceError("a predicted cluster needs at least one shard")
+        check_server_version(server_version)
+        specs = list(specs)
+        if not all(isinstance(spec, ShardSpec) for spec in specs):
+            raise SourceError("a predicted cluster is built from ShardSpecs, such as discover('myapp.models') returns")
         self._shards = list(shards)
         self._specs = {spec.namespace: spec for spec in specs}
         self._server_version = server_version

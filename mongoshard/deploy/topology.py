@@ -19,7 +19,9 @@ __all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology"
 DEFAULT_FILE = "mongoshard.yaml"
 # The official image tag a new cluster runs (8.0 is the long-term support release; 6.0 and 7.0 are past end of life).
 DEFAULT_VERSION = "8.0"
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?(?:-[a-z0-9.]+)?")
+# A mongo image tag's version: no leading zeros and no absurd lengths (`08.00` or a 20-digit major is a typo, and
+# there is no such image).
+_VERSION = re.compile(r"(0|[1-9]\d?)\.(0|[1-9]\d?)(?:\.(?:0|[1-9]\d{0,3}))?(?:-[a-z0-9.]+)?")
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
-from .fields import FieldResolver, database_name_problem, key_paths, meta_of
+from .fields import UNKNOWN_DATABASE, FieldResolver, collection_name_problem, database_name_problem, key_paths, meta_of
 from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
 
@@ -65,6 +65,19 @@ class Zone:
     max: Mapping[str, Any]
     shards: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise DeclarationError(f"a zone's name must be a non-empty string, not {self.name!r:.60}")
+        for side in ("min", "max"):
+            if not isinstance(getattr(self, side), Mapping):
+                raise DeclarationError(f"zone '{self.name}': {side} must be a document such as {{'region': 'EU'}}, "
+                                       f"not {getattr(self, side)!r:.60}")
+        if not isinstance(self.shards, (tuple, list)) or not all(isinstance(s, str) and s for s in self.shards):
+            # a string would be read one character at a time, one shard per letter
+            raise DeclarationError(f"zone '{self.name}': shards must be a tuple of shard names such as ('shard0',), "
+                                   f"not {self.shards!r:.60}")
+        object.__setattr__(self, "shards", tuple(self.shards))
+
 
 @dataclass(frozen=True)
 class ShardSpec:
@@ -90,9 +103,29 @@ class ShardSpec:
                 and (entry[1] == HASHED or (entry[1] == 1 and not isinstance(entry[1], bool))) for entry in self.key):
             raise DeclarationError(f"Model {where}: the shard key must be a non-empty tuple of (field, 1 or \"hashed\") "
                                    f"pairs, e.g. (('user_id', 1),), not {self.key!r:.80}")
+        self._check_types(where)
         check_declaration(where, self.key,
                           unique=self.unique, initial_chunks=self.initial_chunks, split_points=self.split_points,
                           zones=self.zones)
+
+    def _check_types(self, where: str) -> None:
+        """What Python does not check: a spec built by hand gets a sentence, not a TypeError deep in apply."""
+        if self.database != UNKNOWN_DATABASE and (problem := database_name_problem(self.database)):
+            raise DeclarationError(f"Model {where}: the database name {self.database!r:.80} {problem}")
+        if problem := collection_name_problem(self.collection):
+            raise DeclarationError(f"Model {where}: the collection name {self.collection!r:.80} {problem}")
+        if not isinstance(self.unique, bool):
+            raise DeclarationError(f"Model {where}: unique must be True or False, not {self.unique!r:.80}")
+        count = self.initial_chunks
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise DeclarationError(f"Model {where}: initial_chunks must be a whole number of chunks, at least 1, or None, "
+                                   f"not {count!r:.80}")
+        if not isinstance(self.split_points, tuple) or not all(isinstance(p, Mapping) for p in self.split_points):
+            raise DeclarationError(f"Model {where}: split_points must be a tuple of documents such as ({{'user_id': 100}},), "
+                                   f"not {self.split_points!r:.80}")
+        if not isinstance(self.zones, tuple) or not all(isinstance(z, Zone) for z in self.zones):
+            raise DeclarationError(f"Model {where}: zones must be a tuple of Zone(name, min, max, shards), "
+                                   f"not {self.zones!r:.80}")
 
     @property
     def namespace(self) -> str:
@@ -221,9 +254,9 @@ def spec_for(document_class: type, *, database: str | None = None, aliases: Mapp
     if chosen != unknown_database and (problem := database_name_problem(chosen)):
         raise DeclarationError(f"Model {document_class.__name__}: the database name {chosen!r:.80} {problem}")
     collection = document_class._get_collection_name()
-    if not isinstance(collection, str) or not collection or "$" in collection or "\x00" in collection:
-        raise DeclarationError(f"Model {document_class.__name__}: the collection name {collection!r:.80} is one MongoDB "
-                               "refuses (empty, or holding '$' or a NUL byte); set meta['collection']")
+    if problem := collection_name_problem(collection):
+        raise DeclarationError(f"Model {document_class.__name__}: the collection name {collection!r:.80} {problem}; "
+                               "set meta['collection']")
     return ShardSpec(
         database=chosen,
         collection=collection,
@@ -296,15 +329,17 @@ def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, ke
         raise DeclarationError(f"Model {name}: a zone must be Zone(name, min, max, shards), not {zone!r:.60}")
     if isinstance(zone, Mapping):
         try:
-            zone = Zone(zone["name"], zone["min"], zone["max"], tuple(zone.get("shards", ())))
+            zone = Zone(zone["name"], zone["min"], zone["max"], zone.get("shards", ()))
         except KeyError as missing:
             raise DeclarationError(f"Model {name}: a zone needs 'name', 'min' and 'max'; {missing} is missing") from None
+        except DeclarationError as problem:
+            raise DeclarationError(f"Model {name}: {problem}") from None
     label = f"zone '{zone.name}'"
     return Zone(
         zone.name,
         resolver.translate_bound(zone.min, key_fields, label),
         resolver.translate_bound(zone.max, key_fields, label),
-        tuple(zone.shards),
+        zone.shards,
     )
 
 

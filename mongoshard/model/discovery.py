@@ -23,13 +23,9 @@ from typing import Iterable, Mapping, Sequence
 from ..errors import DeclarationError, Interrupted, brief
 from ..files import user_output_to_stderr
 from .declaration import ShardSpec, deferred_declaration_errors, spec_for
-from .fields import meta_of
+from .fields import UNKNOWN_DATABASE, meta_of
 
 __all__ = ["discover", "scan", "Discovery", "Problem", "load_model", "UNKNOWN_DATABASE", "is_test_module", "switches_collection"]
-
-# No database name can hold '<' or '>', so this never names a real one.
-UNKNOWN_DATABASE = "<unknown>"
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -56,6 +52,8 @@ def discover(module_name: str, *, database: str | None = None) -> list[ShardSpec
     Classes sharing a collection through ``allow_inheritance`` give one spec;
     two different declarations for one collection are an error.
     """
+    if not isinstance(module_name, str) or not module_name:
+        raise DeclarationError(f"discover needs a module's dotted name such as 'myapp.models', not {module_name!r:.60}")
     found = scan([module_name], database=database, strict=True)
     if found.problems:
         raise DeclarationError(found.problems[0].message)
@@ -70,6 +68,10 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
     class's ``db_alias``, else the connection registered with mongoengine, else (unless ``strict``)
     ``fallback_database`` or ``UNKNOWN_DATABASE``.
     """
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable) or not all(
+            isinstance(target, str) and target for target in targets):
+        # a string would be read one character at a time
+        raise DeclarationError(f"scan needs a list of dotted module names such as ['myapp.models'], not {targets!r:.60}")
     problems: list[Problem] = []
     modules: list[ModuleType] = []
     skipped: list[str] = []

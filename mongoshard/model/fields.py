@@ -26,6 +26,9 @@ def meta_of(document_class: Any) -> dict[str, Any]:
     return meta
 
 
+# No database name can hold '<' or '>', so this never names a real one.
+UNKNOWN_DATABASE = "<unknown>"
+
 # Characters MongoDB refuses in a database name, and its length limit (64 bytes with the terminator).
 _DATABASE_FORBIDDEN = set('/\\. "$*<>:|?') | {chr(c) for c in range(32)}
 _DATABASE_MAX_BYTES = 63
@@ -39,6 +42,13 @@ def database_name_problem(name: Any) -> str | None:
         return "holds a character MongoDB refuses in database names (/ \\ . space \" $ * < > : | ? or a control character)"
     if len(name.encode("utf-8", "surrogatepass")) > _DATABASE_MAX_BYTES:
         return f"is longer than MongoDB's {_DATABASE_MAX_BYTES} bytes"
+    return None
+
+
+def collection_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a MongoDB collection name, or None."""
+    if not isinstance(name, str) or not name or "$" in name or "\x00" in name:
+        return "is one MongoDB refuses (empty, not a string, or holding '$' or a NUL byte)"
     return None
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
-from mongoengine.errors import ValidationError
+from mongoengine.errors import OperationError, ValidationError
 from mongoengine.queryset import QuerySet
 
-from ..errors import DeclarationError
-from .stored_key import ABSENT, current_value, key_entries, present_value, remember
+from ..errors import DeclarationError, MongoshardError
+from .stored_key import ABSENT, current_value, key_entries, present_value, remember, same_key_value, shown, stored_value
 
-__all__ = ["install_safe_inserts", "require_key_values"]
+__all__ = ["ShardKeyWriteError", "install_safe_inserts", "require_key_values", "refuse_moved_ids"]
+
+
+class ShardKeyWriteError(MongoshardError, OperationError):
+    """A write that would change or lose a document's shard key; nothing was sent (an OperationError, like
+    mongoengine's own "Shard Keys are immutable")."""
 
 
 def install_safe_inserts(document_class: type) -> None:
@@ -25,7 +30,14 @@ def install_safe_inserts(document_class: type) -> None:
 
 
 def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) -> None:
-    """A new document must carry its whole key (a missing field is filed under null, one chunk for all of them)."""
+    """A new document must carry its whole key (a missing field is filed under null, one chunk for all of them), and
+    no array on a key path (a DynamicDocument can hold one): the router refuses such a document ("Shard key cannot
+    contain array values or array descendants", targetInsert)."""
+    arrays = [path for path, db in entries if _array_on_path(doc, db)]
+    if arrays:
+        raise ValidationError(
+            f"{type(document).__name__} holds an array on the shard key path {arrays[0]}, which MongoDB refuses in a "
+            "shard key; store a single value there", field_name=arrays[0])
     missing = [path for path, db in entries if present_value(doc, db) is ABSENT]
     if missing:
         name = type(document).__name__
@@ -35,6 +47,39 @@ def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) 
             "before save()",
             field_name=missing[0],
         )
+
+
+def _array_on_path(doc: Mapping[str, Any], db_path: str) -> bool:
+    value: Any = doc
+    for part in db_path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False
+        value = value[part]
+        if isinstance(value, (list, tuple)):
+            return True
+    return False
+
+
+def refuse_moved_ids(document_class: type, collection: Any, pairs: Sequence[tuple[Any, Mapping[str, Any]]],
+                     entries: list[tuple[str, str]]) -> None:
+    """New documents given the ``_id`` of stored ones (``pairs``: each document and what it will send), found by one
+    read of those ``_id``s: when the stored one has another key, the insert (or mongoengine's replace-then-insert)
+    would make a second document with the same ``_id``, on another shard of a cluster, where nothing refuses it."""
+    pairs = [(document, doc) for document, doc in pairs if "_id" in doc]
+    if not entries or not pairs:
+        return
+    projection = {db: 1 for _, db in entries}
+    stored = {son["_id"]: son for son in collection.find({"_id": {"$in": [doc["_id"] for _, doc in pairs]}}, projection)}
+    for document, doc in pairs:
+        if doc["_id"] not in stored:
+            continue
+        for path, db in entries:
+            before, after = stored_value(stored[doc["_id"]], db), present_value(doc, db)
+            if not same_key_value(before, after):
+                raise ShardKeyWriteError(
+                    f"{document_class.__name__} {doc['_id']!r} is stored with {path} = {shown(before)}, not "
+                    f"{shown(after)}; saving it as new would make a second document with the same _id: load it and "
+                    f"use modify({'__'.join(path.split('.'))}=...)")
 
 
 def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
@@ -63,9 +108,10 @@ class _SafeInsert:
         documents = [doc_or_docs] if hasattr(doc_or_docs, "to_mongo") else list(doc_or_docs)
         doc_or_docs = doc_or_docs if hasattr(doc_or_docs, "to_mongo") else documents
         entries = key_entries(self._document)
-        for document in documents:
-            if hasattr(document, "to_mongo"):
-                require_key_values(document, document.to_mongo(), entries)
+        sent = [(document, document.to_mongo()) for document in documents if hasattr(document, "to_mongo")]
+        for document, doc in sent:
+            require_key_values(document, doc, entries)
+        refuse_moved_ids(self._document, self._collection, sent, entries)
         result = super().insert(doc_or_docs, *args, **kwargs)
         for document in documents:
             if hasattr(document, "to_mongo") and document.pk is not None:

@@ -60,10 +60,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Mapping
 
-from mongoengine.errors import OperationError
-
-from ..errors import MongoshardError
-from .safe_inserts import install_safe_inserts, require_key_values
+from .safe_inserts import ShardKeyWriteError, install_safe_inserts, refuse_moved_ids, require_key_values
 from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
                          present_value, remember, same_key_value, shown, stored_value)
 
@@ -76,11 +73,6 @@ _captured: contextvars.ContextVar[list | None] = contextvars.ContextVar("mongosh
 _caller_raw: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("mongoshard_caller_raw", default=None)
 # Whether the save() under way validates (save(validate=False) may store a document without its key).
 _validating: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_validating", default=True)
-
-
-class ShardKeyWriteError(MongoshardError, OperationError):
-    """A write that would change or lose a document's shard key; nothing was sent (an OperationError, like
-    mongoengine's own "Shard Keys are immutable")."""
 
 
 def install_safe_writes(document_class: type) -> None:
@@ -223,25 +215,7 @@ def _check_new_document(document: Any, doc: Mapping[str, Any], entries: list[tup
     if _validating.get():
         require_key_values(document, doc, entries)
     if check_id:
-        _refuse_moved_id(document, doc, entries)
-
-
-def _refuse_moved_id(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
-    """A new document given the ``_id`` of a stored one: mongoengine replaces by ``{_id, key}`` and, when the stored one
-    has another key, inserts a second document with the same ``_id`` (on another shard of a cluster)."""
-    if not entries or "_id" not in doc:
-        return
-    stored = document._get_collection().find_one({"_id": doc["_id"]}, {db: 1 for _, db in entries})
-    if stored is None:
-        return
-    for path, db in entries:
-        before, after = stored_value(stored, db), present_value(doc, db)
-        if not same_key_value(before, after):
-            raise ShardKeyWriteError(
-                f"{type(document).__name__} {document.pk!r} is stored with {path} = {shown(before)}, not "
-                f"{shown(after)}; saving it as new would make a second document with the same _id: load it and use "
-                f"modify({'__'.join(path.split('.'))}=...)"
-            )
+        refuse_moved_ids(type(document), document._get_collection(), [(document, doc)], entries)
 
 
 def _refuse_key_changes(document: Any, entries: list[tuple[str, str]], doc: Mapping[str, Any]) -> None:

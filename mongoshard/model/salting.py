@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import DeclarationError
 from ..routing.hashing import hashed_value
 
 __all__ = ["Salting"]
@@ -41,8 +42,13 @@ class Salting:
     spread_by: str | None = "id"  # the document attribute whose hash picks the bucket; None: random
 
     def __post_init__(self) -> None:
-        if self.buckets < 2:
-            raise ValueError("salting needs at least 2 buckets")
+        for name in ("field", "salt_field"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise DeclarationError(f"Salting.{name} must be a field name, not {getattr(self, name)!r:.60}")
+        if self.spread_by is not None and (not isinstance(self.spread_by, str) or not self.spread_by):
+            raise DeclarationError(f"Salting.spread_by must be an attribute name or None, not {self.spread_by!r:.60}")
+        if not isinstance(self.buckets, int) or isinstance(self.buckets, bool) or self.buckets < 2:
+            raise DeclarationError(f"salting needs a whole number of buckets, at least 2, not {self.buckets!r:.60}")
 
     def salt_of(self, spread_value: Any) -> int:
         """The bucket of a document, from the value it is spread by (MongoDB's hash, so even and stable)."""

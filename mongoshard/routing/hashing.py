@@ -81,6 +81,9 @@ def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions = _ST
         body = _element_body(value, codec_options)
     except RecursionError:
         raise UnhashableValueError("a value nested deeper than MongoDB stores (100 levels) has no hashed value") from None
+    except UnicodeEncodeError as exc:  # a lone surrogate: BSON strings are UTF-8, so no driver can send it
+        raise UnhashableValueError(f"the text {exc.object[exc.start:exc.end]!r} is not UTF-8 (a lone surrogate), which "
+                                   "MongoDB cannot store, so it has no hashed value; decode the input properly") from None
     digest = md5(_INT32.pack(seed) + body).digest()
     return _INT64.unpack_from(digest)[0]
 

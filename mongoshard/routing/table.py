@@ -30,6 +30,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..errors import MongoshardError
 from .bounds import HASHED, QueryBounds, bounds_for_filter, is_simple_collation
+from .collation import check_collation
 from .equality import shard_key_from_query
 from .filters import validate_filter
 from .hashing import hashed_value
@@ -86,6 +87,13 @@ class RoutingTable:
 
     def __init__(self, namespace: str, key: KeyPattern, chunks: Iterable[Chunk | Mapping[str, Any]], *, unique: bool = False,
                  collation: Mapping[str, Any] | None = None) -> None:
+        if not isinstance(namespace, str) or "." not in namespace.strip("."):
+            raise RoutingError(f"a routing table's namespace is 'database.collection', not {namespace!r:.60}")
+        if not isinstance(key, Mapping):
+            raise RoutingError(f"{namespace}: the shard key pattern must be a document such as {{'user_id': 1}}, "
+                               f"not {key!r:.60}")
+        if isinstance(chunks, (str, bytes, Mapping)) or not isinstance(chunks, Iterable):
+            raise RoutingError(f"{namespace}: chunks must be a list of {{'min', 'max', 'shard'}} documents, not {chunks!r:.60}")
         self.namespace = namespace
         self.key: dict[str, Any] = dict(key)
         if not self.key:
@@ -140,6 +148,9 @@ class RoutingTable:
     def chunk_for(self, document: Mapping[str, Any] | Any) -> Chunk:
         if not isinstance(document, Mapping) and hasattr(document, "to_mongo"):
             document = document.to_mongo()
+        if not isinstance(document, Mapping):
+            raise RoutingError(f"a document is a mapping of field names to values (or a mongoengine Document), "
+                               f"not {type(document).__name__}")
         position = bisect.bisect_right(self._mins, self.shard_key_of(document)) - 1
         return self.chunks[position]
 
@@ -155,6 +166,8 @@ class RoutingTable:
 
     def target(self, query: Mapping[str, Any], collation: Mapping[str, Any] | None = None) -> Targeting:
         """The shards a router sends ``query`` to (under ``collation``, else the collection's default), and why."""
+        if collation is not None:
+            check_collation(collation)
         plan = plan_query(query, list(self.key.items()), collation if collation is not None else self.collation)
         if plan.key is not None:
             positions = {bisect.bisect_right(self._mins, tuple(sort_key(plan.key[name]) for name in self._fields)) - 1}
@@ -322,6 +335,9 @@ def _as_chunk(chunk: Chunk | Mapping[str, Any]) -> Chunk:
     if isinstance(chunk, Chunk):
         return chunk
     try:
-        return Chunk(dict(chunk["min"]), dict(chunk["max"]), str(chunk["shard"]))
-    except (KeyError, TypeError):
-        raise RoutingError(f"a chunk needs 'min', 'max' and 'shard' documents, got {chunk!r}") from None
+        shard = chunk["shard"]
+        if isinstance(shard, str) and shard:
+            return Chunk(dict(chunk["min"]), dict(chunk["max"]), shard)
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise RoutingError(f"a chunk needs 'min' and 'max' documents and a 'shard' name, got {chunk!r:.80}")

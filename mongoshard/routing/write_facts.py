@@ -98,6 +98,11 @@ class WriteFacts:
     replacement_collatable: bool = False
 
 
+# The update operators a mongod knows (modifier_table.cpp); any other $-name is "Unknown modifier".
+UPDATE_MODIFIERS = frozenset({"$addToSet", "$bit", "$currentDate", "$inc", "$max", "$min", "$mul", "$pop", "$pull",
+                              "$pullAll", "$push", "$rename", "$set", "$setOnInsert", "$unset"})
+
+
 def update_style(update: Any) -> Literal["operators", "replacement", "pipeline", "none"]:
     """validateUpdateDoc: a list is a pipeline; a document is all $-operators or all fields, never both."""
     if update is None:
@@ -110,7 +115,16 @@ def update_style(update: Any) -> Literal["operators", "replacement", "pipeline",
     if dollars == {True, False}:
         raise WriteError("the update mixes $operator and plain fields; MongoDB refuses that (UnsupportedFormat): "
                          "use {$set: {...}} or a whole replacement document")
-    return "operators" if dollars == {True} else "replacement"
+    if dollars == {True}:
+        for name, fields in update.items():
+            # update_driver.cpp / modifier_table.cpp (checked on a real mongod 6.0.5: FailedToParse, code 9).
+            if name not in UPDATE_MODIFIERS:
+                raise WriteError(f"unknown update operator {name!r:.40}; MongoDB takes {', '.join(sorted(UPDATE_MODIFIERS))}")
+            if not isinstance(fields, Mapping):
+                raise WriteError(f"{name} takes a document of fields, e.g. {{{name}: {{'n': 1}}}}, not {fields!r:.40} "
+                                 "(MongoDB refuses it: \"Modifiers operate on fields\")")
+        return "operators"
+    return "replacement"
 
 
 def collations_match(first: Mapping[str, Any] | None, second: Mapping[str, Any] | None) -> bool:

@@ -87,11 +87,16 @@ class WriteTargeting:
         return "single-shard" if len(self.shards) == 1 else "multi-shard"
 
 
-def era_of(version: tuple[int, int]) -> tuple[int, int]:
-    """The release whose write rules a version follows (before 7.0: 7.0's, which are older rules unchanged)."""
+def check_server_version(version: Any) -> None:
+    """A server version given from Python is a tuple of integers, (8, 0); anything else is one sentence."""
     if not isinstance(version, tuple) or len(version) < 2 or not all(isinstance(part, int) and not isinstance(part, bool)
                                                                      for part in version[:2]):
         raise WriteError(f"a server version is (major, minor) integers such as (8, 0), not {version!r:.40}")
+
+
+def era_of(version: tuple[int, int]) -> tuple[int, int]:
+    """The release whose write rules a version follows (before 7.0: 7.0's, which are older rules unchanged)."""
+    check_server_version(version)
     return max((era for era in SERVER_ERAS if era <= version[:2]), default=SERVER_ERAS[0])
 
 
@@ -312,6 +317,10 @@ def target_write(table: RoutingTable, write: Write, server_version: tuple[int, i
                  cluster_shards: Sequence[str] | None = None, without_shard_key_protocol: bool | None = None) -> WriteTargeting:
     """Where a router of ``server_version`` sends ``write`` on this layout (``cluster_shards``: every shard of the
     cluster, for broadcasts; the shards owning chunks when not given)."""
+    if not isinstance(table, RoutingTable):
+        raise WriteError(f"target_write needs a RoutingTable (source.routing_table('db.coll')), not {table!r:.40}")
+    if not isinstance(write, Write):
+        raise WriteError(f"target_write needs a Write, e.g. Write('update', filter={{...}}, update={{...}}), not {write!r:.40}")
     everyone = tuple(sorted(set(cluster_shards or ()) | set(table.shards)))
     reached = table.target(write.filter or {}, write.collation) if write.operation != "insert" else None
     facts = facts_of(write, list(table.key.items()), default_collation=table.collation,
