@@ -8,7 +8,8 @@ from mongoengine.errors import OperationError, ValidationError
 from mongoengine.queryset import QuerySet
 
 from ..errors import DeclarationError, MongoshardError
-from .stored_key import ABSENT, current_value, key_entries, present_value, remember, same_key_value, shown, stored_value
+from .stored_key import (ABSENT, current_value, key_entries, present_value, remember, same_key_value, shown,
+                         stored_value, values_on_path)
 
 __all__ = ["ShardKeyWriteError", "install_safe_inserts", "require_key_values", "refuse_moved_ids"]
 
@@ -33,7 +34,7 @@ def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) 
     """A new document must carry its whole key (a missing field is filed under null, one chunk for all of them), and
     no array on a key path (a DynamicDocument can hold one): the router refuses such a document ("Shard key cannot
     contain array values or array descendants", targetInsert)."""
-    arrays = [path for path, db in entries if _array_on_path(doc, db)]
+    arrays = [path for path, db in entries if any(isinstance(v, (list, tuple)) for v in values_on_path(doc, db))]
     if arrays:
         raise ValidationError(
             f"{type(document).__name__} holds an array on the shard key path {arrays[0]}, which MongoDB refuses in a "
@@ -47,17 +48,6 @@ def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) 
             "before save()",
             field_name=missing[0],
         )
-
-
-def _array_on_path(doc: Mapping[str, Any], db_path: str) -> bool:
-    value: Any = doc
-    for part in db_path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False
-        value = value[part]
-        if isinstance(value, (list, tuple)):
-            return True
-    return False
 
 
 def refuse_moved_ids(document_class: type, collection: Any, pairs: Sequence[tuple[Any, Mapping[str, Any]]],

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from ..routing.ordering import sort_key
 
-__all__ = ["LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory", "remember", "key_entries", "stored_value",
+__all__ = ["LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory", "remember", "key_entries", "stored_value", "values_on_path",
            "current_value", "present_value", "same_key_value", "shown"]
 
 LOADED = "_mongoshard_loaded_key"
@@ -49,13 +49,21 @@ def key_entries(cls: type) -> list[tuple[str, str]]:
     return entries
 
 
-def stored_value(son: Mapping[str, Any], db_path: str) -> Any:
+def values_on_path(son: Mapping[str, Any], db_path: str) -> list[Any]:
+    """The values met along a database path, as far as the document goes (all of them when it has the field)."""
+    values: list[Any] = []
     value: Any = son
     for part in db_path.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return UNKNOWN
+            break
         value = value[part]
-    return copy.deepcopy(value)
+        values.append(value)
+    return values
+
+
+def stored_value(son: Mapping[str, Any], db_path: str) -> Any:
+    values = values_on_path(son, db_path)
+    return copy.deepcopy(values[-1]) if len(values) == db_path.count(".") + 1 else UNKNOWN
 
 
 def current_value(document: Any, db_path: str) -> Any:

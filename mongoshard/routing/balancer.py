@@ -21,8 +21,9 @@ collections in a round is the namespace order here; the server shuffles it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .balancer_settings import BalancerSettings
 from .ordering import SortKey, sort_key
@@ -207,27 +208,33 @@ class _Policy:
         for shard in self.shards:
             if not shard.draining or shard.name not in self.available:
                 continue
-            jumbo = 0
+            jumbo: list[ChunkState] = []
             for zone in self._zones_on(shard.name):
-                moved = False
-                for chunk in self._chunks_on(shard.name, zone):
-                    if chunk.jumbo:
-                        jumbo += 1
-                        continue
-                    to = self._least_loaded(zone)
-                    if to is None:
-                        continue
-                    self._schedule(chunk, to, "drain", zone)
-                    moved = True
-                    break
-                if moved:
+                if self._move_first_movable(shard.name, zone, "drain", jumbo.append):
                     break
             if shard.name in self.available and (jumbo or self._chunks_on(shard.name, None)):
-                what = f"{jumbo} jumbo chunk(s)" if jumbo else "no suitable recipient (not draining, in the chunk's zone)"
+                what = f"{len(jumbo)} jumbo chunk(s)" if jumbo else "no suitable recipient (not draining, in the chunk's zone)"
                 self.obstacles.append(Obstacle(self.collection.namespace, "draining", f"{shard.name} drains, but {what}"))
             if len(self.available) < 2:
                 return False
         return True
+
+    def _move_first_movable(self, shard: str, zone: str, reason: str, on_jumbo: Callable[[ChunkState], None]) -> bool:
+        """Schedule the first chunk of ``zone`` on ``shard`` that can move (not jumbo, with a recipient), as both
+        loops of BalancerPolicy::balance do for draining shards and zone violations; one per shard per round."""
+        for chunk in self._chunks_on(shard, zone):
+            if chunk.jumbo:
+                on_jumbo(chunk)
+                continue
+            to = self._least_loaded(zone)
+            if to is not None:
+                self._schedule(chunk, to, reason, zone)
+                return True
+        return False
+
+    def _jumbo_in_wrong_zone(self, shard: str, zone: str, chunk: ChunkState) -> None:
+        self.obstacles.append(Obstacle(self.collection.namespace, "zoneViolation",
+                                       f"a jumbo chunk at {dict(chunk.min)} violates zone {zone} on {shard} and cannot move"))
 
     # 2) chunks on a shard outside their zone
     def _zone_violations(self) -> bool:
@@ -238,20 +245,8 @@ class _Policy:
             for zone in self._zones_on(shard.name):
                 if zone == NO_ZONE or zone in shard.zones:
                     continue
-                moved = False
-                for chunk in self._chunks_on(shard.name, zone):
-                    if chunk.jumbo:
-                        self.obstacles.append(Obstacle(self.collection.namespace, "zoneViolation",
-                                                       f"a jumbo chunk at {dict(chunk.min)} violates zone {zone} on "
-                                                       f"{shard.name} and cannot move"))
-                        continue
-                    to = self._least_loaded(zone)
-                    if to is None:
-                        continue
-                    self._schedule(chunk, to, "zoneViolation", zone)
-                    moved = True
-                    break
-                if moved:
+                if self._move_first_movable(shard.name, zone, "zoneViolation",
+                                            functools.partial(self._jumbo_in_wrong_zone, shard.name, zone)):
                     break
             if len(self.available) < 2:
                 return False
