@@ -18,6 +18,9 @@ from mongoshard.advice.simulate import simulate
 from mongoshard.files import FileProblem
 
 START = datetime.datetime(2026, 1, 1)
+GB, MB = 1024**3, 1024**2
+CHUNK = 128 * MB  # the server's default chunk size
+THRESHOLD = 3 * CHUNK  # _singleZoneBalanceBasedOnDataSize: a donor gives only while 3 x chunk size ahead
 
 
 def _readings(count: int = 20_000, sensors: int = 100) -> list[dict]:
@@ -25,26 +28,30 @@ def _readings(count: int = 20_000, sensors: int = 100) -> list[dict]:
 
 
 def test_a_monotonic_key_sends_recent_inserts_to_one_shard_and_the_fixes_do_not() -> None:
-    by_time, hashed, compound = simulate(_readings(), [{"ts": 1}, {"ts": "hashed"}, {"sensor": 1, "ts": 1}], shards=4).candidates
+    by_time, hashed, compound = simulate(_readings(), [{"ts": 1}, {"ts": "hashed"}, {"sensor": 1, "ts": 1}], shards=4,
+                                         data_bytes=10 * GB).candidates
     assert by_time.hot_insert_share == 1.0
     assert hashed.hot_insert_share < 0.35 and compound.hot_insert_share < 0.35
     for candidate in (by_time, hashed, compound):
-        assert candidate.largest_share < 0.27 and candidate.jumbo_chunks == 0 and sum(candidate.chunks_per_shard) >= 28
+        assert max(candidate.bytes_per_shard) - min(candidate.bytes_per_shard) < THRESHOLD
+        assert candidate.jumbo_chunks == 0 and candidate.rounds > 0
 
 
 def test_a_celebrity_value_makes_a_jumbo_chunk_and_salting_removes_it() -> None:
     # Half the documents are one author's; 64 buckets make each bucket of theirs smaller than a chunk.
     documents = [{"_id": n, "author": 1 if n % 2 else n, "salt": n % 64} for n in range(20_000)]
-    plain, salted = simulate(documents, [{"author": 1}, {"salt": 1, "author": 1}], shards=4).candidates
+    # At 10 GB the celebrity holds 5 GB, far over the 2 x chunk size a migration takes; a bucket of it about 80 MB.
+    plain, salted = simulate(documents, [{"author": 1}, {"salt": 1, "author": 1}], shards=4, data_bytes=10 * GB).candidates
     assert plain.jumbo_chunks == 1 and plain.largest_share >= 0.5
-    assert salted.jumbo_chunks == 0 and salted.largest_share < 0.3
+    assert salted.jumbo_chunks == 0 and max(salted.bytes_per_shard) - min(salted.bytes_per_shard) < THRESHOLD
 
 
 def test_adding_a_shard_moves_a_share_with_ranges_and_almost_everything_with_modulo() -> None:
     documents = [{"_id": n, "user": n} for n in range(30_000)]
     for shards in (2, 3, 5):
-        (result,) = simulate(documents, [{"user": "hashed"}], shards=shards).candidates
-        assert result.moved_by_chunks == pytest.approx(1 / (shards + 1), abs=0.05)
+        (result,) = simulate(documents, [{"user": "hashed"}], shards=shards, data_bytes=10 * GB).candidates
+        # the new shard takes its share, give or take the 3 x chunk size the balancer leaves
+        assert result.moved_by_chunks == pytest.approx(1 / (shards + 1), abs=THRESHOLD / (10 * GB))
         assert result.moved_by_modulo == pytest.approx(shards / (shards + 1), abs=0.03)
 
 
@@ -102,7 +109,7 @@ def test_a_collection_with_dates_past_9999_and_strings_not_utf8_is_sampled(clust
 
 def test_cli_table_json_and_plot(tmp_path: Path) -> None:
     arguments = ["simulate", "examples.sensors.data:readings", "--limit", "20000", "--key", '{"taken_at": 1}',
-                 "--key", '{"sensor_id": 1, "taken_at": 1}', "--shards", "3"]
+                 "--key", '{"sensor_id": 1, "taken_at": 1}', "--shards", "3", "--data-size", "10GB"]
     result = run(*arguments, "--json", "--plot", str(tmp_path / "sim.svg"))
     assert result.returncode == 0, result.stderr
     by_time, compound = json.loads(result.stdout)["candidates"]
@@ -160,17 +167,86 @@ def test_a_value_bigger_than_a_chunk_is_one_jumbo_chunk_and_the_verdict_says_so(
 
 
 def test_recent_inserts_per_shard() -> None:
-    by_time, hashed = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3).candidates
-    assert by_time.recent_inserts_per_shard == (0.0, 0.0, 1.0)
+    by_time, hashed = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3, data_bytes=10 * GB).candidates
+    # migrations take the donor's lowest chunk, so the MaxKey chunk, where new times land, stays on the primary shard
+    assert by_time.recent_inserts_per_shard == (1.0, 0.0, 0.0)
     assert all(0.2 < share < 0.5 for share in hashed.recent_inserts_per_shard)
     assert by_time.verdict == "avoid for insert-heavy data: 100% of recent inserts land on one shard (monotonic, r = 1.00)"
-    assert hashed.verdict.startswith("good: the largest shard holds 33% (even share 33%)")
+    assert re.match(r"good: the largest shard holds 3[3-7]% \(even share 33%\)", hashed.verdict)  # within 3 x chunk size
 
 
 def test_a_few_values_cannot_balance() -> None:
     documents = [{"_id": n, "status": n % 3} for n in range(3000)]
-    (result,) = simulate(documents, [{"status": 1}], shards=3, chunk_bytes=10**9).candidates  # no value over a chunk
+    (result,) = simulate(documents, [{"status": 1}], shards=3, chunk_bytes=10**9, server_version=(6, 0)).candidates
     assert result.cardinality == 3 and result.verdict.startswith("avoid: 3 distinct values cannot make enough chunks")
+    assert result.rounds is None  # the pre-7.0 model: no balancer rounds
+    (result,) = simulate(documents, [{"status": 1}], shards=4, data_bytes=600 * MB).candidates  # 200 MB a value
+    assert result.jumbo_chunks == 0 and result.verdict.startswith("avoid: 3 distinct values cannot")
+
+
+# 7.0+ semantics (issue 19): no autosplitter; the 8.0 balancer grows the layout.
+
+
+def _monotonic(count: int, size: int = 480) -> list[dict]:
+    return [{"_id": n, "ts": START + datetime.timedelta(seconds=n), "pad": "x" * size} for n in range(count)]
+
+
+def test_a_small_monotonic_collection_stays_one_chunk_on_the_primary_shard() -> None:
+    """shardCollection of a populated collection makes one chunk on the primary shard (SingleChunkOnPrimarySplitPolicy)
+    and, with no autosplitter, 4.6 MB never reaches the 3 x 128 MB the balancer waits for: nothing moves."""
+    documents = _monotonic(9_000)
+    assert 4.4 * MB < sum(len(bson.encode(d)) for d in documents) < 4.8 * MB
+    (result,) = simulate(documents, [{"ts": 1}], shards=2).candidates
+    assert result.chunks_per_shard == (1, 0) and result.rounds == 0 and result.moved_bytes == 0
+    assert result.verdict.startswith("no movement yet: 4.")
+
+
+def test_ten_gigabytes_grow_into_the_80_layout() -> None:
+    """10 GB on 2 shards: each round moves one piece of about 128 MB (cut below the chunk size, at a key value) from
+    shard0's lowest chunk to shard1, until shard0 is less than 384 MB ahead: (10240 - 384) / 256 = 38.5, so 39 rounds,
+    or 40 when the pieces' shortfall adds up; the pieces are contiguous, so the AutoMerger leaves one chunk each."""
+    (result,) = simulate(_monotonic(100_000), [{"ts": 1}], shards=2, data_bytes=10 * GB).candidates
+    assert 39 <= result.rounds <= 40
+    shard0, shard1 = result.bytes_per_shard
+    assert 0 < shard0 - shard1 < THRESHOLD and shard0 - shard1 + 2 * CHUNK >= THRESHOLD  # the last move was needed
+    assert result.chunks_per_shard == (1, 1) and result.moved_bytes == pytest.approx(shard1, abs=1)
+    assert result.recent_inserts_per_shard == (1.0, 0.0)  # the MaxKey chunk stays on the primary shard
+    report = simulate(_monotonic(1000), [{"ts": 1}], shards=2, data_bytes=10 * GB)
+    assert report.chunk_bytes == CHUNK and report.data_bytes == 10 * GB and report.model.startswith("8.0: one chunk")
+
+
+def test_a_490_kb_tenant_is_never_jumbo() -> None:
+    """Jumbo is one key value over 2 x chunk size; the pre-7.0 model's small default chunk made a 490 KB tenant one."""
+    # one tenant of about 490 KB among 5,000 small ones: over the old model's chunk of 1/16 of a 3 MB sample
+    documents = [{"_id": n, "tenant": 0 if n < 1000 else n, "pad": "x" * 460} for n in range(6000)]
+    assert 480_000 < sum(len(bson.encode(d)) for d in documents[:1000]) < 500_000
+    (result,) = simulate(documents, [{"tenant": 1}], shards=2).candidates
+    assert result.jumbo_chunks == 0
+    (old,) = simulate(documents, [{"tenant": 1}], shards=2, server_version=(6, 0)).candidates
+    assert old.jumbo_chunks > 0  # what the old model said
+
+
+def test_the_chunk_size_sets_the_threshold() -> None:
+    documents = _monotonic(20_000)
+    (small,) = simulate(documents, [{"ts": 1}], shards=2, data_bytes=GB, chunk_bytes=64 * MB).candidates
+    (large,) = simulate(documents, [{"ts": 1}], shards=2, data_bytes=GB, chunk_bytes=512 * MB).candidates
+    assert small.rounds > 0 and max(small.bytes_per_shard) - min(small.bytes_per_shard) < 3 * 64 * MB
+    assert large.rounds == 0  # 1 GB is less than 3 x 512 MB ahead of an empty shard
+
+
+def test_simulate_cli_takes_sizes_and_the_version(tmp_path: Path) -> None:
+    path = tmp_path / "sample.jsonl"
+    path.write_text("".join(json_util.dumps(d) + "\n" for d in _monotonic(2000)))
+    result = run("simulate", str(path), "--key", '{"ts": 1}', "--data-size", "10GB", "--chunk-size", "128MB", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["data_bytes"] == 10 * GB and document["chunk_bytes"] == CHUNK
+    assert 39 <= document["candidates"][0]["rounds"] <= 40
+    old = run("simulate", str(path), "--key", '{"ts": 1}', "--server-version", "6.0", "--json")
+    assert json.loads(old.stdout)["model"].startswith("pre-7.0")
+    for option, value in (("--data-size", "ten"), ("--chunk-size", "0"), ("--data-size", "-1GB")):
+        bad = run("simulate", str(path), "--key", '{"ts": 1}', option, value)
+        assert bad.returncode == 2 and bad.stderr.startswith(f"mongoshard: {option} must be a size such as 10GB")
 
 
 def test_an_array_in_a_key_field_is_refused_as_the_server_refuses_it() -> None:
@@ -195,7 +271,7 @@ def test_the_sample_is_read_once_however_many_keys() -> None:
 def test_the_plot_says_what_it_shows(tmp_path: Path) -> None:
     from mongoshard.advice.simulation_plot import svg
 
-    report = simulate(_readings(3000), [{"ts": 1}, {"sensor": 1, "ts": 1}], shards=3)
+    report = simulate(_readings(3000), [{"ts": 1}, {"sensor": 1, "ts": 1}], shards=3, data_bytes=10 * GB)
     drawing = svg(report)
     assert "3,000 sampled documents over 3 shards" in drawing and report.taken in drawing
     for legend in ("data on the shard (share of the sample)", "the most recent tenth of the inserts", "even share (33%)"):
@@ -212,7 +288,7 @@ def test_the_png_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from mongoshard.advice.simulation_plot import write_simulation_plot
 
-    report = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3)
+    report = simulate(_readings(3000), [{"ts": 1}, {"ts": "hashed"}], shards=3, data_bytes=10 * GB)
     path = write_simulation_plot(report, tmp_path / "sim.png")
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and b"generator: mongoshard" in data

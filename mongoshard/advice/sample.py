@@ -17,7 +17,7 @@ from ..errors import Interrupted, brief
 from ..files import user_output_to_stderr
 from .columns import SampleError
 
-__all__ = ["iter_documents", "load_documents", "SampleError"]
+__all__ = ["iter_documents", "load_documents", "collection_data_size", "SampleError"]
 
 
 def load_documents(source: str, *, collection: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
@@ -44,11 +44,7 @@ def _from_server(uri: str, collection: str | None, limit: int | None) -> Iterato
 
     from ..cluster.connection import connect
 
-    if "://" not in uri:
-        raise SampleError("--collection needs the server's URI: give it as SOURCE, with --uri, or in $MONGOSHARD_URI")
-    database, _, name = (collection or "").partition(".")
-    if not database or not name:
-        raise SampleError("a URI needs --collection DATABASE.COLLECTION to sample from")
+    database, name = _namespace(uri, collection)
     client = connect(uri)
     try:
         documents = client[database][name]
@@ -63,6 +59,33 @@ def _from_server(uri: str, collection: str | None, limit: int | None) -> Iterato
         yield from documents.find(query, limit=limit or 0, batch_size=10_000)
     except PyMongoError as exc:
         raise SampleError(f"cannot read {collection} ({brief(exc)}); check the name and the user's rights") from None
+    finally:
+        client.close()
+
+
+def _namespace(uri: str, collection: str | None) -> tuple[str, str]:
+    if "://" not in uri:
+        raise SampleError("--collection needs the server's URI: give it as SOURCE, with --uri, or in $MONGOSHARD_URI")
+    database, _, name = (collection or "").partition(".")
+    if not database or not name:
+        raise SampleError("a URI needs --collection DATABASE.COLLECTION to sample from")
+    return database, name
+
+
+def collection_data_size(uri: str, collection: str) -> int:
+    """The collection's data size, uncompressed, over every shard ($collStats storageStats.size, one document per
+    shard on a cluster): what a sample of it stands for."""
+    from pymongo.errors import PyMongoError
+
+    from ..cluster.connection import connect
+
+    database, name = _namespace(uri, collection)
+    client = connect(uri)
+    try:
+        stats = client[database][name].aggregate([{"$collStats": {"storageStats": {}}}])
+        return sum(int(part["storageStats"].get("size", 0)) for part in stats)
+    except PyMongoError as exc:
+        raise SampleError(f"cannot read the size of {collection} ({brief(exc)}); give --data-size instead") from None
     finally:
         client.close()
 

@@ -11,10 +11,16 @@ candidate key is then computed from those:
   ``calculateMonotonicity`` (analyze_shard_key_cmd_util.cpp) types it, "not
   monotonic" with r = 0 for a key led by a hashed field, "unknown" for a
   hashed field in a later position;
-* **chunks and data per shard after balancing**: the documents in key order
-  are cut into chunks of at most ``chunk_bytes``, never inside one key value
-  (such a chunk is *jumbo*: it cannot split, so it cannot move), and dealt to
-  shards in contiguous runs of equal data, as the balancer aims for;
+* **chunks and data per shard after balancing**, for a collection of
+  ``data_bytes`` (the sample scaled to the real size): on 7.0+ (the default,
+  8.0) as the server grows it, one chunk on the primary shard, then the 8.0
+  balancer's rounds of one-chunk-size migrations until the shards are within
+  3 x chunk size, merged as the AutoMerger merges them (``growth``); jumbo as
+  the server defines it, one key value over 2 x chunk size.  With
+  ``server_version`` before 7.0, the old autosplitter model: the documents in
+  key order cut into chunks of at most ``chunk_bytes`` (an eighth of a shard's
+  share by default), never inside one key value, and dealt to shards in
+  contiguous runs of equal data;
 * **hot inserts**: the share of the most recent inserts that land on the
   busiest shard (a monotonic key sends them all to the last chunk);
 * **queries** (with an audit log): the share single-shard, multi-shard,
@@ -36,13 +42,18 @@ import numpy as np
 from bson import MaxKey, MinKey
 
 from ..errors import brief
+from ..units import size_text
 from ..reports.audit import KINDS, classify
 from ..routing.table import RoutingTable
+from ..routing.writes import check_server_version
 from .columns import FieldColumn, HashedColumn, KeyRanks, SampleError, key_ranks
+from .growth import Growth, grow
 
 __all__ = ["simulate", "grown_layout", "SimulationReport", "CandidateResult", "MONOTONIC_THRESHOLD"]
 
-CHUNKS_PER_SHARD = 8  # default chunk size: the data cut into this many chunks per shard
+CHUNKS_PER_SHARD = 8  # pre-7.0 model's default chunk size: the data cut into this many chunks per shard
+DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024  # the server's default chunk size (config.settings chunksize, 128 MB)
+NO_AUTOSPLITTER_SINCE = (7, 0)
 RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
 MONOTONIC_THRESHOLD = 0.7  # analyzeShardKeyMonotonicityCorrelationCoefficientThreshold's default
 MOST_COMMON = 5  # analyzeShardKeyNumMostCommonValues's default
@@ -71,6 +82,9 @@ class CandidateResult:
     correlation: float | None = None  # between key order and insertion order
     verdict: str = ""
     recent_inserts_per_shard: tuple[float, ...] = ()  # where the most recent tenth of the inserts land
+    rounds: int | None = None  # balancer rounds until nothing moves (7.0+ model)
+    converged: bool = True  # within growth.MAX_ROUNDS
+    moved_bytes: int = 0  # what those rounds migrate
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,8 @@ class SimulationReport:
     chunk_bytes: int
     candidates: tuple[CandidateResult, ...]
     taken: str = ""  # when the simulation ran (UTC), for plots and reports
+    data_bytes: int = 0  # the collection's size the sample stands for
+    model: str = ""  # which server behaviour the chunks follow
 
 
 class _Sample:
@@ -122,21 +138,36 @@ class _Sample:
 
 
 def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str, Any]], shards: int = 2, *,
-             chunk_bytes: int | None = None, audit_records: Sequence[Mapping[str, Any]] = (),
+             chunk_bytes: int | None = None, data_bytes: int | None = None, server_version: tuple[int, int] = (8, 0),
+             audit_records: Sequence[Mapping[str, Any]] = (),
              progress: Callable[[int], None] | None = None) -> SimulationReport:
     """Simulate every candidate key on the same documents (given in insertion order), read once.
 
-    ``progress`` is called with the number of documents read so far, every 100,000.
+    ``data_bytes`` is the real collection's size when the sample is a part of it (default: the sample's own size);
+    ``chunk_bytes`` the chunk size (default 128 MB, the server's).  ``progress`` is called with the number of
+    documents read so far, every 100,000.
     """
-    if shards < 1:
-        raise ValueError("simulate needs at least one shard")
+    if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
+        raise SampleError(f"simulate needs a whole number of shards, at least 1, not {shards!r:.40}")
+    for name, value in (("chunk_bytes", chunk_bytes), ("data_bytes", data_bytes)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise SampleError(f"{name} must be a whole number of bytes, at least 1, not {value!r:.40}")
+    check_server_version(server_version)
     sample = _Sample(keys)
     count = sample.read(documents, progress)
     total = int(sample.sizes.sum())
-    limit = chunk_bytes or max(1, total // (shards * CHUNKS_PER_SHARD))
-    candidates = tuple(_candidate(sample, dict(key), shards, limit, audit_records) for key in keys)
+    balancer = tuple(server_version[:2]) >= NO_AUTOSPLITTER_SINCE
+    if balancer:
+        limit = chunk_bytes or DEFAULT_CHUNK_BYTES
+        model = (f"{server_version[0]}.{server_version[1]}: one chunk on the primary shard, then the balancer's "
+                 "migrations (no autosplitter since 7.0) and the AutoMerger")
+    else:
+        limit = chunk_bytes or max(1, total // (shards * CHUNKS_PER_SHARD))
+        model = "pre-7.0: the autosplitter cuts chunks of the chunk size, dealt to shards in even runs"
+    scale = (data_bytes or total) / total if total else 1.0
+    candidates = tuple(_candidate(sample, dict(key), shards, limit, audit_records, scale, balancer) for key in keys)
     taken = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return SimulationReport(count, shards, limit, candidates, taken)
+    return SimulationReport(count, shards, limit, candidates, taken, int(data_bytes or total), model)
 
 
 @dataclass(frozen=True)
@@ -189,26 +220,45 @@ def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any],
 
 
 def _candidate(sample: _Sample, key: dict[str, Any], shards: int, limit: int,
-               audit_records: Sequence[Mapping[str, Any]]) -> CandidateResult:
+               audit_records: Sequence[Mapping[str, Any]], scale: float, balancer: bool) -> CandidateResult:
     keyed = sample.ranks(key)
-    layout = _layout(keyed, sample.sizes, shards, limit)
+    growth: Growth | None = None
+    if balancer:
+        value_bytes = np.bincount(keyed.ranks, weights=sample.sizes, minlength=keyed.cardinality) * scale
+        growth = grow(value_bytes, shards, limit)
+        layout = _grown(keyed, value_bytes, growth, shards)
+        added = grow(value_bytes, shards + 1, limit, after=growth)
+        moved_by_chunks = added.moved_bytes / max(float(value_bytes.sum()), 1.0)
+    else:
+        layout = _layout(keyed, sample.sizes, shards, limit)
+        moved_by_chunks = _moved_by_chunks(layout.owner, layout.chunk_sizes, layout.chunk_counts, shards)
     per_shard_bytes, per_shard_docs, per_shard_chunks = [0] * shards, [0] * shards, [0] * shards
     for chunk, shard in enumerate(layout.owner):
         per_shard_bytes[shard] += layout.chunk_sizes[chunk]
         per_shard_docs[shard] += layout.chunk_counts[chunk]
         per_shard_chunks[shard] += 1
-    total = int(sample.sizes.sum()) or 1
+    total = sum(per_shard_bytes) or 1
     monotonicity, correlation = _monotonicity(keyed, key)
     recent = _recent_inserts(keyed.ranks, layout, shards)
     queries = _query_shares(audit_records, list(key.items())) if audit_records else None
     result = CandidateResult(
         key, tuple(per_shard_chunks), tuple(per_shard_docs), tuple(per_shard_bytes),
         max(per_shard_bytes) / total, layout.jumbo, max(recent, default=0.0),
-        _moved_by_chunks(layout.owner, layout.chunk_sizes, layout.chunk_counts, shards),
-        _moved_by_modulo(keyed.ranks, shards), queries,
+        moved_by_chunks, _moved_by_modulo(keyed.ranks, shards), queries,
         keyed.cardinality, _most_common(sample, keyed, key), monotonicity, correlation, "", recent,
+        growth.rounds if growth else None, growth.converged if growth else True, growth.moved_bytes if growth else 0,
     )
-    return _with_verdict(result, shards)
+    return _with_verdict(result, shards, limit if balancer else None)
+
+
+def _grown(keyed: KeyRanks, value_bytes: np.ndarray, growth: Growth, shards: int) -> _Layout:
+    """The balancer's layout in the shape the figures read."""
+    if not len(growth.starts):
+        return _Layout(np.zeros(0, dtype=np.int64), growth.starts, [], [], 0, [])
+    chunk_of_rank = np.searchsorted(growth.starts, np.arange(keyed.cardinality), side="right") - 1
+    sizes = [int(round(v)) for v in np.add.reduceat(value_bytes, growth.starts)]
+    counts = [int(v) for v in np.add.reduceat(np.bincount(keyed.ranks, minlength=keyed.cardinality), growth.starts)]
+    return _Layout(chunk_of_rank, growth.starts, sizes, counts, sum(growth.jumbo), growth.owner)
 
 
 def _most_common(sample: _Sample, keyed: KeyRanks, key: dict[str, Any]) -> tuple[tuple[dict[str, Any], int], ...]:
@@ -250,15 +300,21 @@ def _permutation_correlation(insertion_in_key_order: np.ndarray) -> float:
     return (total / n - mean * mean) / ((n * n - 1) / 12)
 
 
-def _with_verdict(result: CandidateResult, shards: int) -> CandidateResult:
-    """One line a person can act on: the worst problem first, else what makes the key good."""
+def _with_verdict(result: CandidateResult, shards: int, chunk_bytes: int | None) -> CandidateResult:
+    """One line a person can act on: the worst problem first, else what makes the key good.  ``chunk_bytes`` is given
+    for the 7.0+ model, where a collection below the balancer's threshold stays on its primary shard, whatever the key."""
     from dataclasses import replace
 
     even = 1 / shards
+    data = sum(result.bytes_per_shard)
     if result.jumbo_chunks:
         verdict = (f"avoid: {result.jumbo_chunks} value(s) bigger than a chunk make jumbo chunks, which cannot split or "
                    f"move ({result.cardinality:,} distinct values)")
-    elif result.cardinality < shards * CHUNKS_PER_SHARD:
+    elif chunk_bytes is not None and shards > 1 and not result.rounds:
+        verdict = (f"no movement yet: {size_text(data)} stays in one chunk on the primary shard until a shard holds "
+                   f"{size_text(3 * chunk_bytes)} (3 x chunk size) more than another; judge the key on the expected size "
+                   "(--data-size)")
+    elif result.cardinality < shards * (1 if chunk_bytes is not None else CHUNKS_PER_SHARD):
         verdict = f"avoid: {result.cardinality:,} distinct values cannot make enough chunks to balance {shards} shards"
     elif result.monotonicity == "monotonic" or shards > 1 and result.hot_insert_share >= 0.9:
         why = f" (monotonic, r = {result.correlation:.2f})" if result.monotonicity == "monotonic" else ""

@@ -12,7 +12,7 @@ from .application import (ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBAC
                           uri_database)
 from .boundary import EXIT_INCOMPLETE
 from .declarations import MAX_SAMPLE, MAX_SHARDS
-from .inputs import cluster_uri, parse_candidate, read_key, refuse_together
+from .inputs import cluster_uri, parse_candidate, read_key, read_size, read_version, refuse_together
 from .output import console, fail, json_text, key_text, note, plain, print_json, progress, size, styled, warn
 
 
@@ -92,11 +92,14 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
                      limit: Optional[int] = typer.Option(None, "--limit", min=1, max=MAX_SAMPLE, help="Use at most this many documents."),
                      audit_log: Optional[str] = typer.Option(None, "--audit", help="Query log to judge each key's targeting."),
                      plot: Optional[str] = typer.Option(None, "--plot", help="Draw data per shard, the even share, jumbo chunks and hot inserts per key to FILE (.svg, .html, or .png with matplotlib)."),
+                     data_size: Optional[str] = typer.Option(None, "--data-size", help="The real collection's size when the sample is a part of it, e.g. 10GB (default: the sampled collection's size from the server, else the sample's own)."),
+                     chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help="Chunk size, e.g. 128MB (the server's default) or 64MB."),
+                     server_version: Optional[str] = typer.Option(None, "--server-version", help="MongoDB version (default 8.0); before 7.0 the old autosplitter model is used."),
                      force: bool = FORCE_OPTION,
                      as_json: bool = JSON_OPTION) -> None:
     """For candidate keys: cardinality, most common values and monotonicity (as analyzeShardKey reports them), data and
     chunks per shard, jumbo chunks, hot inserts, targeting, what adding a shard moves, and a verdict."""
-    from ..advice.sample import iter_documents
+    from ..advice.sample import collection_data_size, iter_documents
     from ..advice.simulate import simulate
     from ..reports.capture import read_log
     from ..reports.plot import check_plot_path
@@ -108,9 +111,16 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
         fail("name the sample: a JSON lines file, MODULE:FUNCTION, or --collection DATABASE.COLLECTION with --uri")
     patterns = [read_key(text, f"--key {text[:60]}") for text in key]
     records = read_log(audit_log) if audit_log else ()
-    documents = iter_documents(source or cluster_uri(uri) or "", collection=collection, limit=limit)
+    version = read_version(server_version) if server_version is not None else (8, 0)
+    chunk_bytes = read_size(chunk_size, "--chunk-size") if chunk_size is not None else None
+    data_bytes = read_size(data_size, "--data-size") if data_size is not None else None
+    where = source or cluster_uri(uri) or ""
+    if data_bytes is None and collection is not None:
+        data_bytes = collection_data_size(where, collection) or None
+    documents = iter_documents(where, collection=collection, limit=limit)
     with progress(f"simulating {len(patterns)} key(s): reading the sample") as update:
-        report = simulate(documents, patterns, shards, audit_records=records, progress=_reading(update, len(patterns)))
+        report = simulate(documents, patterns, shards, chunk_bytes=chunk_bytes, data_bytes=data_bytes,
+                          server_version=version, audit_records=records, progress=_reading(update, len(patterns)))
     if not report.documents:
         fail("the sample holds no documents; give a file, generator or collection with some")
     if limit and report.documents < limit:
@@ -151,7 +161,8 @@ def _reading(update: Any, keys: int) -> Any:
 def _print_simulation(report: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{report.documents:,} documents over {report.shards} shards (chunks of at most {size(report.chunk_bytes)})")
+    table = Table(title=f"{report.documents:,} documents standing for {size(report.data_bytes)}, over {report.shards} shards "
+                        f"(chunk size {size(report.chunk_bytes)})", caption=f"model: {report.model}")
     table.add_column("")
     for candidate in report.candidates:
         table.add_column(key_text(candidate.key), justify="right")
@@ -163,6 +174,9 @@ def _print_simulation(report: Any) -> None:
         ("chunks per shard", lambda c: " / ".join(str(n) for n in c.chunks_per_shard)),
         ("largest shard's share", lambda c: f"{c.largest_share:.1%}"),
         ("jumbo chunks", lambda c: str(c.jumbo_chunks)),
+        *([("balancer rounds until nothing moves", lambda c: f"{c.rounds:,}" + ("" if c.converged else "+ (stopped)")),
+           ("data the balancer migrates", lambda c: size(c.moved_bytes))]
+          if report.candidates and report.candidates[0].rounds is not None else []),
         ("recent inserts on the busiest shard", lambda c: f"{c.hot_insert_share:.0%}"),
         ("moved by adding a shard: chunk ranges", lambda c: f"{c.moved_by_chunks:.0%}"),
         ("moved by adding a shard: hash mod N", lambda c: f"{c.moved_by_modulo:.0%}"),

@@ -203,6 +203,20 @@ def read_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def read_size(text: str, option: str) -> int:
+    """A size such as 10GB, 4.6MB or 128MB (units of 1024, as MongoDB's chunksize counts them); a bare number is bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?B?)", text.strip().upper())
+    if not match or match.group(2) not in _SIZE_UNITS or float(match.group(1)) * _SIZE_UNITS[match.group(2)] < 1:
+        fail(f"{option} must be a size such as 10GB, 4.6MB or 128MB, not {text!r:.40}")
+    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if size > 2**53:
+        fail(f"{option} {text} is larger than any collection; give a size up to a few petabytes")
+    return size
+
+
 def load_cli_topology(path: str | None, no_auth: bool = False) -> "Topology":
     from dataclasses import replace
 

@@ -14,6 +14,7 @@ import sys
 from typing import Any, NoReturn
 
 from ..errors import MongoshardError
+from ..units import size_text as size  # noqa: F401  (re-exported: the commands format sizes through output)
 from .boundary import hold_warning, sanitize
 
 __all__ = ["fail", "warn", "print_write_targeting", "write_targeting_document", "WRITE_STYLES", "say", "note", "print_json", "json_text", "plain", "console", "styled", "progress", "key_text", "known",
@@ -139,16 +140,6 @@ def known(value: bool | None, yes: str, no: str) -> str:
 
 def number(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def size(value: float | None) -> str:
-    if value is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return str(value)
 
 
 def yes(value: bool) -> Any:
