@@ -69,7 +69,7 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
     ``fallback_database`` or ``UNKNOWN_DATABASE``.
     """
     if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable) or not all(
-            isinstance(target, str) and target for target in targets):
+            isinstance(target, str) for target in targets):
         # a string would be read one character at a time
         raise DeclarationError(f"scan needs a list of dotted module names such as ['myapp.models'], not {targets!r:.60}")
     problems: list[Problem] = []
