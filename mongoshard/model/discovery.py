@@ -68,8 +68,8 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
     class's ``db_alias``, else the connection registered with mongoengine, else (unless ``strict``)
     ``fallback_database`` or ``UNKNOWN_DATABASE``.
     """
-    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable) or not all(
-            isinstance(target, str) for target in targets):
+    targets = list(targets) if isinstance(targets, Iterable) and not isinstance(targets, (str, bytes)) else targets
+    if not isinstance(targets, list) or not all(isinstance(target, str) for target in targets):
         # a string would be read one character at a time
         raise DeclarationError(f"scan needs a list of dotted module names such as ['myapp.models'], not {targets!r:.60}")
     problems: list[Problem] = []
