@@ -77,7 +77,8 @@ def plan_balancing(source: ClusterSource | Any, namespaces: Sequence[str] | None
 
 def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_rounds: int = MAX_ROUNDS) -> BalancingPlan:
     collections = {c.namespace: c for c in state.collections}
-    estimates = {ns: _chunk_estimates(c) for ns, c in collections.items()}
+    averages = {ns: _average_chunk_bytes(c) for ns, c in collections.items()}
+    carried: dict[str, dict[str, int]] = {ns: {} for ns in collections}  # a migrated chunk's bytes still to move
     rounds: list[PlannedRound] = []
     obstacles: tuple[Obstacle, ...] = ()
     converged = False
@@ -89,7 +90,8 @@ def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_roun
             break
         planned = []
         for migration in result.migrations:
-            moved, left = _moved_bytes(collections[migration.namespace], estimates[migration.namespace], migration)
+            moved, left = _moved_bytes(collections[migration.namespace], averages[migration.namespace],
+                                       carried[migration.namespace], migration)
             collections[migration.namespace] = with_migration(collections[migration.namespace], migration, moved,
                                                               whole=left == 0)
             planned.append(PlannedMigration(migration.namespace, migration.from_shard, migration.to_shard,
@@ -98,26 +100,21 @@ def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_roun
     return BalancingPlan(tuple(rounds), _with_balancer_obstacles(state, obstacles), converged, rate, _balancer_word(state))
 
 
-def _chunk_estimates(collection: CollectionState) -> dict[tuple[str, Any], int]:
-    """Bytes per chunk: each shard's data over its chunks there (no per-chunk sizes without a scan)."""
-    counts: dict[str, int] = {}
-    for chunk in collection.chunks:
-        counts[chunk.shard] = counts.get(chunk.shard, 0) + 1
-    return {_identity(chunk.min): collection.data_bytes.get(chunk.shard, 0) // counts[chunk.shard]
-            for chunk in collection.chunks}
+def _average_chunk_bytes(collection: CollectionState) -> dict[str, int]:
+    """Bytes per chunk on each shard: its data over its chunks there (no per-chunk sizes without a scan)."""
+    counts = {shard: sum(len(positions) for positions in zones.values())
+              for shard, zones in collection.index.on_shard.items()}
+    return {shard: collection.data_bytes.get(shard, 0) // count for shard, count in counts.items() if count}
 
 
-def _identity(bound: Any) -> tuple[str, Any]:
-    return repr(sorted(dict(bound).items())), None
-
-
-def _moved_bytes(collection: CollectionState, estimates: dict[tuple[str, Any], int],
+def _moved_bytes(collection: CollectionState, averages: dict[str, int], carried: dict[str, int],
                  migration: Migration) -> tuple[int, int]:
-    """(carried, left on the donor): the chunk's estimate, at most one chunk size (the donor cuts the rest off)."""
-    identity = _identity(migration.min)
-    estimate = estimates.get(identity, collection.max_chunk_size_bytes)
+    """(carried, left on the donor): the chunk's estimate (its first shard's average until it has moved), at most
+    one chunk size (the donor cuts the rest off)."""
+    identity = repr(sorted(dict(migration.min).items()))
+    estimate = carried.get(identity, averages.get(migration.from_shard, collection.max_chunk_size_bytes))
     moved = min(estimate, collection.max_chunk_size_bytes)
-    estimates[identity] = estimate - moved
+    carried[identity] = estimate - moved
     return moved, estimate - moved
 
 

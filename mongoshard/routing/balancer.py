@@ -21,9 +21,10 @@ collections in a round is the namespace order here; the server shuffles it.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .balancer_settings import BalancerSettings
 from .ordering import SortKey, sort_key
@@ -65,6 +66,41 @@ class CollectionState:
     max_chunk_size_bytes: int
     zones: tuple[ZoneRange, ...] = ()
     flags: Mapping[str, Any] = field(default_factory=dict)  # noBalance, allowMigrations, permitMigrations, ...
+
+    @functools.cached_property
+    def index(self) -> "ChunkIndex":
+        """Each chunk's zone and each shard's chunks per zone, built once per state (and carried over by
+        ``with_migration``), so that a round costs a few lookups per collection, not a pass over its chunks."""
+        key = list(self.key)
+        zones = [zone_of(chunk, self.zones, key) for chunk in self.chunks] if self.zones else [NO_ZONE] * len(self.chunks)
+        on_shard: dict[str, dict[str, list[int]]] = {}
+        for position, (chunk, zone) in enumerate(zip(self.chunks, zones)):
+            on_shard.setdefault(chunk.shard, {}).setdefault(zone, []).append(position)
+        return ChunkIndex(zones, on_shard)
+
+    @functools.cached_property
+    def starts(self) -> dict[tuple[SortKey, ...], int]:
+        """A chunk's min, in key order terms -> its position (built for a collection a migration changes)."""
+        key = list(self.key)
+        return {_position(chunk.min, key): position for position, chunk in enumerate(self.chunks)}
+
+
+@dataclass(frozen=True)
+class ChunkIndex:
+    zone_at: list[str]  # chunk position -> its zone (NO_ZONE when none contains it whole)
+    on_shard: dict[str, dict[str, list[int]]]  # shard -> zone -> chunk positions in key order
+
+    def moved(self, position: int, donor: str, recipient: str) -> "ChunkIndex":
+        """The index after chunk ``position`` moved whole: only the two shards' lists are copied."""
+        zone = self.zone_at[position]
+        on_shard = dict(self.on_shard)
+        from_lists, to_lists = dict(on_shard.get(donor, {})), dict(on_shard.get(recipient, {}))
+        from_lists[zone] = list(from_lists.get(zone, []))
+        del from_lists[zone][bisect.bisect_left(from_lists[zone], position)]
+        to_lists[zone] = list(to_lists.get(zone, []))
+        bisect.insort(to_lists[zone], position)
+        on_shard[donor], on_shard[recipient] = from_lists, to_lists
+        return ChunkIndex(self.zone_at, on_shard)
 
 
 @dataclass(frozen=True)
@@ -189,7 +225,7 @@ class _Policy:
         self.available = available
         self.obstacles = obstacles
         self.key = list(collection.key)
-        self.zone_of = {id(chunk): zone_of(chunk, collection.zones, self.key) for chunk in collection.chunks}
+        self.index = collection.index
         self.sizes = collection.data_bytes
         self.migrations: list[Migration] = []
 
@@ -212,7 +248,7 @@ class _Policy:
             for zone in self._zones_on(shard.name):
                 if self._move_first_movable(shard.name, zone, "drain", jumbo.append):
                     break
-            if shard.name in self.available and (jumbo or self._chunks_on(shard.name, None)):
+            if shard.name in self.available and (jumbo or self._holds_chunks(shard.name)):
                 what = f"{len(jumbo)} jumbo chunk(s)" if jumbo else "no suitable recipient (not draining, in the chunk's zone)"
                 self.obstacles.append(Obstacle(self.collection.namespace, "draining", f"{shard.name} drains, but {what}"))
             if len(self.available) < 2:
@@ -256,7 +292,7 @@ class _Policy:
     def _balance_zone(self, zone: str) -> None:
         members = [s for s in self.shards if (zone == NO_ZONE or zone in s.zones) and s.name in self.sizes]
         if not members:
-            if zone != NO_ZONE and any(self.zone_of[id(c)] == zone for c in self.collection.chunks):
+            if zone != NO_ZONE and zone in self.index.zone_at:
                 self.obstacles.append(Obstacle(self.collection.namespace, "zone",
                                                f"zone {zone} has no shard: its chunks cannot be balanced (21893)"))
             return
@@ -301,11 +337,15 @@ class _Policy:
 
     def _zones_on(self, shard: str) -> list[str]:
         """getZoneInfoForShard: the zones the shard's chunks fall in, zones first, then none."""
-        found = {self.zone_of[id(c)] for c in self.collection.chunks if c.shard == shard}
+        found = {zone for zone, positions in self.index.on_shard.get(shard, {}).items() if positions}
         return sorted(found - {NO_ZONE}) + ([NO_ZONE] if NO_ZONE in found else [])
 
-    def _chunks_on(self, shard: str, zone: str | None) -> list[ChunkState]:
-        return [c for c in self.collection.chunks if c.shard == shard and (zone is None or self.zone_of[id(c)] == zone)]
+    def _chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
+        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
+        return (self.collection.chunks[p] for p in self.index.on_shard.get(shard, {}).get(zone, ()))
+
+    def _holds_chunks(self, shard: str) -> bool:
+        return any(self.index.on_shard.get(shard, {}).values())
 
     def _least_loaded(self, zone: str) -> str | None:
         """_getLeastLoadedReceiverShard: available, not draining, in the zone, with data figures, least data."""
@@ -333,9 +373,18 @@ class _Policy:
 def with_migration(collection: CollectionState, migration: Migration, moved_bytes: int, *, whole: bool) -> CollectionState:
     """The collection after a migration of ``moved_bytes``: the chunk on its new shard when it moved ``whole``, else
     a piece of it gone (the donor cut it at about one chunk size) and the rest still on the donor."""
-    chunks = tuple(replace(c, shard=migration.to_shard) if whole and c.shard == migration.from_shard
-                   and dict(c.min) == dict(migration.min) else c for c in collection.chunks)
     sizes = dict(collection.data_bytes)
     sizes[migration.from_shard] = sizes.get(migration.from_shard, 0) - moved_bytes
     sizes[migration.to_shard] = sizes.get(migration.to_shard, 0) + moved_bytes
-    return replace(collection, chunks=chunks, data_bytes=sizes)
+    index = collection.index
+    position = collection.starts.get(_position(migration.min, list(collection.key)))
+    if whole and position is not None and collection.chunks[position].shard == migration.from_shard:
+        chunks = list(collection.chunks)
+        chunks[position] = replace(chunks[position], shard=migration.to_shard)
+        index = index.moved(position, migration.from_shard, migration.to_shard)
+        moved = replace(collection, chunks=tuple(chunks), data_bytes=sizes)
+    else:
+        moved = replace(collection, data_bytes=sizes)
+    moved.__dict__["index"] = index  # the cached index and starts, carried over (cached_property reads them from here)
+    moved.__dict__["starts"] = collection.starts
+    return moved
