@@ -16,6 +16,15 @@ from mongoshard import ConfigDatabaseSource, SnapshotSource, balance, write_snap
 pytestmark = pytest.mark.mongod
 
 
+@pytest.fixture
+def balancer_stopped(cluster):
+    """The real config server runs its own (6.0) balancer: with a 1 MB chunk size it would split and move the chunks a
+    test is arranging, under its feet ("preCondition failed").  Stopped for the test, started again after."""
+    cluster.config_client.admin.command({"_configsvrBalancerStop": 1})
+    yield
+    cluster.config_client.admin.command({"_configsvrBalancerStart": 1})
+
+
 @pytest.fixture(scope="module")
 def ranged(cluster) -> str:
     """1,000 equal-sized documents ranged on k; the server moves k < 300 to the other shard."""
@@ -124,7 +133,7 @@ def test_status_overview_of_the_cluster(cluster, ranged) -> None:
     assert "Sharded collections" in table.stdout and ranged in table.stdout and "MongoDB 6.0" in table.stdout
 
 
-def test_the_verdict_is_the_8_0_balancers_on_a_real_config_server(cluster) -> None:
+def test_the_verdict_is_the_8_0_balancers_on_a_real_config_server(cluster, balancer_stopped) -> None:
     """A collection with a 1 MB chunk size (the server's own configureCollectionBalancing), 4 MB on one shard: the
     balancer's threshold (3 x 1 MB) is passed, so chunksImbalance; then a zone that puts the data's range on the
     other shard: zoneViolation first; then the donor draining: draining first.  Everything read end to end."""
@@ -164,7 +173,7 @@ def test_the_verdict_is_the_8_0_balancers_on_a_real_config_server(cluster) -> No
         admin(cluster.config_client, {"_configsvrRemoveShardFromZone": other, "zone": "right"})
 
 
-def test_a_snapshot_plans_offline_as_the_live_cluster_does(cluster, tmp_path: Path) -> None:
+def test_a_snapshot_plans_offline_as_the_live_cluster_does(cluster, balancer_stopped, tmp_path: Path) -> None:
     """Snapshot format 2 carries what the balancer decides from; it validates against the published JSON Schema and
     gives the same verdict and plan offline as the live cluster (issue 19)."""
     import jsonschema
