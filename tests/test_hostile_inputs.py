@@ -309,6 +309,7 @@ CASES = [
     case("--uri with -f", "status", "--uri", "mongodb://h/", "-f", "m.yaml", says="--uri and -f/--file cannot be used together"),
     case("-t with --server-version", "route", MODEL, "{}", "-t", "x.json", "--server-version", "9.0", says="-t/--routing-table and --server-version cannot be used together"),
     case("server version too old", "route", MODEL, "{}", "--server-version", "3.6", says="--server-version must be a MongoDB version from 4.4 on"),
+    case("database with a dot", "keys", "--database", "a.b", "examples.pokemon_storage.models", says="--database 'a.b' holds a character MongoDB refuses"),
     case("server version with a leading zero", "route", MODEL, "{}", "--server-version", "08.0", says="--server-version must be a MongoDB version"),
     case("server version not a version", "route", MODEL, "{}", "--server-version", "latest", says="--server-version must be"),
     case("collation without locale", "route", MODEL, "{}", "--collation", '{"strength": 2}', says='a collation needs a "locale" string'),

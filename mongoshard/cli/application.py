@@ -28,7 +28,10 @@ def discovered(modules: list[str], database: Optional[str], aliases: Optional[li
     A database nobody names comes from ``$MONGOSHARD_URI``'s path, else is shown as unknown.
     """
     from ..model.discovery import scan
+    from ..model.fields import database_name_problem
 
+    if database is not None and (problem := database_name_problem(database)):
+        fail(f"--database {database[:80]!r} {problem}; give the name of the database the models use")
     found = scan(modules, database=database, aliases=_aliases(aliases or []), fallback_database=uri_database(),
                  include_tests=include_tests)
     if found.problems and not found.imported:  # nothing to analyse: the failure is the answer

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from bson import Decimal128
 
 from ..errors import MongoshardError
-from .locales import LOCALES, VARIANTS
+from .locales import LOCALE_DEFAULTS, LOCALES, VARIANTS
 
 # The collator version the server reports (its vendored ICU); a collation naming another one is refused.
 ICU_VERSION = "57.1"
@@ -46,10 +46,17 @@ def check_collation(collation: Any) -> None:
         if abs(strength) > 2**31 or not 0 <= int(strength) <= 5 or (locale != "simple" and int(strength) == 0):
             raise CollationError(f"collation strength must be from 1 to 5 (1: base letters only ... 5: identical), "
                                  f"not {strength}")
-    # CollationSpec: "'caseFirst' is invalid unless 'caseLevel' is on or 'strength' is greater than 2"
-    if (locale != "simple" and collation.get("caseFirst") in ("upper", "lower") and not collation.get("caseLevel")
-            and int(strength if strength is not None else 3) < 3):
-        raise CollationError("collation caseFirst upper or lower needs caseLevel: true or a strength of 3 or more")
+    # CollationSpec checks the combinations on the collator's values, the locale's own defaults filled in
+    effective = {**LOCALE_DEFAULTS.get(locale, {}), **{k: v for k, v in collation.items() if v is not None}}
+    level = int(strength if strength is not None else 3)
+    # "'caseFirst' is invalid unless 'caseLevel' is on or 'strength' is greater than 2"
+    if locale != "simple" and effective.get("caseFirst") in ("upper", "lower") and not collation.get("caseLevel") and level < 3:
+        raise CollationError("collation caseFirst upper or lower (the default of da and mt) needs caseLevel: true or a "
+                             "strength of 3 or more; or give caseFirst: \"off\"")
+    # "'backwards' is invalid with 'strength' of 1"
+    if locale != "simple" and effective.get("backwards") is True and level == 1:
+        raise CollationError("collation backwards (the default of fr_CA) is invalid with strength 1; give a strength of "
+                             "2 or more, or backwards: false")
     for name, allowed in _ENUMS.items():
         if collation.get(name) is not None and collation[name] not in allowed:
             raise CollationError(f"collation {name} must be one of {', '.join(allowed)}, not {collation[name]!r:.30}")
