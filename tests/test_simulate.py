@@ -244,9 +244,15 @@ def test_simulate_cli_takes_sizes_and_the_version(tmp_path: Path) -> None:
     assert 39 <= document["candidates"][0]["rounds"] <= 40
     old = run("simulate", str(path), "--key", '{"ts": 1}', "--server-version", "6.0", "--json")
     assert json.loads(old.stdout)["model"].startswith("pre-7.0")
-    for option, value in (("--data-size", "ten"), ("--chunk-size", "0"), ("--data-size", "-1GB")):
+    for option, value in (("--data-size", "ten"), ("--data-size", "-1GB"), ("--data-size", "1" + "0" * 400)):
         bad = run("simulate", str(path), "--key", '{"ts": 1}', option, value)
         assert bad.returncode == 2 and bad.stderr.startswith(f"mongoshard: {option} must be a size such as 10GB")
+    # configureCollectionBalancing and the chunksize setting take 1 to 1024 MB
+    for value in ("0", "512KB", "2GB"):
+        bad = run("simulate", str(path), "--key", '{"ts": 1}', "--chunk-size", value)
+        assert bad.returncode == 2 and bad.stderr == f"mongoshard: --chunk-size {value} is outside 1.0 MiB to 1.0 GiB\n"
+    old_model = run("simulate", str(path), "--key", '{"ts": 1}', "--server-version", "6.0", "--data-size", "1GB")
+    assert old_model.returncode == 2 and "--data-size is for the 7.0+ model" in old_model.stderr
 
 
 def test_an_array_in_a_key_field_is_refused_as_the_server_refuses_it() -> None:
@@ -303,3 +309,20 @@ def test_json_stays_strict_json_with_nan_key_values(tmp_path: Path) -> None:
     refuse = lambda constant: (_ for _ in ()).throw(ValueError(constant))  # noqa: E731
     document = json.loads(result.stdout, parse_constant=refuse)
     assert document["candidates"][0]["most_common"] == [[{"k": {"$numberDouble": "NaN"}}, 2], [{"k": {"$date": "2026-01-01T00:00:00Z"}}, 1]]
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda d: simulate(d, "k"), "a list of candidate keys"),
+    (lambda d: simulate(d, [{}]), "names no field"),
+    (lambda d: simulate(d, [{"k": -1}]), 'must be 1 or "hashed", not -1'),
+    (lambda d: simulate(d, [{"k": "hashed", "j": "hashed"}]), "only one field of a shard key can be hashed"),
+    (lambda d: simulate(d, [{"$k": 1}]), "cannot be a shard key field"),
+    (lambda d: simulate(None, [{"k": 1}]), "an iterable of dicts"),
+    (lambda d: simulate(d, [{"k": 1}], audit_records=[{"x": 1}]), "each with its 'shape'"),
+    (lambda d: simulate(d, [{"k": 1}], shards=10**6), "shards from 1 to 1024"),
+    (lambda d: simulate(d, [{"k": 1}], data_bytes=10**30), "data_bytes must be a whole number of bytes"),
+])
+def test_simulate_misuse_from_python_is_one_sentence(call, says: str) -> None:
+    """Issue 18/19 (fourth attacker): raw ValueError/TypeError/KeyError, or a report on a key the server refuses."""
+    with pytest.raises(SampleError, match=says):
+        call([{"_id": n, "k": n} for n in range(10)])

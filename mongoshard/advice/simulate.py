@@ -44,7 +44,7 @@ from bson import MaxKey, MinKey
 from ..errors import brief
 from ..units import size_text
 from ..reports.audit import KINDS, classify
-from ..routing.table import RoutingTable
+from ..routing.table import RoutingTable, key_pattern_problem
 from ..routing.writes import check_server_version
 from .columns import FieldColumn, HashedColumn, KeyRanks, SampleError, key_ranks
 from .growth import Growth, grow
@@ -54,6 +54,10 @@ __all__ = ["simulate", "grown_layout", "SimulationReport", "CandidateResult", "M
 CHUNKS_PER_SHARD = 8  # pre-7.0 model's default chunk size: the data cut into this many chunks per shard
 DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024  # the server's default chunk size (config.settings chunksize, 128 MB)
 NO_AUTOSPLITTER_SINCE = (7, 0)
+# configureCollectionBalancing / the chunksize setting: "chunkSize must be between 1 and 1024 MB"
+MIN_CHUNK_BYTES, MAX_CHUNK_BYTES = 1024**2, 1024**3
+MAX_SHARDS = 1024
+MAX_DATA_BYTES = 1024**5 * 64  # 64 PiB, past any collection
 RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
 MONOTONIC_THRESHOLD = 0.7  # analyzeShardKeyMonotonicityCorrelationCoefficientThreshold's default
 MOST_COMMON = 5  # analyzeShardKeyNumMostCommonValues's default
@@ -147,12 +151,24 @@ def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str,
     ``chunk_bytes`` the chunk size (default 128 MB, the server's).  ``progress`` is called with the number of
     documents read so far, every 100,000.
     """
-    if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
-        raise SampleError(f"simulate needs a whole number of shards, at least 1, not {shards!r:.40}")
+    if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= MAX_SHARDS:
+        raise SampleError(f"simulate needs a whole number of shards from 1 to {MAX_SHARDS}, not {shards!r:.40}")
     for name, value in (("chunk_bytes", chunk_bytes), ("data_bytes", data_bytes)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise SampleError(f"{name} must be a whole number of bytes, at least 1, not {value!r:.40}")
+        if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
+                                  or not 1 <= value <= MAX_DATA_BYTES):
+            raise SampleError(f"{name} must be a whole number of bytes from 1 to {MAX_DATA_BYTES:,}, not {value!r:.40}")
     check_server_version(server_version)
+    if isinstance(keys, (str, bytes, Mapping)) or not isinstance(keys, Sequence) or not keys:
+        raise SampleError("simulate needs a list of candidate keys such as [{'user_id': 1}, {'user_id': 'hashed'}]")
+    for key in keys:
+        problem = key_pattern_problem(list(key.items())) if isinstance(key, Mapping) else "is not a document"
+        if problem:
+            raise SampleError(f"the candidate key {key!r:.60} {problem}" if not isinstance(key, Mapping) or not key
+                              else f"the candidate key {key!r:.60}: {problem}")
+    if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
+        raise SampleError("simulate needs the documents as an iterable of dicts (a list, a generator, a cursor)")
+    if not all(isinstance(record, Mapping) and "shape" in record for record in audit_records):
+        raise SampleError("audit_records are the records capture or read_log gives, each with its 'shape'")
     sample = _Sample(keys)
     count = sample.read(documents, progress)
     total = int(sample.sizes.sum())
@@ -318,7 +334,10 @@ def _with_verdict(result: CandidateResult, shards: int, chunk_bytes: int | None)
         verdict = f"avoid: {result.cardinality:,} distinct values cannot make enough chunks to balance {shards} shards"
     elif result.monotonicity == "monotonic" or shards > 1 and result.hot_insert_share >= 0.9:
         why = f" (monotonic, r = {result.correlation:.2f})" if result.monotonicity == "monotonic" else ""
-        verdict = f"avoid for insert-heavy data: {result.hot_insert_share:.0%} of recent inserts land on one shard{why}"
+        if result.hot_insert_share >= 0.9 or result.monotonicity != "monotonic":
+            verdict = f"avoid for insert-heavy data: {result.hot_insert_share:.0%} of recent inserts land on one shard{why}"
+        else:  # the sample's recent tenth is spread (many shards), but what comes next sorts after all of it
+            verdict = f"avoid for insert-heavy data: new inserts sort after every stored key, into one chunk on one shard{why}"
     elif result.largest_share > even * 1.25:
         verdict = f"uneven: the largest shard holds {result.largest_share:.0%} of the data (even share {even:.0%})"
     else:

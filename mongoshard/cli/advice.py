@@ -100,7 +100,7 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     """For candidate keys: cardinality, most common values and monotonicity (as analyzeShardKey reports them), data and
     chunks per shard, jumbo chunks, hot inserts, targeting, what adding a shard moves, and a verdict."""
     from ..advice.sample import collection_data_size, iter_documents
-    from ..advice.simulate import simulate
+    from ..advice.simulate import MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, NO_AUTOSPLITTER_SINCE, simulate
     from ..reports.capture import read_log
     from ..reports.plot import check_plot_path
 
@@ -112,8 +112,12 @@ def simulate_command(source: Optional[str] = typer.Argument(None, help="Sample d
     patterns = [read_key(text, f"--key {text[:60]}") for text in key]
     records = read_log(audit_log) if audit_log else ()
     version = read_version(server_version) if server_version is not None else (8, 0)
-    chunk_bytes = read_size(chunk_size, "--chunk-size") if chunk_size is not None else None
+    # configureCollectionBalancing and the chunksize setting take 1 to 1024 MB
+    chunk_bytes = read_size(chunk_size, "--chunk-size", low=MIN_CHUNK_BYTES, high=MAX_CHUNK_BYTES) \
+        if chunk_size is not None else None
     data_bytes = read_size(data_size, "--data-size") if data_size is not None else None
+    if data_bytes is not None and version < NO_AUTOSPLITTER_SINCE:
+        fail("--data-size is for the 7.0+ model; the pre-7.0 model (--server-version before 7.0) cuts the sample itself")
     where = source or cluster_uri(uri) or ""
     if data_bytes is None and collection is not None:
         data_bytes = collection_data_size(where, collection) or None

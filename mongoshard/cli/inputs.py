@@ -13,6 +13,7 @@ import re
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from ..units import size_text
 from .app import URI_VARIABLE
 from .output import fail, warn
 
@@ -78,16 +79,11 @@ def read_filter(text: str, what: str = "the filter") -> dict[str, Any]:
 
 def read_key(text: str, what: str = "the key") -> dict[str, Any]:
     """A shard key pattern: fields mapped to 1 or "hashed", at most one of them hashed, as MongoDB requires."""
+    from ..routing.table import key_pattern_problem
+
     pattern = _json_document(text, what, "'{\"user_id\": \"hashed\"}'")
-    if not pattern:
-        fail(f"{what} names no field; give at least one, e.g. '{{\"user_id\": 1}}'")
-    for name, kind in pattern.items():
-        if not name or name.startswith("$") or ".." in name or name.startswith(".") or name.endswith("."):
-            fail(f"{what}: {name!r} cannot be a shard key field; name a document field, e.g. 'user_id' or 'owner.pid'")
-        if kind != "hashed" and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
-            fail(f"{what}: each key field must be 1 or \"hashed\", not {kind!r} for '{name}'")
-    if sum(kind == "hashed" for kind in pattern.values()) > 1:
-        fail(f"{what}: only one field of a shard key can be hashed")
+    if problem := key_pattern_problem(list(pattern.items())):
+        fail(f"{what} {problem}" if not pattern else f"{what}: {problem}")
     return {name: kind if kind == "hashed" else 1 for name, kind in pattern.items()}
 
 
@@ -203,18 +199,18 @@ def read_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5}
 
 
-def read_size(text: str, option: str) -> int:
+def read_size(text: str, option: str, *, low: int = 1, high: int = 1024**5 * 64) -> int:
     """A size such as 10GB, 4.6MB or 128MB (units of 1024, as MongoDB's chunksize counts them); a bare number is bytes."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?B?)", text.strip().upper())
-    if not match or match.group(2) not in _SIZE_UNITS or float(match.group(1)) * _SIZE_UNITS[match.group(2)] < 1:
+    match = re.fullmatch(r"(\d{1,30}(?:\.\d{1,30})?)\s*([KMGTP]?B?)", text.strip().upper())
+    if not match or match.group(2) not in _SIZE_UNITS:
         fail(f"{option} must be a size such as 10GB, 4.6MB or 128MB, not {text!r:.40}")
-    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
-    if size > 2**53:
-        fail(f"{option} {text} is larger than any collection; give a size up to a few petabytes")
-    return size
+    size = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if not low <= size <= high:
+        fail(f"{option} {text.strip()[:40]} is outside {size_text(low)} to {size_text(high)}")
+    return int(size)
 
 
 def load_cli_topology(path: str | None, no_auth: bool = False) -> "Topology":

@@ -82,6 +82,26 @@ class Targeting:
 KeyPattern = Mapping[str, Any]
 
 
+def key_pattern_problem(fields: Sequence[tuple[Any, Any]]) -> str | None:
+    """Why (field, kind) pairs cannot be a shard key pattern, or None: fields name document paths, each 1 or
+    "hashed", once each, at most one hashed (the server's shardCollection checks, ShardKeyPattern::isValid)."""
+    if not fields:
+        return "names no field; give at least one, e.g. {'user_id': 1}"
+    seen = set()
+    for name, kind in fields:
+        if not isinstance(name, str) or not name or name.startswith("$") or ".." in name or name.startswith(".") \
+                or name.endswith(".") or "\x00" in name:
+            return f"{name!r:.60} cannot be a shard key field; name a document field, e.g. 'user_id' or 'owner.pid'"
+        if kind != HASHED and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
+            return f"each key field must be 1 or \"hashed\", not {kind!r:.40} for '{name}'"
+        if name in seen:
+            return f"names '{name}' twice"
+        seen.add(name)
+    if sum(kind == HASHED for _, kind in fields) > 1:
+        return "only one field of a shard key can be hashed"
+    return None
+
+
 class RoutingTable:
     """One sharded collection: its key pattern and its ordered chunks."""
 
