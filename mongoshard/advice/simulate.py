@@ -47,6 +47,7 @@ from ..reports.audit import KINDS, classify
 from ..routing.table import RoutingTable, key_pattern_problem
 from ..routing.writes import check_server_version
 from .columns import FieldColumn, HashedColumn, KeyRanks, SampleError, key_ranks
+from .autosplitter import Layout, autosplit_layout, moved_by_chunks
 from .growth import Growth, grow
 
 __all__ = ["simulate", "grown_layout", "SimulationReport", "CandidateResult", "MONOTONIC_THRESHOLD"]
@@ -186,39 +187,6 @@ def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str,
     return SimulationReport(count, shards, limit, candidates, taken, int(data_bytes or total), model)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """The sample cut into chunks in key order and dealt to shards."""
-
-    chunk_of_rank: np.ndarray  # rank -> chunk
-    first_ranks: np.ndarray  # chunk -> its first rank
-    chunk_sizes: list[int]
-    chunk_counts: list[int]
-    jumbo: int
-    owner: list[int]  # chunk -> shard
-
-
-def _layout(keyed: KeyRanks, sizes: np.ndarray, shards: int, limit: int) -> _Layout:
-    """Cut the key-ordered values into chunks of at most ``limit`` bytes, as the splitter does: cuts fall only between
-    key values, and one value bigger than the limit is a chunk of its own that cannot split (jumbo)."""
-    distinct = keyed.cardinality
-    value_bytes = np.bincount(keyed.ranks, weights=sizes, minlength=distinct).astype(np.int64)
-    value_counts = np.bincount(keyed.ranks, minlength=distinct)
-    before = np.concatenate(([0], np.cumsum(value_bytes)))
-    starts, jumbo, position = [], 0, 0
-    while position < distinct:
-        end = int(np.searchsorted(before, before[position] + limit, side="right")) - 1
-        if end <= position:  # one value alone is over the limit
-            end, jumbo = position + 1, jumbo + 1
-        starts.append(position)
-        position = end
-    first_ranks = np.array(starts, dtype=np.int64)
-    chunk_of_rank = np.searchsorted(first_ranks, np.arange(distinct), side="right") - 1
-    chunk_sizes = [int(v) for v in np.add.reduceat(value_bytes, first_ranks)] if starts else []
-    chunk_counts = [int(v) for v in np.add.reduceat(value_counts, first_ranks)] if starts else []
-    return _Layout(chunk_of_rank, first_ranks, chunk_sizes, chunk_counts, jumbo, _deal(chunk_sizes, shards))
-
-
 def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any], namespace: str, shards: int = 2, *,
                  chunk_bytes: int | None = None) -> RoutingTable:
     """The routing table of a collection grown to this sample and balanced over ``shards`` (the simulation's chunks),
@@ -226,7 +194,7 @@ def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any],
     sample = _Sample([key])
     sample.read(documents, None)
     keyed = sample.ranks(key)
-    layout = _layout(keyed, sample.sizes, shards, chunk_bytes or max(1, int(sample.sizes.sum()) // (shards * CHUNKS_PER_SHARD)))
+    layout = autosplit_layout(keyed, sample.sizes, shards, chunk_bytes or max(1, int(sample.sizes.sum()) // (shards * CHUNKS_PER_SHARD)))
     names = list(key)
     starts = [dict(zip(names, keyed.value(int(rank)))) for rank in layout.first_ranks[1:]]
     bounds = [{name: MinKey() for name in key}, *starts, {name: MaxKey() for name in key}]
@@ -244,10 +212,10 @@ def _candidate(sample: _Sample, key: dict[str, Any], shards: int, limit: int,
         growth = grow(value_bytes, shards, limit)
         layout = _grown(keyed, value_bytes, growth, shards)
         added = grow(value_bytes, shards + 1, limit, after=growth)
-        moved_by_chunks = added.moved_bytes / max(float(value_bytes.sum()), 1.0)
+        moved_share = added.moved_bytes / max(float(value_bytes.sum()), 1.0)
     else:
-        layout = _layout(keyed, sample.sizes, shards, limit)
-        moved_by_chunks = _moved_by_chunks(layout.owner, layout.chunk_sizes, layout.chunk_counts, shards)
+        layout = autosplit_layout(keyed, sample.sizes, shards, limit)
+        moved_share = moved_by_chunks(layout.owner, layout.chunk_sizes, layout.chunk_counts, shards)
     per_shard_bytes, per_shard_docs, per_shard_chunks = [0] * shards, [0] * shards, [0] * shards
     for chunk, shard in enumerate(layout.owner):
         per_shard_bytes[shard] += layout.chunk_sizes[chunk]
@@ -260,21 +228,21 @@ def _candidate(sample: _Sample, key: dict[str, Any], shards: int, limit: int,
     result = CandidateResult(
         key, tuple(per_shard_chunks), tuple(per_shard_docs), tuple(per_shard_bytes),
         max(per_shard_bytes) / total, layout.jumbo, max(recent, default=0.0),
-        moved_by_chunks, _moved_by_modulo(keyed.ranks, shards), queries,
+        moved_share, _moved_by_modulo(keyed.ranks, shards), queries,
         keyed.cardinality, _most_common(sample, keyed, key), monotonicity, correlation, "", recent,
         growth.rounds if growth else None, growth.converged if growth else True, growth.moved_bytes if growth else 0,
     )
     return _with_verdict(result, shards, limit if balancer else None)
 
 
-def _grown(keyed: KeyRanks, value_bytes: np.ndarray, growth: Growth, shards: int) -> _Layout:
+def _grown(keyed: KeyRanks, value_bytes: np.ndarray, growth: Growth, shards: int) -> Layout:
     """The balancer's layout in the shape the figures read."""
     if not len(growth.starts):
-        return _Layout(np.zeros(0, dtype=np.int64), growth.starts, [], [], 0, [])
+        return Layout(np.zeros(0, dtype=np.int64), growth.starts, [], [], 0, [])
     chunk_of_rank = np.searchsorted(growth.starts, np.arange(keyed.cardinality), side="right") - 1
     sizes = [int(round(v)) for v in np.add.reduceat(value_bytes, growth.starts)]
     counts = [int(v) for v in np.add.reduceat(np.bincount(keyed.ranks, minlength=keyed.cardinality), growth.starts)]
-    return _Layout(chunk_of_rank, growth.starts, sizes, counts, sum(growth.jumbo), growth.owner)
+    return Layout(chunk_of_rank, growth.starts, sizes, counts, sum(growth.jumbo), growth.owner)
 
 
 def _most_common(sample: _Sample, keyed: KeyRanks, key: dict[str, Any]) -> tuple[tuple[dict[str, Any], int], ...]:
@@ -349,49 +317,13 @@ def _with_verdict(result: CandidateResult, shards: int, chunk_bytes: int | None)
     return replace(result, verdict=verdict)
 
 
-def _deal(chunk_sizes: list[int], shards: int) -> list[int]:
-    """Contiguous runs of chunks with equal data per shard, as far as chunk sizes allow."""
-    total = sum(chunk_sizes) or 1
-    owner, before = [], 0
-    for size in chunk_sizes:
-        middle = before + size / 2
-        owner.append(min(shards - 1, int(middle * shards / total)))
-        before += size
-    return owner
-
-
-def _recent_inserts(ranks: np.ndarray, layout: _Layout, shards: int) -> tuple[float, ...]:
+def _recent_inserts(ranks: np.ndarray, layout: Layout, shards: int) -> tuple[float, ...]:
     """The share of the most recent inserts (the last tenth of the sample) that each shard takes."""
     if not len(ranks):
         return (0.0,) * shards
     recent = layout.chunk_of_rank[ranks[len(ranks) - max(1, int(len(ranks) * RECENT_SHARE)):]]
     counts = np.bincount(np.asarray(layout.owner, dtype=np.int64)[recent], minlength=shards)
     return tuple(float(count / len(recent)) for count in counts)
-
-
-def _moved_by_chunks(owner: list[int], chunk_sizes: list[int], chunk_counts: list[int], shards: int) -> float:
-    """A new shard takes whole chunks from the fullest shards until it holds its share; what moves."""
-    loads = [0] * shards
-    for chunk, shard in enumerate(owner):
-        loads[shard] += chunk_sizes[chunk]
-    target = sum(chunk_sizes) / (shards + 1)
-    new_load = moved = 0
-    by_shard: dict[int, list[int]] = {}
-    for chunk, shard in enumerate(owner):
-        by_shard.setdefault(shard, []).append(chunk)
-    while True:
-        donor = max(range(shards), key=loads.__getitem__)
-        if not by_shard.get(donor):
-            break
-        chunk = by_shard[donor][-1]
-        if new_load + chunk_sizes[chunk] / 2 > target:
-            break
-        by_shard[donor].pop()
-        loads[donor] -= chunk_sizes[chunk]
-        new_load += chunk_sizes[chunk]
-        moved += chunk_counts[chunk]
-    documents = sum(chunk_counts) or 1
-    return moved / documents
 
 
 def _moved_by_modulo(ranks: np.ndarray, shards: int) -> float:

@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
+from ..routing.table import key_pattern_problem
 from .fields import UNKNOWN_DATABASE, FieldResolver, collection_name_problem, database_name_problem, key_paths, meta_of
 from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
@@ -103,6 +104,8 @@ class ShardSpec:
                 and (entry[1] == HASHED or (entry[1] == 1 and not isinstance(entry[1], bool))) for entry in self.key):
             raise DeclarationError(f"Model {where}: the shard key must be a non-empty tuple of (field, 1 or \"hashed\") "
                                    f"pairs, e.g. (('user_id', 1),), not {self.key!r:.80}")
+        if problem := key_pattern_problem(self.key):
+            raise DeclarationError(f"Model {where}: the shard key {problem}")
         self._check_types(where)
         check_declaration(where, self.key,
                           unique=self.unique, initial_chunks=self.initial_chunks, split_points=self.split_points,
