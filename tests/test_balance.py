@@ -203,3 +203,44 @@ def test_a_snapshot_plans_offline_as_the_live_cluster_does(cluster, balancer_sto
     assert balance(SnapshotSource(tmp_path / "v1.json"), [namespace]).collections[0].balanced is None
     refused = run("balance", "--plan", "--snapshot", str(tmp_path / "v1.json"))
     assert refused.returncode == 2 and "has no data figures" in refused.stderr
+
+
+def _hand_written(balancing: dict, version: int = 2) -> dict:
+    bounds = [{"$minKey": 1}, 10, 20, {"$maxKey": 1}]
+    return {"format": "mongoshard-snapshot", "version": version, "shards": ["s0", "s1"],
+            "collections": [{"namespace": "db.c", "key": {"k": 1}, "chunks": [
+                {"min": {"k": low}, "max": {"k": high}, "shard": "s0"} for low, high in zip(bounds, bounds[1:])]}],
+            "balancing": balancing}
+
+
+def _entry(**changes) -> dict:
+    return {"shards": [{"name": "s0"}, {"name": "s1"}],
+            "collections": {"db.c": {"data_bytes": {"s0": 2**30, "s1": 0}, "max_chunk_size_bytes": 2**27, **changes}}}
+
+
+@pytest.mark.parametrize("balancing, version, says", [
+    ({**_entry(), "shards": [{"name": "s0"}, {"name": "s1"}, {"name": "s1", "draining": True}]}, 2, "'shards' names s1 twice"),
+    (_entry(max_chunk_size_bytes=0), 2, "'max_chunk_size_bytes' must be a whole number of bytes, at least 1"),
+    (_entry(max_chunk_size_bytes="128"), 2, "'max_chunk_size_bytes' must be a whole number"),
+    (_entry(data_bytes={"s0": -5, "s1": 0}), 2, "'data_bytes' must map shard names to whole numbers of bytes, 0 or more"),
+    (_entry(data_bytes={"s0": "1024", "s1": 0}), 2, "'data_bytes' must map"),
+    (_entry(data_bytes={"s0": 1, "s9": 0}), 2, "'data_bytes' names s9, which 'shards' does not list"),
+    (_entry(flags={"noBalance": "yes"}), 2, "'flags' must map each flag to true or false"),
+    (_entry(), 3, "is snapshot format version 3; this mongoshard reads versions 1 and 2"),
+])
+def test_a_hand_written_snapshot_is_held_to_its_schema(tmp_path: Path, balancing: dict, version: int, says: str) -> None:
+    """Fourth attacker: a shard named twice planned s1 -> s1 for 10,000 rounds; sizes of the wrong sign or type planned
+    nonsense.  The published schema refuses each of these, and so does the reader, in one sentence."""
+    import jsonschema
+
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(_hand_written(balancing, version)))
+    schema = json.loads((Path(__import__("mongoshard").__file__).parent / "cluster" / "snapshot.schema.json").read_text())
+    if "twice" not in says and "s9" not in says:  # uniqueness and cross-references are beyond JSON Schema
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(json_util.loads(path.read_text()), schema)
+    result = run("balance", "--plan", "--snapshot", str(path))
+    assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_hand_written(_entry())))
+    assert run("balance", "--plan", "--snapshot", str(good)).returncode == 0

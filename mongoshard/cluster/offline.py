@@ -109,10 +109,15 @@ class SnapshotSource(_TableFacts):
             raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); write it with 'mongoshard snapshot'") from None
         self._tables = {t.namespace: t for t in tables}
         self._shards = sorted(shards or {s for t in tables for s in t.shards})
+        if document.get("version", 1) not in (1, 2) or isinstance(document.get("version"), bool):
+            raise SourceError(f"{self.path} is snapshot format version {document.get('version')!r:.20}; this mongoshard "
+                              "reads versions 1 and 2: upgrade mongoshard or write the file again")
         self._balancing = document.get("balancing")
         if self._balancing is not None:
             try:
                 self.balancing_state(self.sharded_namespaces())
+            except SourceError as exc:
+                raise SourceError(f"{self.path}: {exc}; see mongoshard/cluster/snapshot.schema.json") from None
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise SourceError(f"{self.path}: its 'balancing' section does not fit the snapshot schema ({brief(exc)}); "
                                   "see mongoshard/cluster/snapshot.schema.json") from None
@@ -235,8 +240,47 @@ def balancing_document(state: BalancingState) -> dict[str, Any]:
     }
 
 
+def _check_balancing(document: Any) -> None:
+    """What snapshot.schema.json says of the "balancing" section, checked as strictly (a wrong type or a negative size
+    would plan nonsense): one sentence naming the field."""
+    def refuse(where: str, what: str) -> None:
+        raise SourceError(f"its 'balancing' section does not fit the snapshot schema: {where} {what}")
+
+    def whole(value: Any, low: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    if not isinstance(document, Mapping) or not isinstance(document.get("shards"), list) \
+            or not isinstance(document.get("collections"), Mapping):
+        refuse("the section", "needs 'shards' (a list) and 'collections' (a document by namespace)")
+    names = []
+    for shard in document["shards"]:
+        if not isinstance(shard, Mapping) or not isinstance(shard.get("name"), str) or not shard["name"]:
+            refuse("each shard", "needs a 'name'")
+        if not isinstance(shard.get("draining", False), bool):
+            refuse(f"shard {shard['name']}:", "'draining' must be true or false")
+        if not isinstance(shard.get("zones", []), list) or not all(isinstance(z, str) for z in shard.get("zones", [])):
+            refuse(f"shard {shard['name']}:", "'zones' must be a list of zone names")
+        names.append(shard["name"])
+    if len(set(names)) != len(names):
+        refuse("'shards'", f"names {next(n for n in names if names.count(n) > 1)} twice")
+    for namespace, entry in document["collections"].items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("data_bytes"), Mapping):
+            refuse(f"{namespace}:", "needs 'data_bytes', the bytes per shard")
+        if not all(isinstance(k, str) and whole(v, 0) for k, v in entry["data_bytes"].items()):
+            refuse(f"{namespace}:", "'data_bytes' must map shard names to whole numbers of bytes, 0 or more")
+        if unknown := sorted(set(entry["data_bytes"]) - set(names)):
+            refuse(f"{namespace}:", f"'data_bytes' names {unknown[0]}, which 'shards' does not list")
+        if not whole(entry.get("max_chunk_size_bytes"), 1):
+            refuse(f"{namespace}:", "'max_chunk_size_bytes' must be a whole number of bytes, at least 1")
+        if not isinstance(entry.get("flags", {}), Mapping) or not all(isinstance(v, bool) for v in entry.get("flags", {}).values()):
+            refuse(f"{namespace}:", "'flags' must map each flag to true or false")
+    if not isinstance(document.get("in_window"), (bool, type(None))):
+        refuse("'in_window'", "must be true, false or null")
+
+
 def state_from_document(document: Mapping[str, Any], tables: Mapping[str, RoutingTable]) -> BalancingState:
     """A snapshot's "balancing" section, with the routing tables' chunks, as the balancer's input."""
+    _check_balancing(document)
     shards = tuple(ShardState(str(s["name"]), bool(s.get("draining", False)), frozenset(str(z) for z in s.get("zones", ())))
                    for s in document["shards"])
     collections = []
