@@ -79,7 +79,13 @@ def _plan(namespaces: Optional[list[str]], uri: Optional[str], snapshot_file: Op
         plan = plan_balancing(cluster_source(uri, file, snapshot_file), namespaces or None, rate=int(rate * 1024 * 1024))
     if as_json:
         print_json(json.loads(json_text({**plain(plan), "total_bytes": plan.total_bytes, "seconds": plan.seconds})))
-        return
+    else:
+        _print_plan(plan)
+    if plan.rounds:  # as balance: exit 3 when the balancer would move something
+        raise typer.Exit(EXIT_IMBALANCED)
+
+
+def _print_plan(plan: Any) -> None:
     out = console()
     out.print(f"Balancer: {plan.balancer}")
     for planned in plan.rounds[:20]:
@@ -89,8 +95,9 @@ def _plan(namespaces: Optional[list[str]], uri: Optional[str], snapshot_file: Op
     if len(plan.rounds) > 20:
         out.print(f"... {len(plan.rounds) - 20} more round(s)")
     ending = "then nothing left to move" if plan.converged else "and more (the plan stops there)"
+    nothing = "Nothing moves: see why below." if plan.obstacles else "Nothing to move: every collection is compliant."
     out.print(f"{len(plan.rounds)} round(s), {size(plan.total_bytes)} to move, about {plan.seconds / 60:.1f} min at "
-              f"{plan.rate / 1024 / 1024:g} MB/s; {ending}" if plan.rounds else "Nothing to move: every collection is compliant.")
+              f"{plan.rate / 1024 / 1024:g} MB/s; {ending}" if plan.rounds else nothing)
     for obstacle in plan.obstacles:
         out.print(styled("  why not: ", "yellow") + f"{obstacle.namespace}: {obstacle.detail}")
 

@@ -122,6 +122,9 @@ def _with_balancer_obstacles(state: BalancingState, obstacles: tuple[Obstacle, .
     found = list(obstacles)
     if state.settings.problem:
         found.insert(0, Obstacle("*", "balancer", f"the balancer settings cannot be read: {state.settings.problem}"))
+    elif (word := _balancer_word(state)) != "on":
+        found.insert(0, Obstacle("*", "balancer", f"the balancer is {word}: nothing moves until it runs, and then "
+                                                  "these rounds would"))
     for collection in state.collections:
         if (blocked := blocked_collection(collection)) and not any(o.namespace == collection.namespace for o in found):
             found.append(Obstacle(collection.namespace, "collection", blocked))
