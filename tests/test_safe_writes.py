@@ -738,3 +738,34 @@ def test_after_update_moves_the_key_delete_and_save_follow_it(server) -> None:
     assert SafeAccount._get_collection().find_one({}, {"_id": 0}) == {"tenant": "t2", "n": 5}
     loaded.delete()
     assert SafeAccount._get_collection().count_documents({}) == 0
+
+
+def test_a_pipeline_update_that_moves_the_key_is_followed_too(server) -> None:
+    """Fifth attacker: doc.update(__raw__=[{"$set": ...}]) (a pipeline) moved the key unseen; delete() then matched
+    nothing and returned as if it had deleted."""
+    _, SafeAccount = tenant_classes()
+    SafeAccount(tenant="t1", n=1).save()
+    loaded = SafeAccount.objects.first()
+    loaded.update(__raw__=[{"$set": {"tenant": "t3"}}])
+    assert loaded.tenant == "t3"
+    loaded.delete()
+    assert SafeAccount._get_collection().count_documents({}) == 0
+
+
+def test_a_stored_document_marked_new_again_is_not_re_created(server) -> None:
+    """Fifth attacker: switch_collection(its own collection, keep_created=False) marks a loaded document new, and
+    mongoengine's replace-then-insert re-created it after a delete; the plain class does (control)."""
+    PlainAccount, SafeAccount = tenant_classes()
+    for cls in (PlainAccount, SafeAccount):
+        cls(tenant="t1", n=1).save()
+        loaded = cls.objects.first()
+        cls.objects(id=loaded.pk).delete()
+        loaded.switch_collection(cls._get_collection_name(), keep_created=False)
+        loaded.n = 2
+        if cls is PlainAccount:
+            loaded.save()
+            assert cls._get_collection().count_documents({"_id": loaded.pk}) == 1  # mongoengine alone re-creates it
+        else:
+            with pytest.raises(SaveConditionError, match="was deleted since it was loaded"):
+                loaded.save()
+            assert cls._get_collection().count_documents({"_id": loaded.pk}) == 0

@@ -60,6 +60,8 @@ from __future__ import annotations
 import contextvars
 from typing import Any, Callable, Mapping
 
+from mongoengine.errors import SaveConditionError
+
 from .safe_inserts import ShardKeyWriteError, install_safe_inserts, refuse_moved_ids, require_key_values
 from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
                          present_value, remember, same_key_value, shown, stored_value)
@@ -170,6 +172,12 @@ def _save_create(previous: Callable) -> Callable:
                 f"{type(self).__name__} {self.pk!r} is stored already; save(force_insert=True) would insert it again, a "
                 "second document with its _id (on another shard of a cluster): save() without force_insert updates it")
         _check_new_document(self, doc, entries, check_id="_id" in doc)
+        if is_stored(self) and not _switched(self) and "_id" in doc and \
+                self._get_collection().find_one({"_id": doc["_id"]}, {"_id": 1}) is None:
+            # mongoengine's replace-then-insert (a stored document marked new again, e.g. switch_collection(its own
+            # collection, keep_created=False)) would re-create a document deleted meanwhile
+            raise SaveConditionError(f"{type(self).__name__} {self.pk!r} was deleted since it was loaded; save() never "
+                                     "re-creates a stored document: build a new one to store it again")
         result = previous(self, doc, force_insert, write_concern)
         remember(self, {db: present_value(doc, db) for _, db in entries})
         return result
@@ -320,8 +328,10 @@ def _update(previous: Callable) -> Callable:
         if isinstance(raw, Mapping):  # {"$set": {"tenant": ...}}: the database paths each operator names
             names += ["set__" + "__".join(str(field).split(".")) for fields in raw.values() if isinstance(fields, Mapping)
                       for field in fields]
-        touched = any(name.split("__", 1)[-1] == path or name.split("__", 1)[-1].startswith(path + "__")
-                      or path.startswith(name.split("__", 1)[-1] + "__") for name in names for path in paths)
+        # a pipeline ($set, $replaceWith, $project stages...) may touch anything: one read tells
+        touched = isinstance(raw, (list, tuple)) or any(
+            name.split("__", 1)[-1] == path or name.split("__", 1)[-1].startswith(path + "__")
+            or path.startswith(name.split("__", 1)[-1] + "__") for name in names for path in paths)
         if touched and is_stored(self) and result:
             entries = key_entries(type(self))
             stored = self._get_collection().find_one({"_id": self._fields[self._meta["id_field"]].to_mongo(self.pk)},
