@@ -241,6 +241,11 @@ def test_a_hand_written_snapshot_is_held_to_its_schema(tmp_path: Path, balancing
             jsonschema.validate(json_util.loads(path.read_text()), schema)
     result = run("balance", "--plan", "--snapshot", str(path))
     assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    twice = _hand_written(_entry())
+    twice["collections"].append(twice["collections"][0])
+    (tmp_path / "twice.json").write_text(json.dumps(twice))
+    refused = run("balance", "--plan", "--snapshot", str(tmp_path / "twice.json"))
+    assert refused.returncode == 2 and "holds two routing tables for db.c" in refused.stderr
     good = tmp_path / "good.json"
     good.write_text(json.dumps(_hand_written(_entry())))
     assert run("balance", "--plan", "--snapshot", str(good)).returncode == 3  # 1 GB to spread: migrations planned

@@ -108,6 +108,9 @@ class SnapshotSource(_TableFacts):
         except (TypeError, ValueError, AttributeError) as exc:  # values of the wrong types where tables need documents
             raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); write it with 'mongoshard snapshot'") from None
         self._tables = {t.namespace: t for t in tables}
+        if len(self._tables) != len(tables):
+            twice = next(t.namespace for t in tables if sum(u.namespace == t.namespace for u in tables) > 1)
+            raise SourceError(f"{self.path} holds two routing tables for {twice}; keep one (write it with 'mongoshard snapshot')")
         self._shards = sorted(shards or {s for t in tables for s in t.shards})
         if document.get("version", 1) not in (1, 2) or isinstance(document.get("version"), bool):
             raise SourceError(f"{self.path} is snapshot format version {document.get('version')!r:.20}; this mongoshard "
