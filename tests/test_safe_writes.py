@@ -717,6 +717,27 @@ def test_the_switch_collection_context_manager_still_archives(server) -> None:
     assert SafeBox._get_db()[archive].find_one({}, {"_id": 0}) == {"owner": {"pid": 1}, "box": 1, "label": "archived"}
 
 
+def test_the_switch_db_context_manager_still_archives(server, cluster) -> None:
+    """Fifth attacker: the switch_db context manager rewrites the class's db_alias, so a save into the other database
+    was judged "not switched" and refused (SaveConditionError); the plain class archives (control)."""
+    from mongoengine.context_managers import switch_db
+
+    port = cluster.topology.shards[0].ports[0]
+    connect("safewrites_archive", alias="archive", host=f"mongodb://127.0.0.1:{port}/?directConnection=true",
+            uuidRepresentation="standard")
+    try:
+        for cls in tenant_classes():
+            cls(tenant="t1", n=1).save()
+            loaded = cls.objects.get(tenant="t1", n=1)
+            with switch_db(cls, "archive"):
+                loaded.n = 2
+                loaded.save()  # mongoengine's upsert into the other database
+                assert cls._get_collection().find_one({"_id": loaded.pk}, {"_id": 0}) == {"tenant": "t1", "n": 2}
+            cls.objects(id=loaded.pk).delete()
+    finally:
+        disconnect("archive")
+
+
 def test_a_save_condition_on_a_key_field_is_kept(server) -> None:
     _, SafeAccount = tenant_classes()
     SafeAccount(tenant="t1", n=1).save()

@@ -69,6 +69,7 @@ from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_
 __all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "loaded_key"]
 
 _REFRESHING = "_mongoshard_refreshing"
+_HOME_ALIAS = "_mongoshard_home_alias"  # the db_alias a class was declared with
 # Documents built from the server's answer while a reload/modify runs, so that their stored key values are known.
 _captured: contextvars.ContextVar[list | None] = contextvars.ContextVar("mongoshard_captured", default=None)
 # The caller's own raw filter of the modify() under way (a compare-and-set), kept beside the key.
@@ -87,6 +88,10 @@ def install_safe_writes(document_class: type) -> None:
         target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
+    if _HOME_ALIAS not in vars(document_class):  # the switch_db context manager rewrites _meta["db_alias"] meanwhile
+        from mongoengine.connection import DEFAULT_CONNECTION_NAME
+
+        setattr(document_class, _HOME_ALIAS, document_class._meta.get("db_alias") or DEFAULT_CONNECTION_NAME)
     install_safe_inserts(document_class)
 
 
@@ -215,7 +220,7 @@ def _switched(document: Any) -> bool:
 
     cls = type(document)
     target = document._get_collection()
-    own_database = get_db(cls._meta.get("db_alias") or DEFAULT_CONNECTION_NAME).name
+    own_database = get_db(getattr(cls, _HOME_ALIAS, None) or DEFAULT_CONNECTION_NAME).name
     return target.name != cls._meta.get("collection") or target.database.name != own_database
 
 
