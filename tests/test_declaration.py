@@ -570,6 +570,11 @@ def test_split_points_of_every_bson_date_and_reference_are_a_models_own_answer()
     (lambda: mongoshard.scan(5), "a list of dotted module names"),
     (lambda: mongoshard.scan("examples.pokemon_storage.models"), "a list of dotted module names"),
     (lambda: mongoshard.SnapshotSource(5), "read from a file path"),
+    # the fourth attacker's F16
+    (lambda: mongoshard.ShardSpec("a", "b", (("a", 1),), models=(1,)), "ShardSpec.models names the Document classes"),
+    (lambda: mongoshard.Salting("a", 3).assign(None), "Salting.assign takes a mongoengine document or a dict"),
+    (lambda: mongoshard.PredictedSource(None), "built from ShardSpecs"),
+    (lambda: mongoshard.advise([], unsharded="abc"), "advise's unsharded are Document classes"),
 ])
 def test_library_misuse_is_one_sentence(call, says: str) -> None:
     with pytest.raises(mongoshard.MongoshardError, match=says):

@@ -69,6 +69,8 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
     if isinstance(specs, (str, bytes, Mapping)) or not isinstance(specs, Iterable):
         raise DeclarationError(f"advise needs the ShardSpecs that discover('myapp.models') returns, not {specs!r:.60}")
     specs = list(specs)
+    if isinstance(unsharded, (str, bytes)) or not all(isinstance(model, type) for model in unsharded):
+        raise DeclarationError(f"advise's unsharded are Document classes, not {unsharded!r:.60}")
     if not all(isinstance(spec, ShardSpec) for spec in specs):
         raise DeclarationError("advise needs ShardSpecs, such as discover('myapp.models') returns; "
                                f"got {next(s for s in specs if not isinstance(s, ShardSpec))!r:.60}")

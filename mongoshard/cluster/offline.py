@@ -157,6 +157,8 @@ class PredictedSource(_TableFacts):
         if not shards:
             raise SourceError("a predicted cluster needs at least one shard")
         check_server_version(server_version)
+        if isinstance(specs, (str, bytes, Mapping)) or not isinstance(specs, Iterable):
+            raise SourceError("a predicted cluster is built from ShardSpecs, such as discover('myapp.models') returns")
         specs = list(specs)
         if not all(isinstance(spec, ShardSpec) for spec in specs):
             raise SourceError("a predicted cluster is built from ShardSpecs, such as discover('myapp.models') returns")

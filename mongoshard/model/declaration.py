@@ -98,6 +98,9 @@ class ShardSpec:
     models: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.models, tuple) or not all(isinstance(model, str) for model in self.models):
+            raise DeclarationError(f"ShardSpec.models names the Document classes as 'module.Class' strings, "
+                                   f"not {self.models!r:.60}")
         where = self.models[0].rsplit(".", 1)[-1] if self.models else self.namespace
         if not isinstance(self.key, tuple) or not self.key or not all(
                 isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and entry[0]

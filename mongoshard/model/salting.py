@@ -58,6 +58,8 @@ class Salting:
 
     def assign(self, document: Any) -> None:
         """Give a mongoengine document (or a dict) its salt, once; an existing salt is kept."""
+        if not isinstance(document, dict) and not hasattr(document, "to_mongo"):
+            raise DeclarationError(f"Salting.assign takes a mongoengine document or a dict, not {type(document).__name__}")
         if isinstance(document, dict):
             if document.get(self.salt_field) is None:
                 document[self.salt_field] = self.salt_of(document.get("_id" if self.spread_by == "id" else self.spread_by or ""))
