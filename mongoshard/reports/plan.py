@@ -14,8 +14,7 @@ from typing import Any, Sequence
 
 from ..cluster.live import as_source
 from ..cluster.source import ClusterSource, SourceError
-from ..routing.balancer import (BalancingState, CollectionState, Migration, Obstacle, balance_round, blocked_collection,
-                                with_migration)
+from ..routing.balancer import BalancingState, CollectionState, Migration, Obstacle, Placement, Rounds, blocked_collection
 
 __all__ = ["plan_balancing", "BalancingPlan", "PlannedRound", "PlannedMigration", "DEFAULT_RATE"]
 
@@ -77,33 +76,35 @@ def plan_balancing(source: ClusterSource | Any, namespaces: Sequence[str] | None
 
 def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_rounds: int = MAX_ROUNDS) -> BalancingPlan:
     collections = {c.namespace: c for c in state.collections}
-    averages = {ns: _average_chunk_bytes(c) for ns, c in collections.items()}
+    played = Rounds(state.shards, state.collections)
+    averages: dict[str, dict[str, int]] = {}  # per collection, its bytes per chunk on each shard, as it was
     carried: dict[str, dict[str, int]] = {ns: {} for ns in collections}  # a migrated chunk's bytes still to move
     rounds: list[PlannedRound] = []
     obstacles: tuple[Obstacle, ...] = ()
     converged = False
     for number in range(1, max_rounds + 1):
-        result = balance_round(state.shards, list(collections.values()))
+        result = played.next_round()
         obstacles = result.obstacles
         if not result.migrations:
             converged = True
             break
         planned = []
         for migration in result.migrations:
-            moved, left = _moved_bytes(collections[migration.namespace], averages[migration.namespace],
-                                       carried[migration.namespace], migration)
-            collections[migration.namespace] = with_migration(collections[migration.namespace], migration, moved,
-                                                              whole=left == 0)
+            collection = collections[migration.namespace]
+            if migration.namespace not in averages:
+                averages[migration.namespace] = _average_chunk_bytes(collection, played.placement(collection))
+            moved, left = _moved_bytes(collection, averages[migration.namespace], carried[migration.namespace], migration)
+            played.apply(migration, moved, whole=left == 0)
             planned.append(PlannedMigration(migration.namespace, migration.from_shard, migration.to_shard,
                                             dict(migration.min), moved, migration.reason))
         rounds.append(PlannedRound(number, tuple(planned)))
     return BalancingPlan(tuple(rounds), _with_balancer_obstacles(state, obstacles), converged, rate, _balancer_word(state))
 
 
-def _average_chunk_bytes(collection: CollectionState) -> dict[str, int]:
-    """Bytes per chunk on each shard: its data over its chunks there (no per-chunk sizes without a scan)."""
-    counts = {shard: sum(len(positions) for positions in zones.values())
-              for shard, zones in collection.index.on_shard.items()}
+def _average_chunk_bytes(collection: CollectionState, placement: Placement) -> dict[str, int]:
+    """Bytes per chunk on each shard: its data over its chunks there (no per-chunk sizes without a scan), taken
+    before the collection's first migration."""
+    counts = {shard: placement.count_on(shard) for shard in placement.on_shard}
     return {shard: collection.data_bytes.get(shard, 0) // count for shard, count in counts.items() if count}
 
 

@@ -31,7 +31,8 @@ from .ordering import SortKey, sort_key
 from .splitting import ZoneRange
 
 __all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
-           "balance_round", "collection_status", "zone_splits", "zone_of", "blocked_collection", "with_migration", "THRESHOLD_CHUNKS",
+           "balance_round", "collection_status", "zone_splits", "zone_of", "blocked_collection", "Rounds", "Placement",
+           "THRESHOLD_CHUNKS",
            "STATUS_WORDS"]
 
 # MigrationReason -> balancerCollectionStatus's firstComplianceViolation (Balancer::getBalancerStatusForNs)
@@ -67,40 +68,44 @@ class CollectionState:
     zones: tuple[ZoneRange, ...] = ()
     flags: Mapping[str, Any] = field(default_factory=dict)  # noBalance, allowMigrations, permitMigrations, ...
 
-    @functools.cached_property
-    def index(self) -> "ChunkIndex":
-        """Each chunk's zone and each shard's chunks per zone, built once per state (and carried over by
-        ``with_migration``), so that a round costs a few lookups per collection, not a pass over its chunks."""
-        key = list(self.key)
-        zones = [zone_of(chunk, self.zones, key) for chunk in self.chunks] if self.zones else [NO_ZONE] * len(self.chunks)
-        on_shard: dict[str, dict[str, list[int]]] = {}
-        for position, (chunk, zone) in enumerate(zip(self.chunks, zones)):
-            on_shard.setdefault(chunk.shard, {}).setdefault(zone, []).append(position)
-        return ChunkIndex(zones, on_shard)
 
-    @functools.cached_property
-    def starts(self) -> dict[tuple[SortKey, ...], int]:
-        """A chunk's min, in key order terms -> its position (built for a collection a migration changes)."""
-        key = list(self.key)
-        return {_position(chunk.min, key): position for position, chunk in enumerate(self.chunks)}
+class Placement:
+    """Where a collection's chunks are now: each chunk's zone and shard, and each shard's chunk positions per zone in
+    key order, so that a round costs a few lookups per collection, not a pass over its chunks.  Mutable on purpose:
+    a plan moves chunks in place (``move``) rather than copying 100,000 chunks each round."""
 
+    def __init__(self, collection: CollectionState) -> None:
+        key = list(collection.key)
+        self.chunks = collection.chunks
+        self.zone_at = [zone_of(c, collection.zones, key) for c in self.chunks] if collection.zones else [NO_ZONE] * len(self.chunks)
+        self.shard_at = [chunk.shard for chunk in self.chunks]
+        self.on_shard: dict[str, dict[str, list[int]]] = {}
+        for position, (shard, zone) in enumerate(zip(self.shard_at, self.zone_at)):
+            self.on_shard.setdefault(shard, {}).setdefault(zone, []).append(position)
+        self.zones_held = set(self.zone_at)
+        self._key = key
+        self._starts: dict[tuple[SortKey, ...], int] | None = None
 
-@dataclass(frozen=True)
-class ChunkIndex:
-    zone_at: list[str]  # chunk position -> its zone (NO_ZONE when none contains it whole)
-    on_shard: dict[str, dict[str, list[int]]]  # shard -> zone -> chunk positions in key order
+    def position_of(self, lower: Mapping[str, Any]) -> int | None:
+        """The chunk starting at ``lower``, or None (the index is built on the first move)."""
+        if self._starts is None:
+            self._starts = {_position(chunk.min, self._key): position for position, chunk in enumerate(self.chunks)}
+        return self._starts.get(_position(lower, self._key))
 
-    def moved(self, position: int, donor: str, recipient: str) -> "ChunkIndex":
-        """The index after chunk ``position`` moved whole: only the two shards' lists are copied."""
-        zone = self.zone_at[position]
-        on_shard = dict(self.on_shard)
-        from_lists, to_lists = dict(on_shard.get(donor, {})), dict(on_shard.get(recipient, {}))
-        from_lists[zone] = list(from_lists.get(zone, []))
-        del from_lists[zone][bisect.bisect_left(from_lists[zone], position)]
-        to_lists[zone] = list(to_lists.get(zone, []))
-        bisect.insort(to_lists[zone], position)
-        on_shard[donor], on_shard[recipient] = from_lists, to_lists
-        return ChunkIndex(self.zone_at, on_shard)
+    def chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
+        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
+        return (self.chunks[p] for p in self.on_shard.get(shard, {}).get(zone, ()))
+
+    def count_on(self, shard: str) -> int:
+        return sum(len(positions) for positions in self.on_shard.get(shard, {}).values())
+
+    def move(self, position: int, to: str) -> None:
+        """Chunk ``position`` now lives on ``to`` whole."""
+        donor, zone = self.shard_at[position], self.zone_at[position]
+        positions = self.on_shard[donor][zone]
+        del positions[bisect.bisect_left(positions, position)]
+        bisect.insort(self.on_shard.setdefault(to, {}).setdefault(zone, []), position)
+        self.shard_at[position] = to
 
 
 @dataclass(frozen=True)
@@ -198,45 +203,86 @@ def balance_round(shards: Sequence[ShardState], collections: Sequence[Collection
                   available: set[str] | None = None) -> RoundResult:
     """One balancer round over ``collections``: the migrations it schedules, and what stopped the rest
     (``available``: the shards not busy yet, all of them by default)."""
-    available = {shard.name for shard in shards} if available is None else set(available)
-    migrations: list[Migration] = []
-    obstacles: list[Obstacle] = []
-    first: dict[str, str] = {}
-    for collection in sorted(collections, key=lambda c: c.namespace):
-        blocked = blocked_collection(collection)
-        if blocked:
-            obstacles.append(Obstacle(collection.namespace, "collection", blocked))
-            continue
-        policy = _Policy(shards, collection, available, obstacles)
-        found = policy.balance()
-        migrations += found
-        if found:
-            first[collection.namespace] = found[0].reason
-    return RoundResult(tuple(migrations), tuple(obstacles), first)
+    return Rounds(shards, collections).next_round(available)
+
+
+class Rounds:
+    """The balancer's rounds played forward: ``next_round`` decides one, ``apply`` makes a migration happen (data sizes
+    and, when the chunk moved whole, its shard).  A collection is examined again only when it changed or the shards
+    free at its turn differ from those of every round that scheduled nothing for it (the policy is a function of
+    those)."""
+
+    def __init__(self, shards: Sequence[ShardState], collections: Sequence[CollectionState]) -> None:
+        self.shards = tuple(shards)
+        self.collections = sorted(collections, key=lambda c: c.namespace)
+        self.sizes = {c.namespace: dict(c.data_bytes) for c in self.collections}
+        self._placements: dict[str, Placement] = {}
+        # per collection, the free shards of the rounds that scheduled nothing for it -> what stopped it
+        self._quiet: dict[str, dict[frozenset[str], list[Obstacle]]] = {}
+
+    def placement(self, collection: CollectionState) -> Placement:
+        if collection.namespace not in self._placements:
+            self._placements[collection.namespace] = Placement(collection)
+        return self._placements[collection.namespace]
+
+    def next_round(self, available: set[str] | None = None) -> RoundResult:
+        available = {shard.name for shard in self.shards} if available is None else set(available)
+        migrations: list[Migration] = []
+        obstacles: list[Obstacle] = []
+        first: dict[str, str] = {}
+        for collection in self.collections:
+            if blocked := blocked_collection(collection):
+                obstacles.append(Obstacle(collection.namespace, "collection", blocked))
+                continue
+            free = frozenset(available)
+            quiet = self._quiet.setdefault(collection.namespace, {})
+            if free in quiet:
+                obstacles += quiet[free]
+                continue
+            found, stopped = _Policy(self.shards, collection, self.placement(collection),
+                                     self.sizes[collection.namespace], available).balance()
+            migrations += found
+            obstacles += stopped
+            if found:
+                first[collection.namespace] = found[0].reason
+            else:
+                quiet[free] = stopped
+        return RoundResult(tuple(migrations), tuple(obstacles), first)
+
+    def apply(self, migration: Migration, moved_bytes: int, *, whole: bool) -> None:
+        """``moved_bytes`` went from the donor to the recipient; the chunk went too when it moved ``whole`` (else the
+        donor cut a piece off it and keeps the rest)."""
+        sizes = self.sizes[migration.namespace]
+        sizes[migration.from_shard] = sizes.get(migration.from_shard, 0) - moved_bytes
+        sizes[migration.to_shard] = sizes.get(migration.to_shard, 0) + moved_bytes
+        self._quiet.pop(migration.namespace, None)
+        placement = self._placements[migration.namespace]
+        position = placement.position_of(migration.min)
+        if whole and position is not None and placement.shard_at[position] == migration.from_shard:
+            placement.move(position, migration.to_shard)
 
 
 class _Policy:
     """BalancerPolicy::balance for one collection, sharing the round's available shards."""
 
-    def __init__(self, shards: Sequence[ShardState], collection: CollectionState, available: set[str],
-                 obstacles: list[Obstacle]) -> None:
-        self.shards = list(shards)
+    def __init__(self, shards: Sequence[ShardState], collection: CollectionState, placement: Placement,
+                 sizes: Mapping[str, int], available: set[str]) -> None:
+        self.shards = shards
         self.collection = collection
+        self.placement = placement
+        self.sizes = sizes
         self.available = available
-        self.obstacles = obstacles
-        self.key = list(collection.key)
-        self.index = collection.index
-        self.sizes = collection.data_bytes
         self.migrations: list[Migration] = []
+        self.obstacles: list[Obstacle] = []
 
-    def balance(self) -> list[Migration]:
+    def balance(self) -> tuple[list[Migration], list[Obstacle]]:
+        """The migrations scheduled for the collection (taking their shards out of ``available``), and what stopped
+        the rest."""
         # after each draining shard and each shard's zone violations: "if (availableShards->size() < 2) return"
-        if not self._drain() or (self.collection.zones and not self._zone_violations()):
-            return self.migrations
-        zones = sorted({z.name for z in self.collection.zones}) + [NO_ZONE]
-        for zone in zones:
-            self._balance_zone(zone)
-        return self.migrations
+        if self._drain() and (not self.collection.zones or self._zone_violations()):
+            for zone in sorted({z.name for z in self.collection.zones}) + [NO_ZONE]:
+                self._balance_zone(zone)
+        return self.migrations, self.obstacles
 
     # 1) draining shards
     def _drain(self) -> bool:
@@ -264,7 +310,7 @@ class _Policy:
                 continue
             to = self._least_loaded(zone)
             if to is not None:
-                self._schedule(chunk, to, reason, zone)
+                self._schedule(chunk, shard, to, reason, zone)
                 return True
         return False
 
@@ -292,7 +338,7 @@ class _Policy:
     def _balance_zone(self, zone: str) -> None:
         members = [s for s in self.shards if (zone == NO_ZONE or zone in s.zones) and s.name in self.sizes]
         if not members:
-            if zone != NO_ZONE and zone in self.index.zone_at:
+            if zone != NO_ZONE and zone in self.placement.zones_held:
                 self.obstacles.append(Obstacle(self.collection.namespace, "zone",
                                                f"zone {zone} has no shard: its chunks cannot be balanced (21893)"))
             return
@@ -322,7 +368,7 @@ class _Policy:
             if chunk.jumbo:
                 jumbo += 1
                 continue
-            self._schedule(chunk, to, "chunksImbalance", zone)
+            self._schedule(chunk, donor, to, "chunksImbalance", zone)
             return True
         if jumbo:
             self.obstacles.append(Obstacle(self.collection.namespace, "jumbo",
@@ -330,22 +376,22 @@ class _Policy:
         return False
 
     # helpers
-    def _schedule(self, chunk: ChunkState, to: str, reason: str, zone: str) -> None:
-        self.migrations.append(Migration(self.collection.namespace, chunk.shard, to, dict(chunk.min), reason, zone))
-        self.available.discard(chunk.shard)
+    def _schedule(self, chunk: ChunkState, donor: str, to: str, reason: str, zone: str) -> None:
+        self.migrations.append(Migration(self.collection.namespace, donor, to, dict(chunk.min), reason, zone))
+        self.available.discard(donor)
         self.available.discard(to)
 
     def _zones_on(self, shard: str) -> list[str]:
         """getZoneInfoForShard: the zones the shard's chunks fall in, zones first, then none."""
-        found = {zone for zone, positions in self.index.on_shard.get(shard, {}).items() if positions}
+        found = {zone for zone, positions in self.placement.on_shard.get(shard, {}).items() if positions}
         return sorted(found - {NO_ZONE}) + ([NO_ZONE] if NO_ZONE in found else [])
 
     def _chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
         """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
-        return (self.collection.chunks[p] for p in self.index.on_shard.get(shard, {}).get(zone, ()))
+        return self.placement.chunks_on(shard, zone)
 
     def _holds_chunks(self, shard: str) -> bool:
-        return any(self.index.on_shard.get(shard, {}).values())
+        return self.placement.count_on(shard) > 0
 
     def _least_loaded(self, zone: str) -> str | None:
         """_getLeastLoadedReceiverShard: available, not draining, in the zone, with data figures, least data."""
@@ -368,23 +414,3 @@ class _Policy:
             if most is None or self.sizes[shard.name] > most:
                 best, most = shard.name, self.sizes[shard.name]
         return best
-
-
-def with_migration(collection: CollectionState, migration: Migration, moved_bytes: int, *, whole: bool) -> CollectionState:
-    """The collection after a migration of ``moved_bytes``: the chunk on its new shard when it moved ``whole``, else
-    a piece of it gone (the donor cut it at about one chunk size) and the rest still on the donor."""
-    sizes = dict(collection.data_bytes)
-    sizes[migration.from_shard] = sizes.get(migration.from_shard, 0) - moved_bytes
-    sizes[migration.to_shard] = sizes.get(migration.to_shard, 0) + moved_bytes
-    index = collection.index
-    position = collection.starts.get(_position(migration.min, list(collection.key)))
-    if whole and position is not None and collection.chunks[position].shard == migration.from_shard:
-        chunks = list(collection.chunks)
-        chunks[position] = replace(chunks[position], shard=migration.to_shard)
-        index = index.moved(position, migration.from_shard, migration.to_shard)
-        moved = replace(collection, chunks=tuple(chunks), data_bytes=sizes)
-    else:
-        moved = replace(collection, data_bytes=sizes)
-    moved.__dict__["index"] = index  # the cached index and starts, carried over (cached_property reads them from here)
-    moved.__dict__["starts"] = collection.starts
-    return moved
