@@ -98,12 +98,25 @@ def test_hashed_key_even_and_celebrity_uneven(cluster) -> None:
     assert celebrity.status == "compliant" and celebrity.balanced
 
 
-def test_snapshot_source_reports_chunks_only(cluster, ranged, tmp_path: Path) -> None:
-    path = write_snapshot(ConfigDatabaseSource(cluster.config_client), tmp_path / "snap.json", [ranged])
+def test_a_snapshot_reports_the_data_figures_it_carries(cluster, ranged, tmp_path: Path) -> None:
+    """Third attacker F8: a format 2 snapshot said "no data figures" and "Balancer: unknown" while its verdict came
+    from the data figures it carries.  It reports the bytes the live cluster gave, no document counts, and the
+    balancer as the config server's settings say."""
+    live = ConfigDatabaseSource(cluster.config_client)
+    path = write_snapshot(live, tmp_path / "snap.json", [ranged])
     (collection,) = balance(SnapshotSource(path)).collections
-    assert collection.measure == "chunks" and collection.chunks == 2
-    assert collection.status == "compliant"  # the snapshot (format 2) carries the data the verdict needs
+    (on_cluster,) = balance(live, [ranged]).collections
+    assert collection.measure == "bytes" and collection.chunks == 2
+    assert [s.bytes for s in collection.shards] == [s.bytes for s in on_cluster.shards] and sum(s.bytes for s in collection.shards) > 0
     assert all(s.documents is None for s in collection.shards)
+    assert collection.status == on_cluster.status == "compliant"
+    assert balance(SnapshotSource(path)).balancer.enabled is True
+    stopped = json.loads(path.read_text())
+    stopped["balancing"]["balancer"] = {"_id": "balancer", "mode": "off"}
+    (tmp_path / "off.json").write_text(json.dumps(stopped))
+    assert balance(SnapshotSource(tmp_path / "off.json")).balancer.enabled is False
+    shown = run("balance", "--snapshot", str(tmp_path / "off.json"))
+    assert shown.stdout.startswith("Balancer: disabled") and "no data figures" not in shown.stdout
 
 
 def test_cli_exit_code_json_and_plot(cluster, ranged, tmp_path: Path) -> None:
@@ -249,3 +262,39 @@ def test_a_hand_written_snapshot_is_held_to_its_schema(tmp_path: Path, balancing
     good = tmp_path / "good.json"
     good.write_text(json.dumps(_hand_written(_entry())))
     assert run("balance", "--plan", "--snapshot", str(good)).returncode == 3  # 1 GB to spread: migrations planned
+
+
+@pytest.mark.parametrize("balancing, says", [
+    ({"shards": [{"name": "s0"}], "collections": {"db.c": {"data_bytes": {"s0": 2**30}, "max_chunk_size_bytes": 2**27}}},
+     "a chunk is on s1, which 'balancing.shards' does not list"),
+    ({**_entry(), "shards": [{"name": "s0"}, {"name": "s1"}, {"name": "ghost", "zones": ["Z"]}]},
+     "'balancing.shards' lists ghost, s0, s1, but the snapshot's 'shards' lists s0, s1"),
+    (_entry(jumbo=[{"k": 15}]), "the jumbo bound {\"k\": 15} is not the lower bound of any chunk"),
+    (_entry(zones=[{"name": "Z", "min": {"k": {"$minKey": 1}}, "max": {"k": 15}}, {"name": "Y", "min": {"k": 12}, "max": {"k": {"$maxKey": 1}}}]),
+     "zones Z and Y overlap, which the server refuses (RangeOverlapConflict)"),
+    (_entry(zones=[{"name": "Z", "min": {"k": 15}, "max": {"k": 15}}]), "zone Z has a min that is not below its max"),
+])
+def test_a_snapshot_that_contradicts_its_routing_tables_is_refused(tmp_path: Path, balancing: dict, says: str) -> None:
+    """Third attacker F9: what the config server's own metadata guarantees (chunks on listed shards, jumbo flags on
+    chunks, zones that do not overlap: ``RangeOverlapConflict`` in ``ShardingCatalogManager::assignKeyRangeToZone``)
+    was not checked in a hand-written file, and the plan moved by overlapping zones."""
+    document = _hand_written(balancing)
+    document["collections"][0]["chunks"][1]["shard"] = "s1"
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(document))
+    result = run("balance", "--plan", "--snapshot", str(path))
+    assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_the_plan_says_why_nothing_moves_where_the_headline_would_mislead(tmp_path: Path) -> None:
+    """Third attacker F3: a collection without data figures, and zone chunks whose only zone shard drains, printed
+    "every collection is compliant" with no reason."""
+    no_figures = _hand_written({"shards": [{"name": "s0"}, {"name": "s1"}], "collections": {}})
+    (tmp_path / "none.json").write_text(json.dumps(no_figures))
+    result = run("balance", "--plan", "--snapshot", str(tmp_path / "none.json"))
+    assert "compliant" not in result.stdout and "db.c: no data figures for this collection" in result.stdout
+    drained = _hand_written({**_entry(zones=[{"name": "Z", "min": {"k": {"$minKey": 1}}, "max": {"k": 20}}]),
+                             "shards": [{"name": "s0"}, {"name": "s1", "draining": True, "zones": ["Z"]}]})
+    (tmp_path / "drained.json").write_text(json.dumps(drained))
+    result = run("balance", "--plan", "--snapshot", str(tmp_path / "drained.json"))
+    assert "compliant" not in result.stdout and result.stdout.count("no shard of the zone can take them") == 1, result.stdout

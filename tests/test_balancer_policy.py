@@ -5,8 +5,11 @@ with the file, the index file id of the 8.0-era revision read, and the test name
 
 * ``balancer_policy_test.cpp``: ``BalancerPolicy::balance`` on built clusters (47 cases: data-size balancing, the
   threshold, parallel rounds, jumbo chunks, draining, zones), and ``ZoneInfo`` (overlaps, the zone of a range);
-* ``balancer_chunk_selection_policy_test.cpp``: ``selectChunksToSplit`` (zone boundaries inside chunks) and
-  ``selectChunksToMove`` where it is expressible as a state and its migrations.
+* ``balancer_chunk_selection_policy_test.cpp``: ``selectChunksToSplit`` (zone boundaries inside chunks),
+  ``selectChunksToMove`` where it is expressible as a state and its migrations (one collection, and rounds over
+  several: flagged collections skipped, selection stopping when shards run out), and ``ZoneRangesOverlap``.  Not
+  expressible, listed in the file's ``meta.not_transcribed``: the tests of the server's random collection order,
+  its cache of imbalanced collections and its selection time limit.
 """
 
 from __future__ import annotations
@@ -99,6 +102,40 @@ def test_the_zone_of_a_range_and_overlaps(case: dict) -> None:
         with pytest.raises(DeclarationError, match="overlap"):
             check_declaration("M", [(k, 1) for k in key], unique=False, initial_chunks=None, split_points=(),
                               zones=[*zones, added])
+
+
+@pytest.mark.parametrize("case", [c for c in DATA if c["kind"] == "select_chunks_to_move_multi"], ids=_name)
+def test_a_round_over_several_collections_selects_what_the_server_selects(case: dict) -> None:
+    """selectChunksToMove over many collections: flagged ones skipped, a shard used once, stop when shards run out."""
+    key = list(case["key"])
+    shards = [ShardState(s["name"]) for s in case["shards"]]
+    collections = [CollectionState(c["ns"], case["key"], tuple(ChunkState(_bound(k["min"], key), _bound(k["max"], key), k["shard"])
+                                                               for k in c["chunks"]),
+                                   c["data_size_per_shard"], 128 * 1024 * 1024, (), c["flags"]) for c in case["collections"]]
+    found = balance_round(shards, collections).migrations
+    assert len(found) == case["expected"]["count"]
+    assert [(m.namespace, m.from_shard, m.to_shard) for m in found] == \
+        [(m["ns"], m["from"], m["to"]) for m in case["expected"]["migrations"]]
+
+
+@pytest.mark.parametrize("case", [c for c in DATA if c["kind"] == "zone_ranges_overlap"], ids=_name)
+def test_overlapping_zones_are_refused_where_they_are_declared_and_read(case: dict, tmp_path: Path) -> None:
+    """RangeOverlapConflict: a declaration with these zones, and a snapshot file holding them, are both refused."""
+    from commandline import run
+
+    key = list(case["key"])
+    zones = [ZoneRange(z["name"], _bound(z["min"], key), _bound(z["max"], key), ("s0",)) for z in case["zones"]]
+    with pytest.raises(DeclarationError, match="overlap"):
+        check_declaration("M", [(k, 1) for k in key], unique=False, initial_chunks=None, split_points=(), zones=zones)
+    snapshot = {"format": "mongoshard-snapshot", "version": 2, "shards": ["s0"],
+                "collections": [{"namespace": "db.c", "key": case["key"], "chunks": [
+                    {"min": {"_id": {"$minKey": 1}}, "max": {"_id": {"$maxKey": 1}}, "shard": "s0"}]}],
+                "balancing": {"shards": [{"name": "s0", "zones": ["A", "B"]}], "collections": {"db.c": {
+                    "data_bytes": {"s0": 0}, "max_chunk_size_bytes": 128 * 1024 * 1024,
+                    "zones": [{"name": z.name, "min": z.min, "max": z.max} for z in zones]}}}}
+    (tmp_path / "snap.json").write_text(json_util.dumps(snapshot))
+    refused = run("balance", "--plan", "--snapshot", str(tmp_path / "snap.json"))
+    assert refused.returncode == 2 and "RangeOverlapConflict" in refused.stderr, refused.stderr
 
 
 # Properties of any plan, on generated clusters -------------------------------------------------------------------

@@ -575,6 +575,14 @@ def test_split_points_of_every_bson_date_and_reference_are_a_models_own_answer()
     (lambda: mongoshard.Salting("a", 3).assign(None), "Salting.assign takes a mongoengine document or a dict"),
     (lambda: mongoshard.PredictedSource(None), "built from ShardSpecs"),
     (lambda: mongoshard.advise([], unsharded="abc"), "advise's unsharded are Document classes"),
+    # the third attacker's F18
+    (lambda: mongoshard.Salting("author", salt_field="author"), "salt_field must differ from the hot field"),
+    (lambda: mongoshard.PredictedSource(_specs(), ["s0", "s0"]), "s0 is listed twice"),
+    (lambda: mongoshard.PredictedSource(_specs() * 2, ["s0"]), "is declared twice"),
+    (lambda: mongoshard.discover("examples.pokemon_storage.models", database=5), "database is a database name"),
+    (lambda: target_write(_table(), Write("delete", filter={}), (8, 0), cluster_shards="s0"), "cluster_shards is a list"),
+    (lambda: target_write(_table(), Write("delete", filter={}), (8, 0), without_shard_key_protocol="yes"),
+     "without_shard_key_protocol is True, False or None"),
 ])
 def test_library_misuse_is_one_sentence(call, says: str) -> None:
     with pytest.raises(mongoshard.MongoshardError, match=says):

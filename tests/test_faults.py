@@ -90,6 +90,21 @@ def test_a_lost_admin_password_is_an_error_with_the_fix(workdir: Path) -> None:
     assert processes_mentioning(str(workdir)) == []
 
 
+def test_init_over_a_damaged_keyfile_it_did_not_create_writes_nothing_and_says_what_helps(tmp_path: Path) -> None:
+    """Issue 18 leftover: init wrote mongoshard.yaml before it read the secrets, then told the user to 'down --purge',
+    which refuses files mongoshard did not create."""
+    state = tmp_path / ".mongoshard"
+    state.mkdir(mode=0o700)
+    (state / "keyfile").write_text("bad key!\n")
+    refused = run("init", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "not a key mongod accepts" in refused.stderr and "remove it yourself" in refused.stderr
+    assert "down --purge" not in refused.stderr
+    assert not (tmp_path / "mongoshard.yaml").exists() and (state / "keyfile").read_text() == "bad key!\n"
+    (state / "keyfile").unlink()
+    assert run("init", cwd=tmp_path).returncode == 0 and (tmp_path / "mongoshard.yaml").exists()
+
+
 def test_purge_deletes_only_what_mongoshard_created(workdir: Path) -> None:
     shared = workdir / "var"
     (shared / "data").mkdir(parents=True)

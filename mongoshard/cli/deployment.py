@@ -39,10 +39,10 @@ def init(file: Optional[str] = typer.Option(None, "--file", "-f", help="Topology
         fail(f"{target} already exists; edit it, or pass --force to overwrite it with the defaults")
     check_writable(target, "the topology file", ours=lambda _: True, force=force)  # a link, dangling or not, is refused
     topology = replace(Topology(auth=not no_auth), root=target.resolve().parent)
+    credentials = ensure_credentials(topology.state_dir) if topology.auth else None  # a damaged secret stops us first
     write_text(target, commented_topology(topology), "the topology file", force=True)
     say(f"Wrote {target}")
-    if topology.auth:
-        credentials = ensure_credentials(topology.state_dir)
+    if credentials is not None:
         say(f"Keyfile {credentials.keyfile} (0400) and admin password {credentials.password_file} (0600) are ready; "
               f"keep {topology.state_dir}/ out of version control")
 

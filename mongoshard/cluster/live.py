@@ -10,7 +10,7 @@ from ..routing.balancer_settings import chunk_size_bytes, in_window, read_balanc
 from ..routing.splitting import ZoneRange
 from ..routing.table import RoutingTable
 from .source import (BalancerState, ChunkCount, ChunkSummary, ClusterSource, DatabaseInfo, RouterInfo, ShardData, ShardInfo,
-                     SourceError)
+                     SourceError, balancer_state)
 
 __all__ = ["ConfigDatabaseSource", "SHARDED_FILTER", "as_source"]
 
@@ -119,16 +119,14 @@ class ConfigDatabaseSource:
     def balancer(self) -> BalancerState:
         document = self._read(lambda: self._config.settings.find_one({"_id": "balancer"})) or {}
         settings = read_balancer_settings(document)
-        window_document = document.get("activeWindow")
-        window = (str(window_document.get("start")), str(window_document.get("stop"))) if isinstance(
-            window_document, dict) else None
+        window = isinstance(document.get("activeWindow"), dict)
         running = None
         if self.is_router():
             running = bool(self._read(lambda: self.client.admin.command("balancerStatus")).get("inBalancerRound"))
         # the window is compared with the config server primary's clock (Balancer runs there), not this machine's
         now = self._read(lambda: self.client.admin.command("hello").get("localTime")) if window else None
         inside = in_window(settings, now) if window and now is not None and settings.problem is None else None
-        return BalancerState(settings.mode == "full", running, window, inside)
+        return balancer_state(document, running=running, inside=inside)
 
     def balancing_state(self, namespaces: Sequence[str]) -> BalancingState:
         """What the balancer decides from, read from the config database (shards' draining and zones, the

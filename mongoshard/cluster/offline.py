@@ -12,7 +12,7 @@ from bson import json_util
 from ..errors import brief
 from ..files import InvalidJson, parse_json_object, read_text, write_text
 from ..model.declaration import ShardSpec
-from ..routing.balancer import BalancingState, ChunkState, CollectionState, ShardState
+from ..routing.balancing_state import BalancingState, ChunkState, CollectionState, ShardState, bound_position
 from ..routing.balancer_settings import read_balancer_settings
 from ..routing.splitting import ZoneRange, initial_chunks
 from ..routing.table import RoutingError, RoutingTable
@@ -27,6 +27,7 @@ from .source import (
     ShardData,
     ShardInfo,
     SourceError,
+    balancer_state,
 )
 
 __all__ = ["SnapshotSource", "PredictedSource", "write_snapshot", "snapshot_text", "is_snapshot", "DEFAULT_SHARDS",
@@ -119,6 +120,10 @@ class SnapshotSource(_TableFacts):
         if self._balancing is not None:
             try:
                 self.balancing_state(self.sharded_namespaces())
+                listed = sorted(shard["name"] for shard in self._balancing["shards"])
+                if shards is not None and listed != sorted(shards):
+                    raise SourceError(f"'balancing.shards' lists {', '.join(listed) or 'no shard'}, but the snapshot's "
+                                      f"'shards' lists {', '.join(sorted(shards)) or 'no shard'}")
             except SourceError as exc:
                 raise SourceError(f"{self.path}: {exc}; see mongoshard/cluster/snapshot.schema.json") from None
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -130,6 +135,17 @@ class SnapshotSource(_TableFacts):
         if self._balancing is None:
             return None
         return state_from_document(self._balancing, {ns: self._tables[ns] for ns in namespaces if ns in self._tables})
+
+    def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
+        """The bytes per shard a version 2 snapshot recorded (no document counts)."""
+        entries = (self._balancing or {}).get("collections", {})
+        return {ns: {shard: ShardData(None, size) for shard, size in entries[ns]["data_bytes"].items()}
+                for ns in namespaces if ns in entries}
+
+    def balancer(self) -> BalancerState:
+        if self._balancing is None:
+            return BalancerState()
+        return balancer_state(self._balancing.get("balancer"), inside=self._balancing.get("in_window"))
 
     def shard_names(self) -> list[str]:
         return list(self._shards)
@@ -162,8 +178,13 @@ class PredictedSource(_TableFacts):
         specs = list(specs)
         if not all(isinstance(spec, ShardSpec) for spec in specs):
             raise SourceError("a predicted cluster is built from ShardSpecs, such as discover('myapp.models') returns")
-        self._shards = list(shards)
+        if twice := sorted({name for name in shards if list(shards).count(name) > 1}):
+            raise SourceError(f"a predicted cluster names each shard once; {twice[0]} is listed twice")
         self._specs = {spec.namespace: spec for spec in specs}
+        if len(self._specs) != len(specs):
+            again = next(spec.namespace for spec in specs if sum(s.namespace == spec.namespace for s in specs) > 1)
+            raise SourceError(f"a predicted cluster takes one ShardSpec per namespace; {again} is declared twice")
+        self._shards = list(shards)
         self._server_version = server_version
 
     def shard_names(self) -> list[str]:
@@ -277,15 +298,50 @@ def _check_balancing(document: Any) -> None:
             refuse(f"{namespace}:", f"'data_bytes' names {unknown[0]}, which 'shards' does not list")
         if not whole(entry.get("max_chunk_size_bytes"), 1):
             refuse(f"{namespace}:", "'max_chunk_size_bytes' must be a whole number of bytes, at least 1")
+        zones = entry.get("zones", [])
+        if not isinstance(zones, list) or not all(isinstance(z, Mapping) and isinstance(z.get("name"), str) and z["name"]
+                                                  and isinstance(z.get("min"), Mapping) and isinstance(z.get("max"), Mapping)
+                                                  for z in zones):
+            refuse(f"{namespace}:", "'zones' must be a list of {name, min, max} with documents for min and max")
         if not isinstance(entry.get("flags", {}), Mapping) or not all(isinstance(v, bool) for v in entry.get("flags", {}).values()):
             refuse(f"{namespace}:", "'flags' must map each flag to true or false")
     if not isinstance(document.get("in_window"), (bool, type(None))):
         refuse("'in_window'", "must be true, false or null")
 
 
+def _check_against_tables(document: Mapping[str, Any], tables: Mapping[str, RoutingTable]) -> None:
+    """What the server's own metadata guarantees and a hand-written file may break: every chunk on a listed shard,
+    jumbo bounds that start a chunk, and zones that do not overlap (``RangeOverlapConflict``: the server refuses
+    ``updateZoneKeyRange`` for a range that overlaps another zone's)."""
+    def refuse(where: str, what: str) -> None:
+        raise SourceError(f"its 'balancing' section does not fit the routing tables: {where} {what}")
+
+    names = {shard["name"] for shard in document["shards"]}
+    for namespace, table in sorted(tables.items()):
+        entry = document["collections"].get(namespace)
+        if entry is None:
+            continue
+        if unknown := sorted({chunk.shard for chunk in table.chunks} - names):
+            refuse(f"{namespace}:", f"a chunk is on {unknown[0]}, which 'balancing.shards' does not list")
+        starts = {repr(sorted(chunk.min.items())) for chunk in table.chunks}
+        for bound in entry.get("jumbo", ()):
+            if repr(sorted(dict(bound).items())) not in starts:
+                refuse(f"{namespace}:", f"the jumbo bound {json_util.dumps(bound)} is not the lower bound of any chunk")
+        key = list(table.key)
+        zones = sorted(((bound_position(z["min"], key), bound_position(z["max"], key), z["name"]) for z in entry.get("zones", ())),
+                       key=lambda zone: zone[:2])
+        for low, high, name in zones:
+            if not low < high:
+                refuse(f"{namespace}:", f"zone {name} has a min that is not below its max")
+        for (_, high, name), (low, _, following) in zip(zones, zones[1:]):
+            if low < high:
+                refuse(f"{namespace}:", f"zones {name} and {following} overlap, which the server refuses (RangeOverlapConflict)")
+
+
 def state_from_document(document: Mapping[str, Any], tables: Mapping[str, RoutingTable]) -> BalancingState:
     """A snapshot's "balancing" section, with the routing tables' chunks, as the balancer's input."""
     _check_balancing(document)
+    _check_against_tables(document, tables)
     shards = tuple(ShardState(str(s["name"]), bool(s.get("draining", False)), frozenset(str(z) for z in s.get("zones", ())))
                    for s in document["shards"])
     collections = []

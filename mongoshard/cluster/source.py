@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..errors import MongoshardError
+from ..routing.balancer_settings import read_balancer_settings
 from ..routing.table import RoutingTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +50,7 @@ class ChunkSummary:
 class ShardData:
     """A collection's documents and bytes owned by one shard (orphans excluded where the server tells them apart)."""
 
-    documents: int
+    documents: int | None  # None where the source knows bytes only (a snapshot)
     bytes: int
     orphans: int = 0
 
@@ -62,6 +63,16 @@ class BalancerState:
     running: bool | None = None
     window: tuple[str, str] | None = None
     in_window: bool | None = None
+
+
+def balancer_state(document: Mapping[str, Any] | None, *, running: bool | None = None,
+                   inside: bool | None = None) -> BalancerState:
+    """The ``balancer`` settings document as a report shows it: on when the server reads mode ``full``, its window
+    as written, and whether the config server's clock is inside it (``inside``, when known)."""
+    window_document = (document or {}).get("activeWindow")
+    window = (str(window_document.get("start")), str(window_document.get("stop"))) if isinstance(
+        window_document, Mapping) else None
+    return BalancerState(read_balancer_settings(document).mode == "full", running, window, inside if window else None)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ class Credentials:
         password = _read(self.password_file).strip()
         remember_secret(password)
         if not password:
-            raise CredentialsError(f"{self.password_file} is empty; restore the admin password it held, or start over "
-                                   "with 'mongoshard down --purge' (which deletes the cluster's data)")
+            raise CredentialsError(f"{self.password_file} is empty; restore the admin password it held, "
+                                   f"{_start_over(self.password_file)}")
         return password
 
     @property
@@ -57,7 +57,7 @@ class Credentials:
         remember_secret(key)
         if not _KEY.fullmatch(key):
             raise CredentialsError(f"{self.keyfile} is not a key mongod accepts (6 to 1024 base64 characters); restore "
-                                   "it, or start over with 'mongoshard down --purge' (which deletes the cluster's data)")
+                                   f"it, {_start_over(self.keyfile)}")
         return key
 
     def check(self) -> None:
@@ -131,6 +131,15 @@ def _create_once(path: Path, content: str, mode: int) -> None:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(content)
     os.chmod(path, mode)  # the umask may have removed bits the mode asked for; never adds any
+
+
+def _start_over(secret: Path) -> str:
+    """The way out of a damaged secret: purge only deletes what mongoshard created (state.py)."""
+    from .state import is_created
+
+    if is_created(secret.parent, secret.name):
+        return "or start over with 'mongoshard down --purge' (which deletes the cluster's data)"
+    return "or, as mongoshard did not create it, remove it yourself (a new one is generated)"
 
 
 def _read(path: Path) -> str:

@@ -72,6 +72,9 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
     if not isinstance(targets, list) or not all(isinstance(target, str) for target in targets):
         # a string would be read one character at a time
         raise DeclarationError(f"scan needs a list of dotted module names such as ['myapp.models'], not {targets!r:.60}")
+    for name, value in (("database", database), ("fallback_database", fallback_database)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise DeclarationError(f"{name} is a database name such as 'app', not {value!r:.60}")
     problems: list[Problem] = []
     modules: list[ModuleType] = []
     skipped: list[str] = []

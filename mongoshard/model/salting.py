@@ -45,6 +45,9 @@ class Salting:
         for name in ("field", "salt_field"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise DeclarationError(f"Salting.{name} must be a field name, not {getattr(self, name)!r:.60}")
+        if self.salt_field == self.field:
+            raise DeclarationError(f"Salting.salt_field must differ from the hot field {self.field!r:.60}: the salt would "
+                                   "overwrite the value it spreads; name it e.g. 'salt'")
         if self.spread_by is not None and (not isinstance(self.spread_by, str) or not self.spread_by):
             raise DeclarationError(f"Salting.spread_by must be an attribute name or None, not {self.spread_by!r:.60}")
         if not isinstance(self.buckets, int) or isinstance(self.buckets, bool) or self.buckets < 2:

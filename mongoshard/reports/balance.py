@@ -117,7 +117,7 @@ def _measure(shards: list[str], counts: dict[str, ChunkCount],
              data: dict[str, ShardData]) -> tuple[str, dict[str, float]]:
     if data and sum(d.bytes for d in data.values()):
         return "bytes", {s: float(data[s].bytes) if s in data else 0.0 for s in shards}
-    if data and sum(d.documents for d in data.values()):
+    if data and sum(d.documents or 0 for d in data.values()):
         return "documents", {s: float(data[s].documents) if s in data else 0.0 for s in shards}
     return "chunks", {s: float(counts[s].chunks) if s in counts else 0.0 for s in shards}
 

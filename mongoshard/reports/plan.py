@@ -9,7 +9,7 @@ moves (or ``max_rounds``).  Time: the bytes moved at ``rate`` bytes per second, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ..cluster.live import as_source
@@ -71,7 +71,11 @@ def plan_balancing(source: ClusterSource | Any, namespaces: Sequence[str] | None
     if state is None:
         raise SourceError("this source has no data figures (a snapshot or a prediction), and the balancer decides by "
                           "data size: plan against a live cluster (--uri, -f)")
-    return plan_from_state(state, rate=rate, max_rounds=max_rounds)
+    plan = plan_from_state(state, rate=rate, max_rounds=max_rounds)
+    known = {collection.namespace for collection in state.collections}
+    unknown = tuple(Obstacle(ns, "data", "no data figures for this collection: the balancer decides by data size, so "
+                                         "nothing is planned for it") for ns in chosen if ns not in known)
+    return replace(plan, obstacles=plan.obstacles + unknown) if unknown else plan
 
 
 def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_rounds: int = MAX_ROUNDS) -> BalancingPlan:

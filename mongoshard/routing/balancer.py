@@ -21,127 +21,22 @@ collections in a round is the namespace order here; the server shuffles it.
 
 from __future__ import annotations
 
-import bisect
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .balancer_settings import BalancerSettings
-from .ordering import SortKey, sort_key
-from .splitting import ZoneRange
+from .balancing_state import (NO_ZONE, BalancingState, ChunkState, CollectionState, Migration, Obstacle, Placement,
+                              RoundResult, ShardState, bound_position, zone_of)
 
 __all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
-           "balance_round", "collection_status", "zone_splits", "zone_of", "blocked_collection", "Rounds", "Placement",
-           "THRESHOLD_CHUNKS",
-           "STATUS_WORDS"]
+           "Placement", "Rounds", "balance_round", "collection_status", "zone_splits", "zone_of", "blocked_collection",
+           "bound_position", "THRESHOLD_CHUNKS", "STATUS_WORDS"]
 
 # MigrationReason -> balancerCollectionStatus's firstComplianceViolation (Balancer::getBalancerStatusForNs)
 STATUS_WORDS = {"drain": "draining", "zoneViolation": "zoneViolation", "chunksImbalance": "chunksImbalance"}
 
-NO_ZONE = ""
 # _singleZoneBalanceBasedOnDataSize: "fromSize - toSize < 3 * maxChunkSizeBytes" stops (2 before 7.0)
 THRESHOLD_CHUNKS = 3
-
-
-@dataclass(frozen=True)
-class ShardState:
-    name: str
-    draining: bool = False
-    zones: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class ChunkState:
-    min: Mapping[str, Any]
-    max: Mapping[str, Any]
-    shard: str
-    jumbo: bool = False
-
-
-@dataclass(frozen=True)
-class CollectionState:
-    namespace: str
-    key: Mapping[str, Any]
-    chunks: tuple[ChunkState, ...]  # in key order
-    data_bytes: Mapping[str, int]  # per shard, the whole collection's data there
-    max_chunk_size_bytes: int
-    zones: tuple[ZoneRange, ...] = ()
-    flags: Mapping[str, Any] = field(default_factory=dict)  # noBalance, allowMigrations, permitMigrations, ...
-
-
-class Placement:
-    """Where a collection's chunks are now: each chunk's zone and shard, and each shard's chunk positions per zone in
-    key order, so that a round costs a few lookups per collection, not a pass over its chunks.  Mutable on purpose:
-    a plan moves chunks in place (``move``) rather than copying 100,000 chunks each round."""
-
-    def __init__(self, collection: CollectionState) -> None:
-        key = list(collection.key)
-        self.chunks = collection.chunks
-        self.zone_at = [zone_of(c, collection.zones, key) for c in self.chunks] if collection.zones else [NO_ZONE] * len(self.chunks)
-        self.shard_at = [chunk.shard for chunk in self.chunks]
-        self.on_shard: dict[str, dict[str, list[int]]] = {}
-        for position, (shard, zone) in enumerate(zip(self.shard_at, self.zone_at)):
-            self.on_shard.setdefault(shard, {}).setdefault(zone, []).append(position)
-        self.zones_held = set(self.zone_at)
-        self._key = key
-        self._starts: dict[tuple[SortKey, ...], int] | None = None
-
-    def position_of(self, lower: Mapping[str, Any]) -> int | None:
-        """The chunk starting at ``lower``, or None (the index is built on the first move)."""
-        if self._starts is None:
-            self._starts = {_position(chunk.min, self._key): position for position, chunk in enumerate(self.chunks)}
-        return self._starts.get(_position(lower, self._key))
-
-    def chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
-        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
-        return (self.chunks[p] for p in self.on_shard.get(shard, {}).get(zone, ()))
-
-    def count_on(self, shard: str) -> int:
-        return sum(len(positions) for positions in self.on_shard.get(shard, {}).values())
-
-    def move(self, position: int, to: str) -> None:
-        """Chunk ``position`` now lives on ``to`` whole."""
-        donor, zone = self.shard_at[position], self.zone_at[position]
-        positions = self.on_shard[donor][zone]
-        del positions[bisect.bisect_left(positions, position)]
-        bisect.insort(self.on_shard.setdefault(to, {}).setdefault(zone, []), position)
-        self.shard_at[position] = to
-
-
-@dataclass(frozen=True)
-class BalancingState:
-    """What the balancer decides from: shards, collections (chunks, zones, flags, data per shard), its settings."""
-
-    shards: tuple[ShardState, ...]
-    collections: tuple[CollectionState, ...]
-    settings: BalancerSettings
-    in_window: bool | None = None  # on the config server's clock; None when unknown
-
-
-@dataclass(frozen=True)
-class Migration:
-    namespace: str
-    from_shard: str
-    to_shard: str
-    min: Mapping[str, Any]
-    reason: str  # MigrationReason: drain, zoneViolation, chunksImbalance
-    zone: str = NO_ZONE
-
-
-@dataclass(frozen=True)
-class Obstacle:
-    """Why something that could move does not: the words a person needs to unblock it."""
-
-    namespace: str
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    migrations: tuple[Migration, ...]
-    obstacles: tuple[Obstacle, ...]
-    first_reason: dict[str, str]  # namespace -> the first reason this round found (balancerCollectionStatus)
 
 
 def collection_status(shards: Sequence[ShardState], collection: CollectionState) -> str:
@@ -159,11 +54,11 @@ def zone_splits(collection: CollectionState) -> list[tuple[ChunkState, list[dict
     """selectChunksToSplit: each chunk a zone boundary falls strictly inside, with those boundaries in key order (the
     balancer splits them before it moves anything)."""
     key = list(collection.key)
-    bounds = sorted({repr(_position(b, key)): (_position(b, key), b) for zone in collection.zones
+    bounds = sorted({repr(bound_position(b, key)): (bound_position(b, key), b) for zone in collection.zones
                      for b in (zone.min, zone.max)}.values(), key=lambda item: item[0])
     found = []
     for chunk in collection.chunks:
-        low, high = _position(chunk.min, key), _position(chunk.max, key)
+        low, high = bound_position(chunk.min, key), bound_position(chunk.max, key)
         inside = [dict(bound) for position, bound in bounds if low < position < high]
         if inside:
             found.append((chunk, inside))
@@ -182,21 +77,6 @@ def blocked_collection(collection: CollectionState) -> str | None:
     if flags.get("defragmentCollection"):
         return "defragmentCollection: true (defragmenting)"
     return None
-
-
-def zone_of(chunk: ChunkState, zones: Sequence[ZoneRange], key: Sequence[str]) -> str:
-    """ZoneInfo::getZoneForRange: the zone containing the whole chunk, else none (a partial overlap counts as none)."""
-    low, high = _position(chunk.min, key), _position(chunk.max, key)
-    for zone in zones:
-        if _position(zone.min, key) <= low and high <= _position(zone.max, key):
-            return zone.name
-    return NO_ZONE
-
-
-def _position(bound: Mapping[str, Any], key: Sequence[str]) -> tuple[SortKey, ...]:
-    from bson import MinKey
-
-    return tuple(sort_key(bound.get(name, MinKey())) for name in key)  # extendRangeBound: missing fields are MinKey
 
 
 def balance_round(shards: Sequence[ShardState], collections: Sequence[CollectionState], *,
@@ -304,6 +184,7 @@ class _Policy:
     def _move_first_movable(self, shard: str, zone: str, reason: str, on_jumbo: Callable[[ChunkState], None]) -> bool:
         """Schedule the first chunk of ``zone`` on ``shard`` that can move (not jumbo, with a recipient), as both
         loops of BalancerPolicy::balance do for draining shards and zone violations; one per shard per round."""
+        stuck = False
         for chunk in self._chunks_on(shard, zone):
             if chunk.jumbo:
                 on_jumbo(chunk)
@@ -312,6 +193,12 @@ class _Policy:
             if to is not None:
                 self._schedule(chunk, shard, to, reason, zone)
                 return True
+            stuck = True
+        if stuck and reason == "zoneViolation":  # 21892: "Chunk violates zone, but no appropriate recipient found"
+            self.obstacles.append(Obstacle(
+                self.collection.namespace, "zoneViolation",
+                f"chunks of zone {zone} sit on {shard}, outside the zone, and no shard of the zone can take them "
+                "(each is draining or busy)"))
         return False
 
     def _jumbo_in_wrong_zone(self, shard: str, zone: str, chunk: ChunkState) -> None:

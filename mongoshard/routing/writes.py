@@ -321,6 +321,12 @@ def target_write(table: RoutingTable, write: Write, server_version: tuple[int, i
         raise WriteError(f"target_write needs a RoutingTable (source.routing_table('db.coll')), not {table!r:.40}")
     if not isinstance(write, Write):
         raise WriteError(f"target_write needs a Write, e.g. Write('update', filter={{...}}, update={{...}}), not {write!r:.40}")
+    if cluster_shards is not None and (isinstance(cluster_shards, (str, bytes))
+                                       or not all(isinstance(name, str) and name for name in cluster_shards)):
+        raise WriteError(f"cluster_shards is a list of shard names such as ['shard0', 'shard1'], not {cluster_shards!r:.40}")
+    if without_shard_key_protocol is not None and not isinstance(without_shard_key_protocol, bool):
+        raise WriteError(f"without_shard_key_protocol is True, False or None (the version decides), not "
+                         f"{without_shard_key_protocol!r:.40}")
     everyone = tuple(sorted(set(cluster_shards or ()) | set(table.shards)))
     reached = table.target(write.filter or {}, write.collation) if write.operation != "insert" else None
     facts = facts_of(write, list(table.key.items()), default_collation=table.collation,
