@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_VARIABLE, app
 from .boundary import EXIT_INCOMPLETE
-from .inputs import cluster_uri, load_cli_topology, refuse_together
+from .inputs import cluster_uri, load_cli_topology, refuse_together, variable_credentials
 from .output import console, fail, json_text, plain, print_json, progress, styled
 
 
@@ -19,9 +19,10 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
                   file: Optional[str] = TOPOLOGY_OPTION,
                   database: Optional[str] = DATABASE_OPTION,
                   dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands that would run; change nothing."),
+                  wait: float = typer.Option(0, "--wait", min=0, max=86400, help="Seconds to keep trying until the router answers and lists shards (exit 2 after)."),
                   as_json: bool = JSON_OPTION) -> None:
     """Shard every declared collection (index, key, pre-split, zones); idempotent, exit 1 on drift."""
-    from ..cluster.apply import apply
+    from ..cluster.apply import apply, wait_for_shards
     from ..cluster.connection import connect
     from ..deploy.credentials import admin_client_options
     from ..model.discovery import discover
@@ -32,10 +33,12 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
         fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
     chosen = uri or (None if file else cluster_uri(None))
     if chosen:
-        client = connect(chosen)
+        target, options = chosen, variable_credentials(chosen)
     else:
         topology = load_cli_topology(file)
-        client = connect(topology.router_uri, **admin_client_options(topology.state_dir, required=topology.auth))
+        target, options = topology.router_uri, admin_client_options(topology.state_dir, required=topology.auth)
+    with progress("connecting to the router") as step:
+        client = wait_for_shards(lambda: connect(target, **options), wait, on_wait=step)
     with progress("applying shard keys"):
         result = apply(specs, client, dry_run=dry_run)
     if as_json:

@@ -248,7 +248,8 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
     if shard_uri:
         remember_uri_secrets(shard_uri)
     if chosen:
-        return ConfigDatabaseSource(connect(chosen), shard_options=uri_credentials(shard_uri or chosen))
+        login = variable_credentials(chosen)
+        return ConfigDatabaseSource(connect(chosen, **login), shard_options=uri_credentials(shard_uri or chosen) or login)
     topology = load_cli_topology(file)
     options = admin_client_options(topology.state_dir, required=topology.auth)
     try:
@@ -257,6 +258,27 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
         config_port = topology.config_server.ports[0]
         client = connect(f"mongodb://127.0.0.1:{config_port}/?directConnection=true", **options)
     return ConfigDatabaseSource(client, shard_options=uri_credentials(shard_uri) if shard_uri else options)
+
+
+USER_VARIABLE, PASSWORD_VARIABLE, AUTH_SOURCE_VARIABLE = "MONGOSHARD_USERNAME", "MONGOSHARD_PASSWORD", "MONGOSHARD_AUTH_SOURCE"
+
+
+def variable_credentials(uri: str) -> dict[str, Any]:
+    """The login in $MONGOSHARD_USERNAME and $MONGOSHARD_PASSWORD (authSource $MONGOSHARD_AUTH_SOURCE, else admin), as
+    client options: a Kubernetes Secret becomes a variable, and no password has to be escaped into a URI."""
+    from ..errors import remember_secret
+
+    user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
+    remember_secret(password)
+    if not user and not password:
+        return {}
+    if not user or not password:
+        missing = USER_VARIABLE if not user else PASSWORD_VARIABLE
+        fail(f"${missing} is not set while ${USER_VARIABLE if missing == PASSWORD_VARIABLE else PASSWORD_VARIABLE} is: "
+             "set both, or neither")
+    if uri_credentials(uri):
+        fail(f"the URI holds a login and ${USER_VARIABLE} gives another; keep one of them")
+    return {"username": user, "password": password, "authSource": os.environ.get(AUTH_SOURCE_VARIABLE) or "admin"}
 
 
 def uri_credentials(uri: str) -> dict[str, Any]:

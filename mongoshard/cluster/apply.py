@@ -14,8 +14,9 @@ where none exists (the test suite's real-mongod harness does).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from bson import MinKey
 
@@ -112,6 +113,35 @@ def apply(specs: Iterable[ShardSpec], client: Any = None, *, router: Router | No
         raise ApplyError("the cluster has no shard yet; add one (mongoshard up, or addShard through mongos) and run apply again")
     outcomes = tuple(_Applier(router, spec, dry_run, version).run() for spec in specs)
     return ApplyResult(outcomes, dry_run)
+
+
+def wait_for_shards(open_client: Callable[[], Any], seconds: float, *,
+                    on_wait: Callable[[str], None] | None = None) -> Any:
+    """A client of a router that lists at least one shard, trying again every few seconds for up to ``seconds``: on
+    Kubernetes the Job starts before the operator has the router up and the shards added.  The last reason it was
+    not ready is raised when the time is up (ConnectionFailed or ApplyError: exit 2, which the Job retries)."""
+    deadline = time.monotonic() + seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            client = open_client()
+            if client.config.shards.find_one({}, {"_id": 1}) is not None:
+                return client
+            client.close()
+            problem: MongoshardError = ApplyError("the router lists no shard yet; add one (the operator does, once the "
+                                                  "shard replica sets are up; or addShard through mongos)")
+        except MongoshardError as exc:
+            problem = exc
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise problem
+        if on_wait is not None:
+            on_wait(f"waiting for the router to list shards: attempt {attempt}, {left:.0f} s left ({problem})")
+        time.sleep(min(_RETRY_SECONDS, left))
+
+
+_RETRY_SECONDS = 3.0
 
 
 def server_version(router: Router) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from ..errors import MongoshardError
 from ..files import read_text
+from .kubernetes_settings import KUBERNETES_COMMENTS, KubernetesSettings, parse_kubernetes_settings
 
 __all__ = ["Topology", "ReplicaSet", "Process", "TopologyError", "load_topology", "parse_topology", "commented_topology"]
 
@@ -65,6 +66,7 @@ class Topology:
     base_port: int = 27017
     auth: bool = True
     config_shard: bool = False
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)  # read by 'mongoshard kubernetes' only
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # The directory of the topology file (the project): data_dir is relative to it.  None: the current directory.
     root: Path | None = field(default=None, compare=False)
@@ -143,11 +145,19 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
         document = {}
     if not isinstance(document, Mapping):
         raise TopologyError(f"{origin} must be a mapping of settings, not {type(document).__name__}")
-    unknown = sorted(str(k) for k in document if k not in _FIELDS)
+    unknown = sorted(str(k) for k in document if k not in _FIELDS and k != "kubernetes")
     if unknown:
-        raise TopologyError(f"{origin}: unknown setting(s) {', '.join(unknown)}; known settings are {', '.join(_FIELDS)}")
+        raise TopologyError(f"{origin}: unknown setting(s) {', '.join(unknown)}; known settings are "
+                            f"{', '.join(_FIELDS)}, kubernetes")
     values: dict[str, Any] = {}
+    if "kubernetes" in document:
+        try:
+            values["kubernetes"] = parse_kubernetes_settings(document["kubernetes"], origin)
+        except MongoshardError as exc:
+            raise TopologyError(str(exc)) from None
     for key, value in document.items():
+        if key == "kubernetes":
+            continue
         attribute, kind, minimum, maximum = _FIELDS[key]
         if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `version: 6.0` reads as a float
@@ -296,4 +306,9 @@ def commented_topology(topology: Topology) -> str:
     for key, (attribute, *_) in _FIELDS.items():
         lines.append(f"# {_COMMENTS[key]}")
         lines.append(yaml.safe_dump({key: getattr(topology, attribute)}, default_flow_style=False).strip())
+    lines += ["", "# Kubernetes through the Percona operator ('mongoshard kubernetes MODULE'): uncomment and adapt.",
+              "# kubernetes:"]
+    for key, comment in KUBERNETES_COMMENTS.items():
+        value = yaml.safe_dump({key: getattr(topology.kubernetes, key)}, default_flow_style=False).strip()
+        lines += [f"#   # {comment}", f"#   {value}"]
     return "\n".join(lines) + "\n"
