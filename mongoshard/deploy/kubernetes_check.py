@@ -167,10 +167,7 @@ def _crd_schema(operator: str) -> dict[str, Any]:
 def _crd_validator(operator: str) -> Any:
     import jsonschema
 
-    checker = jsonschema.FormatChecker()
-    for name, (low, high) in _INT_RANGES.items():
-        checker.checks(name)(functools.partial(_in_range, low, high))
-    return jsonschema.Draft7Validator(_strict(_crd_schema(operator)), format_checker=checker)
+    return jsonschema.Draft7Validator(_strict(_crd_schema(operator)), format_checker=_int_formats())
 
 
 def _in_range(low: int, high: int, value: Any) -> bool:
@@ -223,17 +220,37 @@ def _where(path: Any) -> str:
 # The Job ---------------------------------------------------------------------------------------------------------
 
 def job_problems(document: Mapping[str, Any]) -> list[str]:
-    """Kubernetes' strict schema for a Job, then validation.go's podFailurePolicy rules."""
+    """Kubernetes' strict schema for a Job (with its int32/int64 ranges), then validation.go's podFailurePolicy rules."""
+    problems = [f"{_where(error.absolute_path)}: {error.message}"
+                for error in sorted(_job_validator().iter_errors(dict(document)), key=lambda e: list(map(str, e.absolute_path)))]
+    return problems or _job_rules(document)
+
+
+@functools.lru_cache(maxsize=None)
+def _job_validator() -> Any:
+    """kubernetes-validate's strict Job schema of KUBERNETES_VERSION, read once, with a format checker (its own
+    ``validate`` checks no formats, so an int32 field would take any integer)."""
     try:
+        import jsonschema
         import kubernetes_validate
+        from referencing import Registry, Resource
     except ImportError:
         raise KubernetesCheckError("checking a Job needs the kubernetes-validate package: pip install "
                                    "'mongoshard[kubernetes]'") from None
-    try:
-        kubernetes_validate.validate(dict(document), KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        return [f"{_where(exc.path)}: {exc.message}"]
-    return _job_rules(document)
+    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}.0-local-strict"
+    schema = json.loads((folder / "job-batch-v1.json").read_text())
+    definitions = json.loads((folder / "_definitions.json").read_text())
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=_int_formats())
+
+
+def _int_formats() -> Any:
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+    for name, (low, high) in _INT_RANGES.items():
+        checker.checks(name)(functools.partial(_in_range, low, high))
+    return checker
 
 
 def _job_rules(document: Mapping[str, Any]) -> list[str]:
