@@ -387,3 +387,74 @@ def test_no_environment_leaks_into_the_rendering(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MONGOSHARD_PASSWORD", "s3cret-value")
     assert "s3cret-value" not in render_kubernetes(_topology(), _specs(2, False), ["shop.models"])
     assert os.environ["MONGOSHARD_PASSWORD"] == "s3cret-value"
+
+
+# TLS as the operator runs it ----------------------------------------------------------------------------------------
+
+def _certificates(folder: Path, names: list[str]) -> dict[str, Path]:
+    """A CA and one certificate for ``names`` signed by it, as the operator's <cluster>-ssl Secret holds them."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject: str, key: Any, issuer: Any, issuer_key: Any, *, ca: bool) -> Any:
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root-ca")])
+    ca = certificate("root-ca", ca_key, ca_name, ca_key, ca=True)
+    leaf = certificate("shop", key, ca_name, ca_key, ca=False)
+    files = {"ca.crt": ca.public_bytes(serialization.Encoding.PEM), "tls.crt": leaf.public_bytes(serialization.Encoding.PEM),
+             "tls.key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption())}
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    (folder / "server.pem").write_bytes(files["tls.key"] + files["tls.crt"])  # ps-entry.sh: cat tls.key tls.crt > /tmp/tls.pem
+    return {name: folder / name for name in (*files, "server.pem")}
+
+
+def test_the_jobs_tls_settings_reach_a_mongod_run_as_the_operator_runs_it(mongod_path: Path, tmp_path: Path) -> None:
+    """The operator starts every server with --tlsMode requireTLS, its <cluster>-ssl certificate, --sslCAFile and
+    --sslAllowInvalidCertificates (build/ps-entry.sh, mongos.go).  Such a server refuses a TLS client without a
+    certificate (so the Job presents the Secret's), and the Job's URI, CA and certificate variables get through."""
+    # tls.go getShardingSans: the mongos names (and "localhost", GetCertificateSans' first)
+    files = _certificates(tmp_path, ["localhost", "shop-mongos", "shop-mongos.shop", "shop-mongos.shop.svc.cluster.local"])
+    port = free_port()
+    (tmp_path / "db").mkdir()
+    process = subprocess.Popen([str(mongod_path), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", str(tmp_path / "db"),
+                                "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(tmp_path / "mongod.log"), "--tlsMode",
+                                "requireTLS", "--tlsCertificateKeyFile", str(files["server.pem"]), "--tlsCAFile",
+                                str(files["ca.crt"]), "--tlsAllowInvalidCertificates"])
+    try:
+        _, job = kubernetes_documents(_topology(), _specs(2, False), ["examples.pokemon_storage.models"])
+        env = {e["name"]: e.get("value", "") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        mount = job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"]
+        local = {name: value.replace("shop-mongos.shop.svc.cluster.local:27017", f"localhost:{port}").replace(mount, str(tmp_path))
+                 for name, value in env.items() if name.startswith("MONGOSHARD_") and "PASSWORD" not in name and "USER" not in name}
+        assert set(local) == {"MONGOSHARD_URI", "MONGOSHARD_TLS_CERTIFICATE_FILE", "MONGOSHARD_TLS_KEY_FILE"}
+        deadline = time.monotonic() + 30
+        while run("apply", "examples.pokemon_storage.models", env=local).stderr.find("lists no shard") < 0:
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.5)
+        through = run("apply", "examples.pokemon_storage.models", env=local)
+        assert through.returncode == 2 and "the router lists no shard yet" in through.stderr  # TLS passed: a standalone
+        without = {name: value for name, value in local.items() if name == "MONGOSHARD_URI"}
+        refused = run("apply", "examples.pokemon_storage.models", env=without)
+        assert refused.returncode == 2 and "Cannot reach" in refused.stderr
+        assert "no SSL certificate provided by peer" in (tmp_path / "mongod.log").read_text()
+        half = run("apply", "examples.pokemon_storage.models", env={**without, "MONGOSHARD_TLS_KEY_FILE": str(files["tls.key"])})
+        assert half.returncode == 2 and "$MONGOSHARD_TLS_CERTIFICATE_FILE is not set while $MONGOSHARD_TLS_KEY_FILE is" in half.stderr
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_VARIABLE, app
 from .boundary import EXIT_INCOMPLETE
-from .inputs import cluster_uri, load_cli_topology, refuse_together, variable_credentials
+from .inputs import cluster_uri, load_cli_topology, refuse_together, variable_client_options
 from .output import console, fail, json_text, plain, print_json, progress, styled
 
 
@@ -33,7 +33,7 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
         fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
     chosen = uri or (None if file else cluster_uri(None))
     if chosen:
-        target, options = chosen, variable_credentials(chosen)
+        target, options = chosen, variable_client_options(chosen)
     else:
         topology = load_cli_topology(file)
         target, options = topology.router_uri, admin_client_options(topology.state_dir, required=topology.auth)

@@ -248,7 +248,7 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
     if shard_uri:
         remember_uri_secrets(shard_uri)
     if chosen:
-        login = variable_credentials(chosen)
+        login = variable_client_options(chosen)
         return ConfigDatabaseSource(connect(chosen, **login), shard_options=uri_credentials(shard_uri or chosen) or login)
     topology = load_cli_topology(file)
     options = admin_client_options(topology.state_dir, required=topology.auth)
@@ -261,24 +261,33 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
 
 
 USER_VARIABLE, PASSWORD_VARIABLE, AUTH_SOURCE_VARIABLE = "MONGOSHARD_USERNAME", "MONGOSHARD_PASSWORD", "MONGOSHARD_AUTH_SOURCE"
+CERTIFICATE_VARIABLE, KEY_VARIABLE = "MONGOSHARD_TLS_CERTIFICATE_FILE", "MONGOSHARD_TLS_KEY_FILE"
 
 
-def variable_credentials(uri: str) -> dict[str, Any]:
-    """The login in $MONGOSHARD_USERNAME and $MONGOSHARD_PASSWORD (authSource $MONGOSHARD_AUTH_SOURCE, else admin), as
-    client options: a Kubernetes Secret becomes a variable, and no password has to be escaped into a URI."""
+def variable_client_options(uri: str) -> dict[str, Any]:
+    """Client options from the environment, as a Kubernetes Job passes Secrets: the login in $MONGOSHARD_USERNAME and
+    $MONGOSHARD_PASSWORD (authSource $MONGOSHARD_AUTH_SOURCE, else admin), so no password is escaped into a URI; and a
+    client certificate in $MONGOSHARD_TLS_CERTIFICATE_FILE and $MONGOSHARD_TLS_KEY_FILE (a TLS Secret's tls.crt and
+    tls.key)."""
+    from ..cluster.connection import client_certificate
     from ..errors import remember_secret
 
+    options: dict[str, Any] = {}
+    for first, second, what in ((USER_VARIABLE, PASSWORD_VARIABLE, "a login"), (CERTIFICATE_VARIABLE, KEY_VARIABLE, "a certificate")):
+        given = {name: os.environ.get(name) for name in (first, second)}
+        if any(given.values()) and not all(given.values()):
+            missing = next(name for name, value in given.items() if not value)
+            present = next(name for name, value in given.items() if value)
+            fail(f"${missing} is not set while ${present} is: {what} needs both, or neither")
     user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
     remember_secret(password)
-    if not user and not password:
-        return {}
-    if not user or not password:
-        missing = USER_VARIABLE if not user else PASSWORD_VARIABLE
-        fail(f"${missing} is not set while ${USER_VARIABLE if missing == PASSWORD_VARIABLE else PASSWORD_VARIABLE} is: "
-             "set both, or neither")
-    if uri_credentials(uri):
-        fail(f"the URI holds a login and ${USER_VARIABLE} gives another; keep one of them")
-    return {"username": user, "password": password, "authSource": os.environ.get(AUTH_SOURCE_VARIABLE) or "admin"}
+    if user and password:
+        if uri_credentials(uri):
+            fail(f"the URI holds a login and ${USER_VARIABLE} gives another; keep one of them")
+        options.update(username=user, password=password, authSource=os.environ.get(AUTH_SOURCE_VARIABLE) or "admin")
+    if os.environ.get(CERTIFICATE_VARIABLE) and os.environ.get(KEY_VARIABLE):
+        options["tlsCertificateKeyFile"] = client_certificate(os.environ[CERTIFICATE_VARIABLE], os.environ[KEY_VARIABLE])
+    return options
 
 
 def uri_credentials(uri: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any, Iterator
 
 from ..errors import MongoshardError, brief, redact, remember_secret, remember_uri_secrets
 
-__all__ = ["connect", "shard_client", "direct_client", "reading_shard", "ConnectionFailed", "SHARD_URI_VARIABLE"]
+__all__ = ["connect", "shard_client", "direct_client", "reading_shard", "client_certificate", "ConnectionFailed",
+           "SHARD_URI_VARIABLE"]
 
 DEFAULT_TIMEOUT_MS = 5000
 SHARD_URI_VARIABLE = "MONGOSHARD_SHARD_URI"
@@ -48,6 +49,33 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
             f"Cannot reach {shown} ({brief(exc)}); check the address and that the server is up"
         ) from None
     return client
+
+
+def client_certificate(certificate_file: str, key_file: str) -> str:
+    """One PEM file holding the key and the certificate kept apart in a Kubernetes TLS Secret (tls.key, tls.crt), as
+    the driver's ``tlsCertificateKeyFile`` needs them: written once per process into a private directory (0700, the
+    file 0600) and removed at exit.  The operator's servers run with a CA file, so they refuse a TLS client that
+    presents no certificate (tested on the real mongod)."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    parts = []
+    for path in (key_file, certificate_file):
+        try:
+            with open(path, "rb") as handle:
+                parts.append(handle.read(1024 * 1024))
+        except OSError as exc:
+            raise ConnectionFailed(f"cannot read the client certificate file {path} ({brief(exc)}); mount the TLS Secret "
+                                   "there or fix the variable") from None
+    directory = tempfile.mkdtemp(prefix="mongoshard-tls-")
+    atexit.register(shutil.rmtree, directory, True)
+    combined = os.path.join(directory, "client.pem")
+    descriptor = os.open(combined, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(parts[0].rstrip(b"\n") + b"\n" + parts[1])
+    return combined
 
 
 @contextlib.contextmanager

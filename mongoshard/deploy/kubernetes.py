@@ -178,14 +178,20 @@ def _job(topology: Topology, apply_arguments: Sequence[str], settings: Kubernete
                                  "command": ["mongoshard", "apply", *apply_arguments, "--wait", str(settings.apply_wait)]}
     pod: dict[str, Any] = {"restartPolicy": "Never"}
     if topology.auth:
+        # The operator's servers run with a CA file (build/ps-entry.sh: --sslCAFile), so a TLS client must present a
+        # certificate: the Job presents the operator's own <cluster>-ssl one, as its e2e clients do.
         container["env"] = [
             {"name": "MONGOSHARD_URI", "value": f"mongodb://{host}/?tls=true&tlsCAFile={_CA_MOUNT}/ca.crt"},
+            {"name": "MONGOSHARD_TLS_CERTIFICATE_FILE", "value": f"{_CA_MOUNT}/tls.crt"},
+            {"name": "MONGOSHARD_TLS_KEY_FILE", "value": f"{_CA_MOUNT}/tls.key"},
             {"name": "MONGOSHARD_USERNAME", "value": APPLY_USER},
             {"name": "MONGOSHARD_PASSWORD",
              "valueFrom": {"secretKeyRef": {"name": f"{name}-custom-user-secret", "key": APPLY_USER}}},
         ]
-        container["volumeMounts"] = [{"name": "ca", "mountPath": _CA_MOUNT, "readOnly": True}]
-        pod["volumes"] = [{"name": "ca", "secret": {"secretName": f"{name}-ssl", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        container["volumeMounts"] = [{"name": "tls", "mountPath": _CA_MOUNT, "readOnly": True}]
+        # the Secret's default mode (0644): the application image may run as any user, and owns the container alone
+        pod["volumes"] = [{"name": "tls", "secret": {"secretName": f"{name}-ssl", "items": [
+            {"key": key, "path": key} for key in ("ca.crt", "tls.crt", "tls.key")]}}]
     else:
         container["env"] = [{"name": "MONGOSHARD_URI", "value": f"mongodb://{host}/"}]
     container["securityContext"] = {"allowPrivilegeEscalation": False}
