@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 from .errors import MongoshardError
 
 __all__ = ["read_text", "read_lines", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object", "FileProblem",
-           "InvalidJson", "MAX_INPUT_BYTES", "MAX_DOCUMENT_BYTES"]
+           "InvalidJson", "MAX_INPUT_BYTES", "MAX_DOCUMENT_BYTES", "strict_yaml_loader"]
 
 # Samples, snapshots and query logs: anything larger is a mistake, not data (and is never read whole to find out).
 MAX_INPUT_BYTES = 1024**3
@@ -270,3 +270,31 @@ def user_output_to_stderr() -> Iterator[None]:
             os.dup2(saved_err, 2)
             os.close(saved_err)
         reader.join(timeout=5)
+
+
+def strict_yaml_loader(noun: str = "key") -> type:
+    """PyYAML's safe loader without aliases (a few bytes of nested aliases expand exponentially) and refusing a key
+    given twice (the last one would silently win), as Kubernetes' strict field validation refuses duplicate fields.
+    A new class each call, so that callers may add constructors of their own."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    raise yaml.constructor.ConstructorError(None, None, f"a {noun}'s name must be a word, not a list or "
+                                                            "a mapping", key_node.start_mark)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the {noun} {key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader

@@ -115,6 +115,16 @@ BREAKAGES = [
     ("spec.replsets[0].configuration", "net:\n  tls:\n    mode: requireTLS\n", "1.22.0", "tlsMode must be set using spec.tls.mode"),
     ("spec.replsets[0].volumeSpec.persistentVolumeClaim.resources.requests", {}, "1.22.0", "volume.resources.storage can't be empty"),
     ("apiVersion", "psmdb.percona.com/v1-12-0", "1.22.0", "apiVersion must be psmdb.percona.com/v1"),
+    ("spec.replsets[0].terminationGracePeriodSeconds", 10, "1.22.0", "terminationGracePeriodSeconds must be at least 30"),
+    ("spec.replsets[0].storage", {"engine": "mmapv1"}, "1.22.0", "mmapv1 storage engine is not supported"),
+    ("spec.sharding.configsvrReplSet.storage", {"engine": "inMemory"}, "1.22.0", "not supported for config server replica set"),
+    ("spec.replsets[0].configuration", "net: [", "1.22.0", "is not the YAML of a mongod configuration"),
+    ("metadata.labels", {"bad key!": "x"}, "1.22.0", "is not a qualified label name"),
+    ("metadata.bogus", 1, "1.22.0", "'bogus' was unexpected"),
+    # third attacker of issue 20: what the operator accepts is accepted
+    ("spec.allowUnsafeConfigurations", True, "1.22.0", None),  # UnsafeConf's field name
+    ("spec.sharding.configsvrReplSet.arbiter", {"enabled": True, "size": 1}, "1.22.0", None),  # turned off, not refused
+    ("spec.crVersion", "v1.15.0", "1.22.0", None),  # go-version: before 1.16 no size rules
 ]
 
 
@@ -126,6 +136,36 @@ def test_the_validator_refuses_deliberate_breakages(path: str, value: Any, opera
         assert problems == []
     else:
         assert any(says in problem for problem in problems), problems
+
+
+def test_what_the_operator_lets_pass_passes() -> None:
+    """psmdb_defaults.go: allowUnsafeConfigurations turns every unsafe flag on; the size and TLS-mode rules
+    (checkSafeDefaults) run only from crVersion 1.16.0 and not while paused."""
+    document = _minimal()
+    del document["spec"]["unsafeFlags"]
+    assert any("replset size must be at least 3" in p for p in custom_resource_problems(document, "1.22.0"))
+    document["spec"]["allowUnsafeConfigurations"] = True
+    assert custom_resource_problems(document, "1.22.0") == []
+    paused = _minimal()
+    paused["spec"].update(pause=True)
+    paused["spec"]["replsets"][0]["configuration"] = "net:\n  tls:\n    mode: requireTLS\n"
+    assert custom_resource_problems(paused, "1.22.0") == []
+    paused["spec"]["pause"] = False
+    assert any("tlsMode must be set using spec.tls.mode" in p for p in custom_resource_problems(paused, "1.22.0"))
+
+
+def test_check_refuses_aliases_and_keys_given_twice(tmp_path: Path) -> None:
+    """A kilobyte of nested aliases expands to a billion nodes; a key given twice is an error under strict field
+    validation.  Both are one sentence, at once."""
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(12))
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    started = time.monotonic()
+    refused = run("kubernetes", "--check", str(tmp_path / "bomb.yaml"))
+    assert refused.returncode == 2 and "aliases (*name) are not allowed" in refused.stderr and time.monotonic() - started < 20
+    (tmp_path / "twice.yaml").write_text("apiVersion: batch/v1\nkind: Job\nkind: Job\n")
+    twice = run("kubernetes", "--check", str(tmp_path / "twice.yaml"))
+    assert twice.returncode == 2 and "the key 'kind' is given twice" in twice.stderr
 
 
 def test_nulls_are_pruned_as_the_api_server_prunes_them() -> None:
@@ -165,7 +205,7 @@ def test_every_rendering_of_the_matrix_passes_the_schema_the_operator_rules_and_
         assert resource["spec"]["sharding"]["mongos"]["size"] == routers
         assert resource["spec"]["crVersion"] == operator and resource["spec"]["upgradeOptions"] == {"apply": "disabled"}
         jobs[yaml.safe_dump(job)] = job
-    assert len(jobs) == 2  # the Job depends on auth only here
+    assert len(jobs) == 10  # the Job depends on auth and on the shard count (--min-shards) only
     for job in jobs.values():
         assert job_problems(job) == []
 
@@ -173,11 +213,13 @@ def test_every_rendering_of_the_matrix_passes_the_schema_the_operator_rules_and_
 def test_the_job_fails_at_once_on_drift_and_bugs_and_retries_an_unreachable_cluster() -> None:
     _, job = kubernetes_documents(_topology(), _specs(2, False), ["shop.models", "--database", "shop"])
     rules = job["spec"]["podFailurePolicy"]["rules"]
-    assert FAILING_EXITS == (EXIT_INCOMPLETE, EXIT_INTERNAL) and RETRIED_EXIT == EXIT_ERROR  # boundary.py's codes
-    assert rules[0] == {"action": "FailJob", "onExitCodes": {"containerName": "apply", "operator": "In", "values": [1, 70]}}
+    assert FAILING_EXITS[:2] == (EXIT_INCOMPLETE, EXIT_INTERNAL) and RETRIED_EXIT == EXIT_ERROR  # boundary.py's codes
+    assert rules[0] == {"action": "FailJob", "onExitCodes": {"containerName": "apply", "operator": "In",
+                                                             "values": [1, 70, 126, 127]}}
     assert rules[1]["action"] == "Count" and rules[1]["onExitCodes"]["values"] == [2]
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["mongoshard", "apply", "shop.models", "--database", "shop", "--wait", "600"]
+    assert container["command"] == ["mongoshard", "apply", "shop.models", "--database", "shop", "--wait", "600",
+                                    "--min-shards", "2"]
     env = {e["name"]: e for e in container["env"]}
     # custom_users.go: the password of a user without passwordSecretRef is <cluster>-custom-user-secret[<user name>]
     assert env["MONGOSHARD_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "shop-custom-user-secret", "key": APPLY_USER}
@@ -236,7 +278,10 @@ def test_a_zone_naming_a_shard_the_cluster_lacks_is_refused() -> None:
 @pytest.mark.parametrize("section, says", [
     ("kubernetes:\n  namespace: Shop\n", "'kubernetes.namespace' must be a namespace name"),
     ("kubernetes:\n  operator: 1.9.0\n", "'kubernetes.operator' must be a Percona operator release mongoshard renders for (1.22.0, 1.23.0)"),
-    ("kubernetes:\n  memory: 0Gi\n", "'kubernetes.memory' must be a Kubernetes quantity such as 2Gi, above zero"),
+    ("kubernetes:\n  memory: 0Gi\n", "'kubernetes.memory' must be a Kubernetes quantity such as 2Gi, from 256Mi to a finite size"),
+    ("kubernetes:\n  memory: 1m\n", "from 256Mi"),
+    ("kubernetes:\n  cpu: 1e400\n", "'kubernetes.cpu' must be a Kubernetes quantity such as 500m or 2, from 10m"),
+    ("kubernetes:\n  app_image: 'x::'\n", "'kubernetes.app_image' must be an image reference"),
     ("kubernetes:\n  cpu: lots\n", "'kubernetes.cpu' must be a Kubernetes quantity"),
     ("kubernetes:\n  expose: Ingress\n", "'kubernetes.expose' must be one of ClusterIP, LoadBalancer, NodePort"),
     ("kubernetes:\n  app_image: my image\n", "'kubernetes.app_image' must be an image reference"),

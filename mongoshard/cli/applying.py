@@ -20,6 +20,7 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
                   database: Optional[str] = DATABASE_OPTION,
                   dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands that would run; change nothing."),
                   wait: float = typer.Option(0, "--wait", min=0, max=86400, help="Seconds to keep trying until the router answers and lists shards (exit 2 after)."),
+                  min_shards: int = typer.Option(1, "--min-shards", min=1, max=1024, help="With --wait: the number of shards to wait for."),
                   as_json: bool = JSON_OPTION) -> None:
     """Shard every declared collection (index, key, pre-split, zones); idempotent, exit 1 on drift."""
     from ..cluster.apply import apply, wait_for_shards
@@ -38,7 +39,7 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
         topology = load_cli_topology(file)
         target, options = topology.router_uri, admin_client_options(topology.state_dir, required=topology.auth)
     with progress("connecting to the router") as step:
-        client = wait_for_shards(lambda: connect(target, **options), wait, on_wait=step)
+        client = wait_for_shards(lambda: connect(target, **options), wait, minimum=min_shards, on_wait=step)
     with progress("applying shard keys"):
         result = apply(specs, client, dry_run=dry_run)
     if as_json:

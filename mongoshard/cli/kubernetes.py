@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, app
 from .boundary import EXIT_INCOMPLETE
-from .inputs import load_cli_topology, refuse_together
+from .inputs import load_cli_topology
 from .output import console, fail, print_json, say, styled
 
 
@@ -24,7 +24,8 @@ def kubernetes(module: Optional[str] = typer.Argument(None, help="Module or pack
                as_json: bool = JSON_OPTION) -> None:
     """A PerconaServerMongoDB and a Job that applies the shard keys, for the Percona operator."""
     if check is not None:
-        refuse_together("--check reads a rendering, the rest make one", check=check, module=module, output=output)
+        if module is not None or output is not None:
+            fail("--check reads a rendering: give it alone (with --operator or --json), without MODULE or --output")
         _check(check, operator, as_json)
         return
     if module is None:

@@ -115,22 +115,25 @@ def apply(specs: Iterable[ShardSpec], client: Any = None, *, router: Router | No
     return ApplyResult(outcomes, dry_run)
 
 
-def wait_for_shards(open_client: Callable[[], Any], seconds: float, *,
+def wait_for_shards(open_client: Callable[[], Any], seconds: float, *, minimum: int = 1,
                     on_wait: Callable[[str], None] | None = None) -> Any:
-    """A client of a router that lists at least one shard, trying again every few seconds for up to ``seconds``: on
-    Kubernetes the Job starts before the operator has the router up and the shards added.  The last reason it was
-    not ready is raised when the time is up (ConnectionFailed or ApplyError: exit 2, which the Job retries)."""
+    """A client of a router that lists at least ``minimum`` shards, trying again every few seconds for up to
+    ``seconds``: on Kubernetes the Job starts before the operator has the router up, and the operator adds the shards
+    one at a time (zones and pre-splitting need them all).  The last reason it was not ready is raised when the time
+    is up (ConnectionFailed or ApplyError: exit 2, which the Job retries)."""
     deadline = time.monotonic() + seconds
     attempt = 0
     while True:
         attempt += 1
         try:
             client = open_client()
-            if client.config.shards.find_one({}, {"_id": 1}) is not None:
+            listed = len(list(client.config.shards.find({}, {"_id": 1}).limit(minimum)))
+            if listed >= minimum:
                 return client
             client.close()
-            problem: MongoshardError = ApplyError("the router lists no shard yet; add one (the operator does, once the "
-                                                  "shard replica sets are up; or addShard through mongos)")
+            problem: MongoshardError = ApplyError(
+                f"the router lists {'no shard' if not listed else f'{listed} of the {minimum} shards'} yet; add them "
+                "(the operator does, once the shard replica sets are up; or addShard through mongos)")
         except MongoshardError as exc:
             problem = exc
         left = deadline - time.monotonic()

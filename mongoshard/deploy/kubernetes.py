@@ -25,8 +25,9 @@ RENDERED_HEADER = "# Rendered by 'mongoshard kubernetes' from mongoshard.yaml an
 APPLY_USER = "mongoshard-apply"
 APPLY_CONTAINER = "apply"
 CONFIG_REPLSET = "cfg"  # api.ConfigReplSetName: the operator names the config server replica set itself
-# The Job's podFailurePolicy: drift (1) and a bug (70) fail it at once; 2 (unreachable, no shards yet) is retried.
-FAILING_EXITS = (1, 70)
+# The Job's podFailurePolicy: drift (1), a bug (70) and an image that cannot run mongoshard (126, 127: the shell's
+# "cannot execute" and "not found") fail it at once; 2 (unreachable, no shards yet) is retried.
+FAILING_EXITS = (1, 70, 126, 127)
 RETRIED_EXIT = 2
 # psmdb_defaults.go: len(cluster name + replset name) <= clusterNameMaxLen
 _CLUSTER_NAME_MAX = 50
@@ -175,7 +176,8 @@ def _job(topology: Topology, apply_arguments: Sequence[str], settings: Kubernete
     name, namespace = topology.name, settings.namespace
     host = f"{name}-mongos.{namespace}.svc.cluster.local:27017"  # in the operator's certificate (getShardingSans)
     container: dict[str, Any] = {"name": APPLY_CONTAINER, "image": settings.app_image,
-                                 "command": ["mongoshard", "apply", *apply_arguments, "--wait", str(settings.apply_wait)]}
+                                 "command": ["mongoshard", "apply", *apply_arguments, "--wait", str(settings.apply_wait),
+                                             "--min-shards", str(topology.shard_count)]}
     pod: dict[str, Any] = {"restartPolicy": "Never"}
     if topology.auth:
         # The operator's servers run with a CA file (build/ps-entry.sh: --sslCAFile), so a TLS client must present a

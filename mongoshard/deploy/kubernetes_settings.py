@@ -50,8 +50,17 @@ DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 DNS_1123_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # A resource quantity as Kubernetes writes one (resource.Quantity): a positive decimal, a binary or decimal suffix.
 _QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?")
-# An image reference: no spaces, no scheme, a name with an optional tag or digest.
-_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?")
+# An image reference, as distribution/reference's grammar has it: [domain[:port]/]path[:tag][@digest], the path in
+# lowercase components joined by '.', '_', '__' or dashes, a tag of up to 128 word characters, dots and dashes.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+                    rf"(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+                    rf"(?:@sha256:[0-9a-f]{{64}})?")
+# Floors below which a mongod cannot run (its WiredTiger cache alone takes 256 MB) or a value is a typo (1m of
+# memory is a thousandth of a byte): a Kubernetes quantity in bytes or cores.
+_FLOORS = {"memory": ("256Mi", 256 * 2**20), "storage_size": ("1Gi", 2**30), "cpu": ("10m", 0.01)}
+_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "n": 1e-9, "u": 1e-6,
+             "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "": 1}
 EXPOSE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 
 
@@ -139,6 +148,17 @@ def _value(key: str, value: Any, origin: str) -> Any:
     pattern, what = rules[key]
     if not pattern.fullmatch(value) or (key == "app_image" and len(value) > 512):
         raise refuse(what)
-    if pattern is _QUANTITY and float(re.match(r"[\d.]+", value).group() or 0) == 0:  # type: ignore[union-attr]
-        raise refuse(what + ", above zero")
+    if key in _FLOORS:
+        floor_text, floor = _FLOORS[key]
+        amount = _quantity(value)
+        if not floor <= amount < 2**63:
+            raise refuse(f"{what}, from {floor_text} to a finite size")
     return value
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity's value (resource.ParseQuantity: a decimal, then an exponent or a suffix)."""
+    number, suffix = re.fullmatch(r"([\d.]+)(.*)", text).groups()  # type: ignore[union-attr]
+    if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
+        return float(number) * 10.0 ** min(int(suffix[1:]), 400) if int(suffix[1:]) < 400 else float("inf")
+    return float(number) * _SUFFIXES[suffix]

@@ -253,30 +253,11 @@ CONFIG_SHARD_SINCE = (8, 0)
 
 
 def _loader() -> type:
-    """PyYAML's safe loader without aliases (a topology needs none, and nested aliases expand exponentially), with a
-    float kept as written (``version: 8.10`` is "8.10", not 8.1) and a setting given twice refused (the last one would
-    silently win)."""
-    import yaml
+    """The strict loader (no aliases, no setting given twice: files.strict_yaml_loader), with a float kept as written
+    (``version: 8.10`` is "8.10", not 8.1)."""
+    from ..files import strict_yaml_loader
 
-    class Loader(yaml.SafeLoader):
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent):
-                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    raise yaml.constructor.ConstructorError(None, None, "a setting's name must be a word, not a list or "
-                                                            "a mapping", key_node.start_mark)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"the setting {key!r} is given twice",
-                                                            key_node.start_mark)
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
+    Loader = strict_yaml_loader("setting")
     Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: loader.construct_scalar(node))
     # YAML 1.1 reads 10:30:00 (base 60) and 0x9000 as numbers: only plain decimal digits are, the rest stays text
     Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value)
