@@ -29,13 +29,15 @@ from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
 from ..routing.table import key_pattern_problem
 from .fields import UNKNOWN_DATABASE, FieldResolver, collection_name_problem, database_name_problem, key_paths, meta_of
+from .lookups import Lookup, LookupSpec, resolve_lookups
 from .safe_writes import install_safe_writes
 from .server_rules import check_declaration
 
 __all__ = ["ShardSpec", "Zone", "sharded", "spec_for", "database_of", "deferred_declaration_errors", "META_OPTIONS", "HASHED"]
 
 HASHED = "hashed"
-META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database")
+META_OPTIONS = ("shard_key", "shard_hashed", "shard_unique", "shard_presplit", "shard_zones", "shard_database",
+                "shard_lookups")
 DocumentClass = TypeVar("DocumentClass", bound=type)
 # While discovery imports an application, a bad @sharded declaration is that model's error, not its module's.
 _deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_deferring", default=False)
@@ -96,6 +98,8 @@ class ShardSpec:
     split_points: tuple[Mapping[str, Any], ...] = ()
     zones: tuple[Zone, ...] = ()
     models: tuple[str, ...] = field(default=(), compare=False)
+    lookups: tuple[LookupSpec, ...] = ()  # global secondary indexes of this collection (model.lookups)
+    lookup_of: str | None = None  # for a lookup collection: "<owner namespace> <field>"
 
     def __post_init__(self) -> None:
         if not isinstance(self.models, tuple) or not all(isinstance(model, str) for model in self.models):
@@ -152,6 +156,11 @@ class ShardSpec:
     def zone_ranges(self) -> list[ZoneRange]:
         return [ZoneRange(z.name, dict(z.min), dict(z.max), tuple(z.shards)) for z in self.zones]
 
+    def lookup_specs(self) -> list["ShardSpec"]:
+        """The lookup collections of this collection, each sharded on the looked-up value."""
+        return [ShardSpec(self.database, lookup.collection, lookup.key, lookup_of=f"{self.namespace} {lookup.path}")
+                for lookup in self.lookups]
+
 
 # The decorator ---------------------------------------------------------------------
 
@@ -166,6 +175,7 @@ def sharded(
     zones: Sequence[Zone | Mapping[str, Any]] = (),
     unique: bool = False,
     database: str | None = None,
+    lookups: Sequence[Lookup] | None = None,
 ) -> Any:
     """Declare a Document's shard key; the same as setting the ``shard_*`` meta options, plus safe writes.
 
@@ -207,6 +217,7 @@ def sharded(
             "shard_presplit": presplit,
             "shard_zones": (tuple(zones) if isinstance(zones, (list, tuple)) else zones) or None,
             "shard_database": database,
+            "shard_lookups": tuple(lookups) if isinstance(lookups, (list, tuple)) else lookups,
         }
         for option, value in declared.items():
             current = meta.get(option)
@@ -218,8 +229,12 @@ def sharded(
         for option, value in declared.items():
             if value is not None:
                 meta[option] = value
-        _validated_declaration(document_class)  # fail at import, not at apply
+        validated = _validated_declaration(document_class)  # fail at import, not at apply
         install_safe_writes(document_class)
+        if validated["lookups"]:
+            from .lookup_writes import install_lookups
+
+            install_lookups(document_class, validated["lookups"], [db for db, _ in validated["key"]])
         document_class._mongoshard_spelling = "meta" if key is None else "decorator"  # advice writes fixes this way
 
     return decorate(cls) if cls is not None else decorate
@@ -290,7 +305,9 @@ def _validated_declaration(document_class: type) -> dict[str, Any]:
         raise DeclarationError(f"Model {name}: zones must be a list of Zone(name, min, max, shards)")
     zones = tuple(_zone(name, z, resolver, key_fields) for z in declared_zones)
     check_declaration(name, key, unique=unique, initial_chunks=initial_chunks, split_points=split_points, zones=zones)
-    return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones}
+    lookups = resolve_lookups(document_class, document_class._get_collection_name(), key, meta.get("shard_lookups"))
+    return {"key": key, "unique": unique, "initial_chunks": initial_chunks, "split_points": split_points, "zones": zones,
+            "lookups": lookups}
 
 
 def _declared_hashed(name: str, hashed: Any, key_fields: tuple[str, ...]) -> str | None:

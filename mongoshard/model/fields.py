@@ -79,9 +79,10 @@ def key_paths(meta: Mapping[str, Any], model: str) -> tuple[str, ...]:
 class FieldResolver:
     """Model field paths to database field paths, refusing what MongoDB cannot shard on."""
 
-    def __init__(self, document_class: type) -> None:
+    def __init__(self, document_class: type, role: str = "shard key field") -> None:
         self.document_class = document_class
         self.name = document_class.__name__
+        self.role = role  # what the path is, in messages: a shard key field, a looked-up field
 
     def resolve(self, path: str, *, hashed: bool = False) -> str:
         from mongoengine import fields as mf
@@ -96,7 +97,7 @@ class FieldResolver:
                 break
             if isinstance(found, mf.ListField):
                 raise DeclarationError(
-                    f"Model {self.name}: shard key field '{path}' goes through the list field '{part}'; "
+                    f"Model {self.name}: {self.role} '{path}' goes through the list field '{part}'; "
                     "MongoDB cannot shard on arrays, so choose a scalar field"
                 )
             db_parts.append(found.db_field)
@@ -104,21 +105,21 @@ class FieldResolver:
             if isinstance(found, mf.EmbeddedDocumentField):
                 if is_last and hashed:
                     raise DeclarationError(
-                        f"Model {self.name}: hashed shard key field '{path}' is an embedded document; "
+                        f"Model {self.name}: hashed {self.role} '{path}' is an embedded document; "
                         "hash one of its scalar fields instead (e.g. '{path}.id')"
                     )
                 current = found.document_type
             elif isinstance(found, mf.GenericEmbeddedDocumentField):
                 # mongoengine's _lookup_field cannot follow it, so every save, reload and delete would fail (LookUpError)
                 raise DeclarationError(
-                    f"Model {self.name}: shard key field '{path}' goes through the GenericEmbeddedDocumentField '{part}', "
+                    f"Model {self.name}: {self.role} '{path}' goes through the GenericEmbeddedDocumentField '{part}', "
                     "whose class mongoengine cannot know when it builds filters; use EmbeddedDocumentField(OneClass)"
                 )
             elif isinstance(found, (mf.DictField, mf.DynamicField)):
                 current = None
             elif not is_last:
                 raise DeclarationError(
-                    f"Model {self.name}: shard key path '{path}' continues past '{part}', which has no fields; "
+                    f"Model {self.name}: {self.role} path '{path}' continues past '{part}', which has no fields; "
                     "point at a field of an EmbeddedDocument"
                 )
         return ".".join(db_parts)
@@ -141,7 +142,7 @@ class FieldResolver:
             # mongoengine resolves key paths as model attributes: '_id' fails (AttributeError, LookUpError, #2096)
             # and 'pk' breaks modify(); the primary key has a model name.
             raise DeclarationError(
-                f"Model {self.name}: shard key field '{path}' is not a model field name; this model calls its primary "
+                f"Model {self.name}: {self.role} '{path}' is not a model field name; this model calls its primary "
                 f"key '{id_field}': write '{path.replace(part, id_field, 1)}'"
             )
         if part in fields:
@@ -149,13 +150,13 @@ class FieldResolver:
         by_database_name = [name for name, candidate in fields.items() if getattr(candidate, "db_field", None) == part]
         if by_database_name:
             raise DeclarationError(
-                f"Model {self.name}: shard key field '{path}' uses the database name '{part}'; mongoengine needs the "
+                f"Model {self.name}: {self.role} '{path}' uses the database name '{part}'; mongoengine needs the "
                 f"model name '{by_database_name[0]}' (declared with db_field='{part}')"
             )
         if getattr(owner, "_dynamic", False) and owner is not self.document_class:
             # an undeclared field of a DynamicEmbeddedDocument: mongoengine's _lookup_field cannot resolve it
             raise DeclarationError(
-                f"Model {self.name}: shard key field '{path}' names '{part}', which the DynamicEmbeddedDocument "
+                f"Model {self.name}: {self.role} '{path}' names '{part}', which the DynamicEmbeddedDocument "
                 f"{owner.__name__} does not declare; mongoengine cannot build save/delete filters on it: declare "
                 f"'{part}' as a field of {owner.__name__}"
             )
@@ -163,7 +164,7 @@ class FieldResolver:
             return None
         known = ", ".join(sorted(name for name in fields if not name.startswith("_")))
         raise DeclarationError(
-            f"Model {self.name}: shard key field '{path}' is unknown ('{part}' is not a field of {owner.__name__}); "
+            f"Model {self.name}: {self.role} '{path}' is unknown ('{part}' is not a field of {owner.__name__}); "
             f"use one of: {known}"
         )
 
