@@ -15,7 +15,7 @@ from .boundary import EXIT_BROKEN_PIPE, ignore_stop_signals, run
 
 # Each module registers its commands on ``app``; the order of these imports is the order of ``--help``.
 # isort: off
-from . import declarations, deployment, kubernetes, applying, reports, advice  # noqa: E402, F401
+from . import declarations, deployment, kubernetes, applying, lookups, reports, advice  # noqa: E402, F401
 # isort: on
 
 __all__ = ["app", "main", "run"]

@@ -9,7 +9,7 @@ import typer
 
 from .app import DATABASE_OPTION, JSON_OPTION, TOPOLOGY_OPTION, URI_VARIABLE, app
 from .boundary import EXIT_INCOMPLETE
-from .inputs import cluster_uri, load_cli_topology, refuse_together, variable_client_options
+from .inputs import refuse_together, router_address
 from .output import console, fail, json_text, plain, print_json, progress, styled
 
 
@@ -25,19 +25,13 @@ def apply_command(module: str = typer.Argument(..., help="Module or package with
     """Shard every declared collection (index, key, pre-split, zones); idempotent, exit 1 on drift."""
     from ..cluster.apply import apply, wait_for_shards
     from ..cluster.connection import connect
-    from ..deploy.credentials import admin_client_options
     from ..model.discovery import discover
 
     refuse_together("each says which cluster to change", uri=uri, file=file)
     specs = discover(module, database=database)
     if not specs:
         fail(f"No sharded Document in {module}: declare meta['shard_key'] or use @sharded")
-    chosen = uri or (None if file else cluster_uri(None))
-    if chosen:
-        target, options = chosen, variable_client_options(chosen)
-    else:
-        topology = load_cli_topology(file)
-        target, options = topology.router_uri, admin_client_options(topology.state_dir, required=topology.auth)
+    target, options = router_address(uri, file)
     with progress("connecting to the router") as step:
         client = wait_for_shards(lambda: connect(target, **options), wait, minimum=min_shards, on_wait=step)
     with progress("applying shard keys"):

@@ -43,7 +43,8 @@ def keys(modules: list[str] = MODULES_ARGUMENT,
             warn(f"{model.__module__} calls switch_collection/switch_db: documents of {model.__name__} may live in "
                  f"collections other than {spec.namespace}, which are listed nowhere here; each needs this key too "
                  f"('mongoshard advise --collection-pattern {model.__name__}=GLOB' judges their queries)")
-    _print_keys(", ".join(modules), found.specs, as_json, failed=bool(found.problems))
+    with_lookups = [each for spec in found.specs for each in (spec, *spec.lookup_specs())]
+    _print_keys(", ".join(modules), with_lookups, as_json, failed=bool(found.problems))
     exit_if_problems(found)
 
 
@@ -69,7 +70,7 @@ def _print_keys(where: str, specs: "Sequence[ShardSpec]", as_json: bool, *, fail
             "yes" if spec.unique else "no",
             _presplit_text(spec),
             ", ".join(z.name for z in spec.zones) or "-",
-            "\n".join(model.rsplit(".", 1)[-1] for model in spec.models),
+            "\n".join(model.rsplit(".", 1)[-1] for model in spec.models) or f"lookup of {spec.lookup_of}",
         )
     console().print(table)
 
@@ -221,6 +222,10 @@ def _spec_document(spec: "ShardSpec") -> dict[str, Any]:
         "split_points": json.loads(json_util.dumps(list(spec.split_points))),
         "zones": json.loads(json_util.dumps([{"name": z.name, "min": z.min, "max": z.max, "shards": list(z.shards)} for z in spec.zones])),
         "models": list(spec.models),
+        "lookup_of": spec.lookup_of,
+        "lookups": [{"field": lookup.path, "collection": lookup.collection, "unique": lookup.unique,
+                     "strategy": "hashed" if lookup.hashed else "ranged", "route_reads": lookup.route_reads}
+                    for lookup in spec.lookups],
     }
 
 

@@ -260,6 +260,19 @@ def cluster_source(uri: str | None, file: str | None, snapshot_file: str | None 
     return ConfigDatabaseSource(client, shard_options=uri_credentials(shard_uri) if shard_uri else options)
 
 
+def router_address(uri: str | None, file: str | None) -> tuple[str, dict[str, Any]]:
+    """(URI, client options) of the cluster a command changes: --uri, else $MONGOSHARD_URI (a login from the
+    variables), else the topology's first router as its admin."""
+    from ..deploy.credentials import admin_client_options
+
+    refuse_together("each says which cluster to change", uri=uri, file=file)
+    chosen = uri or (None if file else cluster_uri(None))
+    if chosen:
+        return chosen, variable_client_options(chosen)
+    topology = load_cli_topology(file)
+    return topology.router_uri, admin_client_options(topology.state_dir, required=topology.auth)
+
+
 USER_VARIABLE, PASSWORD_VARIABLE, AUTH_SOURCE_VARIABLE = "MONGOSHARD_USERNAME", "MONGOSHARD_PASSWORD", "MONGOSHARD_AUTH_SOURCE"
 CERTIFICATE_VARIABLE, KEY_VARIABLE = "MONGOSHARD_TLS_CERTIFICATE_FILE", "MONGOSHARD_TLS_KEY_FILE"
 

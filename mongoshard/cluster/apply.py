@@ -111,7 +111,9 @@ def apply(specs: Iterable[ShardSpec], client: Any = None, *, router: Router | No
     shards = router.command("config", {"find": "shards", "filter": {}, "projection": {"_id": 1}})["cursor"]["firstBatch"]
     if not shards:
         raise ApplyError("the cluster has no shard yet; add one (mongoshard up, or addShard through mongos) and run apply again")
-    outcomes = tuple(_Applier(router, spec, dry_run, version).run() for spec in specs)
+    # each lookup (model.lookups) is a collection of its own, sharded on the looked-up value, applied after its owner
+    every = [each for spec in specs for each in (spec, *spec.lookup_specs())]
+    outcomes = tuple(_Applier(router, spec, dry_run, version).run() for spec in every)
     return ApplyResult(outcomes, dry_run)
 
 

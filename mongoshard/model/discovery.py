@@ -106,8 +106,6 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
                 f"Collection {spec.namespace} is declared twice with different shard keys: "
                 f"{known.models[0]} says {known.key_pattern}, {spec.models[0]} says {spec.key_pattern}; "
                 "make the declarations agree")))
-    for spec in list(by_namespace.values()):  # each lookup is a collection of its own, sharded on the value
-        by_namespace.update((lookup.namespace, lookup) for lookup in spec.lookup_specs())
     return Discovery(tuple(by_namespace[ns] for ns in sorted(by_namespace)), tuple(unsharded), tuple(problems),
                      tuple(skipped), tuple(m.__name__ for m in modules))
 
