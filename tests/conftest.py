@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 from commandline import run
-from harness import RouterlessCluster, topology_with_free_ports
+from harness import ReplicaSet, RouterlessCluster, topology_with_free_ports
 from orphans import processes_mentioning
 
 from mongoshard.deploy.binaries import BinaryNotFound, find_binary
@@ -33,6 +33,15 @@ def cluster(mongod_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     running.stop()
     alive = [pid for pid in running.pids if _alive(pid)]
     assert not alive, f"mongod processes left running: {alive}"
+
+
+@pytest.fixture(scope="session")
+def replica_set(mongod_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaSet]:
+    """A real one-member replica set: what transactions (lookups) need."""
+    running = ReplicaSet(mongod_path, tmp_path_factory.mktemp("replica_set"))
+    running.start()
+    yield running
+    running.stop()
 
 
 def _alive(pid: int) -> bool:

@@ -217,3 +217,45 @@ class HarnessRouter:
                 return {"n": 0, "ok": 1}
             raise OperationFailure(f"database {database} does not exist", 26)
         return self.cluster.primary_shard(database)[database].command(SON(document))
+
+
+class ReplicaSet:
+    """A real one-member replica set (transactions need one), started by the test and stopped by pid."""
+
+    def __init__(self, mongod: Path, root: Path) -> None:
+        import subprocess
+
+        from mongoshard.deploy.processes import free_port
+
+        self.port = free_port()
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([str(mongod), "--replSet", "rs0", "--port", str(self.port), "--bind_ip", "127.0.0.1",
+                                         "--dbpath", str(root / "data"), "--wiredTigerCacheSizeGB", "0.25",
+                                         "--logpath", str(root / "mongod.log"),
+                                         # the server's own failCommand fail point, to make a transaction fail on cue
+                                         "--setParameter", "enableTestCommands=1"])
+        self.uri = f"mongodb://127.0.0.1:{self.port}/?replicaSet=rs0"
+
+    def start(self) -> None:
+        import time
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with MongoClient(port=self.port, directConnection=True, serverSelectionTimeoutMS=500) as client:
+                    client.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{self.port}"}]})
+                break
+            except OperationFailure as exc:
+                if "already initialized" in str(exc):
+                    break
+                raise
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        with MongoClient(self.uri, serverSelectionTimeoutMS=30_000) as client:
+            client.admin.command("ping")  # a primary was elected
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)

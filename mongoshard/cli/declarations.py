@@ -124,13 +124,38 @@ def route(target: str = typer.Argument(..., metavar="MODULE:MODEL", help="The Do
     targeting = table.target(filter_document, query_collation)
     for warning in targeting.warnings:
         warn(warning)
+    through = _through_lookup(spec, filter_document, None if sample else cluster, count, version)
     if as_json:
         print_json({"namespace": spec.namespace, "key": spec.key_pattern, "filter": json.loads(json_text(filter_document)),
                     "shape": targeting.shape, "verdict": targeting.verdict, "shards": list(targeting.shards),
                     "kind": targeting.kind, "reason": targeting.reason, "chunks": targeting.chunks,
-                    "layout_chunks": len(table.chunks), "source": source, "warnings": list(targeting.warnings)})
+                    "layout_chunks": len(table.chunks), "source": source, "warnings": list(targeting.warnings),
+                    "lookup": through})
         return
     _print_route(spec.namespace, spec.key_pattern, filter_document, source, table, targeting, grown=bool(sample or routing_table))
+    if through is not None:
+        console().print(f"  through the lookup {through['collection']}: {through['kind']} -> {', '.join(through['shards'])}, "
+                        f"then the owner by _id and its full shard key: {through['verdict']}", soft_wrap=True)
+
+
+def _through_lookup(spec: "ShardSpec", filter_document: Any, cluster: Any, shards: int, version: tuple[int, int]) -> dict | None:
+    """How a read routed through a lookup (model.lookup_writes) goes: one read of the lookup, one of the owner."""
+    from ..cluster.offline import PredictedSource
+    from ..model.lookups import routed_lookup
+
+    routed = routed_lookup(spec.lookups, filter_document)
+    if routed is None:
+        return None
+    lookup, lookup_filter = routed
+    namespace = f"{spec.database}.{lookup.collection}"
+    known = cluster is not None and namespace in cluster.sharded_namespaces()
+    source = cluster if known else PredictedSource(spec.lookup_specs(), [f"shard{n}" for n in range(shards)],
+                                                   server_version=version)
+    found = source.routing_table(namespace).target(lookup_filter)
+    return {"collection": namespace, "field": lookup.path, "filter": json.loads(json_text(lookup_filter)),
+            "kind": found.kind, "shards": list(found.shards),
+            "verdict": "two targeted reads, not a scatter-gather" if found.kind == "single-shard" else
+            f"the lookup read is {found.kind}"}
 
 
 def _print_route(namespace: str, key: dict, filter_document: Any, source: str, table: Any, targeting: Any, *, grown: bool) -> None:

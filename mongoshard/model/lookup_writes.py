@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from mongoengine.errors import NotUniqueError, OperationError
 
-from .lookups import LookupSpec
+from .lookups import LookupSpec, routed_lookup
 from .stored_key import ABSENT, UNKNOWN, is_stored, present_value, same_key_value, stored_value
 
 __all__ = ["install_lookups", "lookups_of", "entry_for", "LookupWriteError"]
@@ -134,6 +134,21 @@ def _require_transactions(client: Any, document_class: type) -> None:
     _TRANSACTIONS_CHECKED.add(id(client))
 
 
+def _retryable(write: Callable[[], Any]) -> Any:
+    """Run a mongoengine write inside the transaction; mongoengine wraps the driver's errors (OperationError, from
+    ``save`` and queryset writes) and so drops the TransientTransactionError label that tells ``with_transaction`` to
+    retry: such an error is raised again as the driver's own."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        return write()
+    except OperationError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, PyMongoError) and cause.has_error_label("TransientTransactionError"):
+            raise cause from None
+        raise
+
+
 # Entries -------------------------------------------------------------------------------------------------------------
 
 def entry_for(lookup: LookupSpec, value: Any, owner_id: Any, key: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,17 +228,16 @@ def _saving(previous: Callable) -> Callable:
         cls = type(self)
         if _session.get() is not None or (is_stored(self) and not _touched(cls, self._get_changed_fields())):
             return previous(self, *args, **kwargs)
-        state = copy.deepcopy(self.__dict__)
+        state = _state(self)
 
         def restore() -> None:
-            self.__dict__.clear()
-            self.__dict__.update(copy.deepcopy(state))
+            _restore(self, state)
 
         def body() -> Any:
             collection = _raw_collection(cls)
             before = collection.find_one({"_id": self.to_mongo().get("_id")}, _projection(cls)) \
                 if self.pk is not None else None
-            result = previous(self, *args, **kwargs)
+            result = _retryable(lambda: previous(self, *args, **kwargs))
             _sync(cls, self.to_mongo()["_id"], before, self.to_mongo())
             return result
 
@@ -235,6 +249,29 @@ def _saving(previous: Callable) -> Callable:
 
     save._mongoshard_lookups = True
     return save
+
+
+def _slots(document: Any) -> list[str]:
+    """mongoengine keeps a document's data in ``__slots__`` (BaseDocument), not in its ``__dict__``."""
+    return [name for cls in type(document).__mro__ for name in getattr(cls, "__slots__", ()) if name != "__weakref__"]
+
+
+def _state(document: Any) -> dict[str, Any]:
+    """Everything a failed attempt of save() may have changed on the document: its slots and its ``__dict__``."""
+    slots = {name: getattr(document, name) for name in _slots(document) if hasattr(document, name)}
+    return copy.deepcopy({"slots": slots, "dict": dict(document.__dict__)})
+
+
+def _restore(document: Any, state: dict[str, Any]) -> None:
+    """The document as it was before the save began (a retry starts from there, a failure leaves it so)."""
+    fresh = copy.deepcopy(state)
+    for name in _slots(document):
+        if name in fresh["slots"]:
+            object.__setattr__(document, name, fresh["slots"][name])
+        elif hasattr(document, name):
+            object.__delattr__(document, name)
+    document.__dict__.clear()
+    document.__dict__.update(fresh["dict"])
 
 
 # The queryset --------------------------------------------------------------------------------------------------------
@@ -260,7 +297,7 @@ class _LookupQuerySet:
         def body() -> Any:
             bound = self._in_session()
             before = bound._matching()
-            result = write(bound)
+            result = _retryable(lambda: write(bound))
             collection = cls._get_collection()
             after = {doc["_id"]: doc for doc in collection.find({"_id": {"$in": list(before)}}, _projection(cls))}
             for owner in before:
@@ -304,7 +341,8 @@ class _LookupQuerySet:
 
         def body() -> Any:
             bound = self._in_session()
-            result = super(_LookupQuerySet, bound).insert(doc_or_docs, load_bulk, write_concern, signal_kwargs)
+            result = _retryable(lambda: super(_LookupQuerySet, bound).insert(doc_or_docs, load_bulk, write_concern,
+                                                                             signal_kwargs))
             inserted = result if isinstance(result, list) else [result]
             ids = [item.pk if hasattr(item, "pk") else item for item in inserted]
             for doc in cls._get_collection().find({"_id": {"$in": ids}}, _projection(cls)):
@@ -318,10 +356,9 @@ class _LookupQuerySet:
         query = super()._query  # type: ignore[misc]
         if self._mongoshard_routed:
             return query
-        for lookup in lookups_of(self._document):
-            if lookup.route_reads and _is_equality(query, lookup.db_field):
-                query = _routed(self._document, lookup, query)
-                break
+        routed = routed_lookup(lookups_of(self._document), query)
+        if routed is not None:
+            query = _routed(self._document, *routed, query)
         self._mongo_query = query
         self._mongoshard_routed = True
         return query
@@ -348,22 +385,10 @@ def _touches_update(document_class: type, update: Mapping[str, Any]) -> bool:
 _UPDATE_OPTIONS = frozenset({"write_concern", "read_concern", "full_result", "array_filters", "upsert", "multi"})
 
 
-def _is_equality(query: Mapping[str, Any], field: str) -> bool:
-    value = query.get(field, ABSENT)
-    if value is ABSENT:
-        return False
-    if isinstance(value, Mapping) and any(str(k).startswith("$") for k in value):
-        return set(value) == {"$eq"}
-    return True
-
-
-def _routed(document_class: type, lookup: LookupSpec, query: Mapping[str, Any]) -> dict[str, Any]:
+def _routed(document_class: type, lookup: LookupSpec, lookup_filter: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
     """The query narrowed to the owners the lookup names, by _id and full shard key; the original filter kept, so that
     an entry made stale by a write around mongoshard cannot return a document that does not match."""
-    value = query[lookup.db_field]
-    value = value["$eq"] if isinstance(value, Mapping) and "$eq" in value else value
-    entries = _lookup_collection(document_class, lookup).find({"_id": value} if lookup.unique else {"value": value},
-                                                                {"key": 1, "owner": 1})
+    entries = _lookup_collection(document_class, lookup).find(dict(lookup_filter), {"key": 1, "owner": 1})
     owners = [{"_id": entry["owner"], **_flat(entry.get("key") or {})} for entry in entries]
     if not owners:
         return {"$and": [dict(query), {"_id": {"$in": []}}]}

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from ..errors import DeclarationError
 from .fields import FieldResolver, collection_name_problem
 
-__all__ = ["Lookup", "LookupSpec", "resolve_lookups", "LOOKUP_STRATEGIES"]
+__all__ = ["Lookup", "LookupSpec", "resolve_lookups", "routed_lookup", "LOOKUP_STRATEGIES"]
 
 LOOKUP_STRATEGIES = ("hashed", "ranged")
 
@@ -100,3 +100,20 @@ def resolve_lookups(document_class: type, collection: str, key: Sequence[tuple[s
         route = lookup.unique if lookup.route_reads is None else lookup.route_reads
         found.append(LookupSpec(lookup.field, db_field, lookup_collection, lookup.unique, lookup.strategy == "hashed", route))
     return tuple(found)
+
+
+def routed_lookup(lookups: Sequence[LookupSpec], filter_document: Any) -> tuple[LookupSpec, dict[str, Any]] | None:
+    """The lookup a read by ``filter_document`` goes through (an equality on a routed looked-up field at its top
+    level, as ``lookup_writes`` routes it), with the filter of the lookup read; None when it reads as before."""
+    if not isinstance(filter_document, dict):
+        return None
+    for lookup in lookups:
+        value = filter_document.get(lookup.db_field)
+        if not lookup.route_reads or lookup.db_field not in filter_document:
+            continue
+        if isinstance(value, dict) and any(str(name).startswith("$") for name in value):
+            if set(value) != {"$eq"}:
+                continue
+            value = value["$eq"]
+        return lookup, {"_id" if lookup.unique else "value": value}
+    return None
