@@ -24,7 +24,7 @@ _EXPORTS = {
     "ShardKeyWriteError": "model.safe_writes",
     "Salting": "model.salting",
     "Lookup": "model.lookups",
-    "LookupWriteError": "model.lookup_writes",
+    "LookupWriteError": "model.lookup_entries",
     "build_lookup": "cluster.lookups",
     "verify_lookup": "cluster.lookups",
     "DeclarationError": "errors",

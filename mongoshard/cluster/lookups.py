@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 from ..model.declaration import ShardSpec
-from ..model.lookup_writes import entry_for
+from ..model.lookup_entries import entry_for
 from ..model.lookups import LookupSpec
 from ..model.stored_key import ABSENT, UNKNOWN, present_value, same_key_value, stored_value
 

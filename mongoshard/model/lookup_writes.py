@@ -19,28 +19,16 @@ Transactions need a replica set or a sharded cluster; a standalone server is ref
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import functools
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
-from mongoengine.errors import NotUniqueError, OperationError
-
+from .lookup_entries import (LookupWriteError, in_transaction, lookup_collection, lookups_of, projection,
+                             retryable, session_bound, session_var, sync_entries, touched)
 from .lookups import LookupSpec, routed_lookup
-from .stored_key import ABSENT, UNKNOWN, is_stored, present_value, same_key_value, stored_value
+from .stored_key import is_stored
 
-__all__ = ["install_lookups", "lookups_of", "entry_for", "LookupWriteError"]
-
-_session: contextvars.ContextVar[Any] = contextvars.ContextVar("mongoshard_lookup_session", default=None)
-# pymongo Collection methods that take a session, as mongoengine calls them
-_SESSION_METHODS = frozenset({"find", "find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one",
-                              "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
-                              "find_one_and_delete", "count_documents", "distinct", "aggregate", "bulk_write"})
-_TRANSACTIONS_CHECKED: set[int] = set()
-
-
-class LookupWriteError(OperationError):
-    """A write that cannot keep the lookups exact (refused before anything is sent)."""
+__all__ = ["install_lookups", "LookupWriteError"]
 
 
 def install_lookups(document_class: type, lookups: tuple[LookupSpec, ...], key_paths: list[str]) -> None:
@@ -55,170 +43,9 @@ def install_lookups(document_class: type, lookups: tuple[LookupSpec, ...], key_p
     base = document_class._meta.get("queryset_class", QuerySet)
     document_class._meta["queryset_class"] = type(f"{base.__name__}WithLookups", (_LookupQuerySet, base), {})
     get_collection = document_class._get_collection.__func__
-    document_class._get_collection = classmethod(functools.partial(_session_bound, get_collection))
+    document_class._get_collection = classmethod(functools.partial(session_bound, get_collection))
     document_class.save = _saving(document_class.save)
     document_class._mongoshard_lookups_installed = True
-
-
-def lookups_of(document_class: type) -> tuple[LookupSpec, ...]:
-    """The class's resolved lookups, as ``@sharded`` installed them (a subclass inherits its base's)."""
-    return getattr(document_class, "_mongoshard_lookup_specs", ())
-
-
-def _key_paths(document_class: type) -> list[str]:
-    return getattr(document_class, "_mongoshard_key_paths", [])
-
-
-# Sessions ------------------------------------------------------------------------------------------------------------
-
-class _SessionCollection:
-    """A pymongo collection whose reads and writes join the running transaction."""
-
-    def __init__(self, collection: Any, session: Any) -> None:
-        self._collection, self._session = collection, session
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._collection, name)
-        if name == "with_options":
-            return lambda *args, **kwargs: _SessionCollection(value(*args, **kwargs), self._session)
-        if name in _SESSION_METHODS:
-            return functools.partial(value, session=self._session)
-        return value
-
-
-def _session_bound(get_collection: Callable[[type], Any], cls: type) -> Any:
-    collection = get_collection(cls)
-    session = _session.get()
-    return collection if session is None else _SessionCollection(collection, session)
-
-
-def _raw_collection(document_class: type) -> Any:
-    collection = document_class._get_collection()
-    return getattr(collection, "_collection", collection)
-
-
-def _lookup_collection(document_class: type, lookup: LookupSpec) -> Any:
-    collection = _raw_collection(document_class).database[lookup.collection]
-    session = _session.get()
-    return collection if session is None else _SessionCollection(collection, session)
-
-
-def _transaction(document_class: type, body: Callable[[], Any], restore: Callable[[], None] | None = None) -> Any:
-    """Run ``body`` in one multi-document transaction (joining one that runs), retried on transient errors."""
-    if _session.get() is not None:
-        return body()
-    client = _raw_collection(document_class).database.client
-    _require_transactions(client, document_class)
-
-    def attempt(session: Any) -> Any:
-        if restore is not None:
-            restore()
-        return body()
-
-    with client.start_session() as session:
-        token = _session.set(session)
-        try:
-            return session.with_transaction(attempt)
-        finally:
-            _session.reset(token)
-
-
-def _require_transactions(client: Any, document_class: type) -> None:
-    if id(client) in _TRANSACTIONS_CHECKED:
-        return
-    hello = client.admin.command("hello")
-    if "setName" not in hello and hello.get("msg") != "isdbgrid":
-        raise LookupWriteError(f"{document_class.__name__} has lookups, which are written in a transaction with its "
-                               "documents, and a standalone server has no transactions: run a replica set (a one-member "
-                               "one will do) or a sharded cluster")
-    _TRANSACTIONS_CHECKED.add(id(client))
-
-
-def _retryable(write: Callable[[], Any]) -> Any:
-    """Run a mongoengine write inside the transaction; mongoengine wraps the driver's errors (OperationError, from
-    ``save`` and queryset writes) and so drops the TransientTransactionError label that tells ``with_transaction`` to
-    retry: such an error is raised again as the driver's own."""
-    from pymongo.errors import PyMongoError
-
-    try:
-        return write()
-    except OperationError as exc:
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, PyMongoError) and cause.has_error_label("TransientTransactionError"):
-            raise cause from None
-        raise
-
-
-# Entries -------------------------------------------------------------------------------------------------------------
-
-def entry_for(lookup: LookupSpec, value: Any, owner_id: Any, key: Mapping[str, Any]) -> dict[str, Any]:
-    """The lookup document of one owner: the value, the owner's full shard key (nested as stored) and its _id."""
-    nested: dict[str, Any] = {}
-    for path, part in key.items():
-        node = nested
-        *parents, last = path.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[last] = part
-    entry = {"_id": value} if lookup.unique else {"value": value}
-    entry.update(key=nested, owner=owner_id)
-    return entry
-
-
-def _owner_state(document_class: type, son: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(looked-up values by database path, full shard key by database path) of a stored document's SON."""
-    values = {lookup.db_field: present_value(son, lookup.db_field) for lookup in lookups_of(document_class)}
-    key = {}
-    for path in _key_paths(document_class):
-        value = stored_value(son, path)
-        key[path] = None if value is UNKNOWN else value
-    return values, key
-
-
-def _projection(document_class: type) -> dict[str, int]:
-    return {path: 1 for path in [lookup.db_field for lookup in lookups_of(document_class)] + _key_paths(document_class)}
-
-
-def _sync(document_class: type, owner_id: Any, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
-    """Move the owner's entries from its state ``before`` to ``after`` (a SON each; None: absent)."""
-    old_values, old_key = _owner_state(document_class, before) if before is not None else ({}, {})
-    new_values, new_key = _owner_state(document_class, after) if after is not None else ({}, {})
-    key_moved = old_key != new_key
-    for lookup in lookups_of(document_class):
-        old, new = old_values.get(lookup.db_field, ABSENT), new_values.get(lookup.db_field, ABSENT)
-        if same_key_value(old, new) and not (key_moved and new is not ABSENT):
-            continue
-        collection = _lookup_collection(document_class, lookup)
-        if old is not ABSENT:
-            collection.delete_one({"_id": old, "owner": owner_id} if lookup.unique else {"value": old, "owner": owner_id})
-        if new is not ABSENT:
-            _insert_entry(document_class, lookup, collection, entry_for(lookup, new, owner_id, new_key))
-
-
-def _insert_entry(document_class: type, lookup: LookupSpec, collection: Any, entry: dict[str, Any]) -> None:
-    from pymongo.errors import DuplicateKeyError
-
-    try:
-        collection.insert_one(entry)
-    except DuplicateKeyError:
-        raise NotUniqueError(f"{document_class.__name__}.{lookup.path} {shown_value(entry['_id'])} is taken: another "
-                             f"document holds it (unique lookup {lookup.collection}); nothing was written") from None
-
-
-def shown_value(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _touched(document_class: type, names: Iterable[str]) -> bool:
-    """Whether changed fields or update keywords reach a looked-up field or a key field (entries hold the key)."""
-    watched = [lookup.db_field for lookup in lookups_of(document_class)] + _key_paths(document_class)
-    watched += [lookup.path for lookup in lookups_of(document_class)]
-    for name in names:
-        path = name.replace("__", ".")
-        if any(path == w or path.startswith(w + ".") or w.startswith(path + ".") for w in watched):
-            return True
-    return False
 
 
 # save() ------------------------------------------------------------------------------------------------------------
@@ -226,7 +53,7 @@ def _touched(document_class: type, names: Iterable[str]) -> bool:
 def _saving(previous: Callable) -> Callable:
     def save(self, *args, **kwargs):
         cls = type(self)
-        if _session.get() is not None or (is_stored(self) and not _touched(cls, self._get_changed_fields())):
+        if session_var.get() is not None or (is_stored(self) and not touched(cls, self._get_changed_fields())):
             return previous(self, *args, **kwargs)
         state = _state(self)
 
@@ -234,15 +61,15 @@ def _saving(previous: Callable) -> Callable:
             _restore(self, state)
 
         def body() -> Any:
-            collection = _raw_collection(cls)
-            before = collection.find_one({"_id": self.to_mongo().get("_id")}, _projection(cls)) \
+            collection = cls._get_collection()  # inside the transaction: what this write will change
+            before = collection.find_one({"_id": self.to_mongo().get("_id")}, projection(cls)) \
                 if self.pk is not None else None
-            result = _retryable(lambda: previous(self, *args, **kwargs))
-            _sync(cls, self.to_mongo()["_id"], before, self.to_mongo())
+            result = retryable(lambda: previous(self, *args, **kwargs))
+            sync_entries(cls, self.to_mongo()["_id"], before, self.to_mongo())
             return result
 
         try:
-            return _transaction(cls, body, restore)
+            return in_transaction(cls, body, restore)
         except BaseException:
             restore()
             raise
@@ -289,7 +116,7 @@ class _LookupQuerySet:
 
     def _matching(self) -> dict[Any, dict[str, Any]]:
         collection = self._document._get_collection()
-        return {doc["_id"]: doc for doc in collection.find(self._query, _projection(self._document))}
+        return {doc["_id"]: doc for doc in collection.find(self._query, projection(self._document))}
 
     def _keeping_lookups(self, write: Callable[[Any], Any]) -> Any:
         cls = self._document
@@ -297,18 +124,18 @@ class _LookupQuerySet:
         def body() -> Any:
             bound = self._in_session()
             before = bound._matching()
-            result = _retryable(lambda: write(bound))
+            result = retryable(lambda: write(bound))
             collection = cls._get_collection()
-            after = {doc["_id"]: doc for doc in collection.find({"_id": {"$in": list(before)}}, _projection(cls))}
+            after = {doc["_id"]: doc for doc in collection.find({"_id": {"$in": list(before)}}, projection(cls))}
             for owner in before:
-                _sync(cls, owner, before[owner], after.get(owner))
+                sync_entries(cls, owner, before[owner], after.get(owner))
             return result
 
-        return _transaction(cls, body)
+        return in_transaction(cls, body)
 
     def update(self, *args: Any, upsert: bool = False, multi: bool = True, **update: Any) -> Any:
         base = super().update  # type: ignore[misc]
-        if _session.get() is not None or not _touches_update(self._document, update):
+        if session_var.get() is not None or not _touches_update(self._document, update):
             return base(*args, upsert=upsert, multi=multi, **update)
         if upsert:
             raise LookupWriteError(f"{self._document.__name__}: an upsert through the queryset cannot keep its lookups "
@@ -320,7 +147,7 @@ class _LookupQuerySet:
                array_filters: Any = None, **update: Any) -> Any:
         base = super().modify  # type: ignore[misc]
         options = {"full_response": full_response, "remove": remove, "new": new, "array_filters": array_filters}
-        if _session.get() is not None or not (remove or _touches_update(self._document, update)):
+        if session_var.get() is not None or not (remove or _touches_update(self._document, update)):
             return base(upsert=upsert, **options, **update)
         if upsert:
             raise LookupWriteError(f"{self._document.__name__}: modify(upsert=True) cannot keep its lookups exact (it may "
@@ -328,28 +155,28 @@ class _LookupQuerySet:
         return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).modify(upsert=False, **options, **update))
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if _session.get() is not None:
+        if session_var.get() is not None:
             return super().delete(*args, **kwargs)  # type: ignore[misc]
         return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).delete(*args, **kwargs))
 
     def insert(self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
                signal_kwargs: Any = None) -> Any:
         base = super().insert  # type: ignore[misc]
-        if _session.get() is not None:
+        if session_var.get() is not None:
             return base(doc_or_docs, load_bulk, write_concern, signal_kwargs)
         cls = self._document
 
         def body() -> Any:
             bound = self._in_session()
-            result = _retryable(lambda: super(_LookupQuerySet, bound).insert(doc_or_docs, load_bulk, write_concern,
+            result = retryable(lambda: super(_LookupQuerySet, bound).insert(doc_or_docs, load_bulk, write_concern,
                                                                              signal_kwargs))
             inserted = result if isinstance(result, list) else [result]
             ids = [item.pk if hasattr(item, "pk") else item for item in inserted]
-            for doc in cls._get_collection().find({"_id": {"$in": ids}}, _projection(cls)):
-                _sync(cls, doc["_id"], None, doc)
+            for doc in cls._get_collection().find({"_id": {"$in": ids}}, projection(cls)):
+                sync_entries(cls, doc["_id"], None, doc)
             return result
 
-        return _transaction(cls, body)
+        return in_transaction(cls, body)
 
     @property
     def _query(self) -> dict[str, Any]:
@@ -379,7 +206,7 @@ def _touches_update(document_class: type, update: Mapping[str, Any]) -> bool:
         else:
             operator, _, field = name.partition("__")
             names.append(field or operator)
-    return _touched(document_class, names)
+    return touched(document_class, names)
 
 
 _UPDATE_OPTIONS = frozenset({"write_concern", "read_concern", "full_result", "array_filters", "upsert", "multi"})
@@ -388,7 +215,7 @@ _UPDATE_OPTIONS = frozenset({"write_concern", "read_concern", "full_result", "ar
 def _routed(document_class: type, lookup: LookupSpec, lookup_filter: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
     """The query narrowed to the owners the lookup names, by _id and full shard key; the original filter kept, so that
     an entry made stale by a write around mongoshard cannot return a document that does not match."""
-    entries = _lookup_collection(document_class, lookup).find(dict(lookup_filter), {"key": 1, "owner": 1})
+    entries = lookup_collection(document_class, lookup).find(dict(lookup_filter), {"key": 1, "owner": 1})
     owners = [{"_id": entry["owner"], **_flat(entry.get("key") or {})} for entry in entries]
     if not owners:
         return {"$and": [dict(query), {"_id": {"$in": []}}]}
