@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/balance.py
 	$(BIN)/python benchmarks/simulate.py
+	PYTHONPATH=. $(BIN)/python benchmarks/lookups.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
