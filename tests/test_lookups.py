@@ -419,3 +419,17 @@ def test_any_sequence_of_writes_keeps_the_lookups_exact(replica_set, steps) -> N
         me.connection.get_connection("accounts").drop_database(User._get_db().name)
         me.disconnect(alias="accounts")
         User._collection = None
+
+
+def test_audit_counts_a_read_by_email_as_two_targeted_reads_where_the_key_alone_scatters(tmp_path) -> None:
+    """The same captured queries, judged under the declared key: with the models (their lookups known) a read by email
+    is single-shard through the lookup; the control, the key alone, says scatter-gather."""
+    log = tmp_path / "queries.jsonl"
+    log.write_text("\n".join(json.dumps({"namespace": "accounts.users", "operation": "find", "shape": shape})
+                             for shape in ({"email": "ada@x"}, {"email": "bob@x"}, {"phone": "1"})) + "\n")
+    with_models = json.loads(run("audit", str(log), "examples.accounts.models", "--json").stdout)
+    shares = with_models["collections"][0]["distribution"]["declared"]
+    assert shares["single-shard"] == pytest.approx(2 / 3) and shares["scatter-gather"] == pytest.approx(1 / 3)
+    control = json.loads(run("audit", str(log), "--key", 'accounts.users={"user_id": "hashed"}', "--json").stdout)
+    assert control["collections"][0]["distribution"]['{user_id: "hashed"}']["scatter-gather"] == pytest.approx(1.0)
+

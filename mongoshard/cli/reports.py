@@ -234,7 +234,9 @@ def audit_command(log: str = typer.Argument(..., help="Query log (JSON lines) fr
             keys.setdefault(namespace, {})["current"] = summary.key
     for namespace, pattern in candidates:
         keys.setdefault(namespace, {})[key_text(pattern)] = pattern
-    report = audit(records, keys, server_version=read_version(server_version) if server_version is not None else (8, 0))
+    lookups = {spec.namespace: spec.lookups for spec in (found.specs if found else ()) if spec.lookups}
+    report = audit(records, keys, server_version=read_version(server_version) if server_version is not None else (8, 0),
+                   lookups=lookups)
     if as_json:
         print_json(plain(report))
     else:

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from bson import ObjectId, Regex
 
+from ..model.lookups import routed_lookup
 from ..routing.filters import FilterError
 from ..routing.table import VERDICTS, plan_query
 from ..routing.writes import SERVER_ERAS, Write, WriteDecision, WriteError, plan_write_shape
@@ -174,7 +175,7 @@ class AuditReport:
 
 
 def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, Mapping[str, Any]]], *,
-          server_version: tuple[int, int] = (8, 0)) -> AuditReport:
+          server_version: tuple[int, int] = (8, 0), lookups: Mapping[str, Sequence[Any]] | None = None) -> AuditReport:
     """Per collection and per shape: count and the share of each kind under each key, writes as a router of
     ``server_version`` handles them.
 
@@ -192,20 +193,24 @@ def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, 
         text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation"),
                            record.get("multi"), record.get("upsert"), record.get("style")], sort_keys=True)
         grouped.setdefault(record["namespace"], {}).setdefault(text, []).append(record)
-    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), tuple(server_version))
+    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), tuple(server_version),
+                                    (lookups or {}).get(namespace, ()))
                         for namespace, by_shape in sorted(grouped.items()))
     return AuditReport(collections, sum(c.total for c in collections), fixtures)
 
 
 def _collection(namespace: str, by_shape: dict[str, list[Any]], keys: Mapping[str, Mapping[str, Any]],
-                version: tuple[int, int]) -> CollectionAudit:
+                version: tuple[int, int], lookups: Sequence[Any] = ()) -> CollectionAudit:
     total = sum(len(group) for group in by_shape.values())
     shapes = []
     distribution = {label: dict.fromkeys(KINDS + WRITE_KINDS, 0.0) for label in keys}
     for group in sorted(by_shape.values(), key=len, reverse=True):
         first = group[0]
         write = first.get("operation", "find") in WRITES
+        through = None if write else routed_lookup(lookups, _concrete(first["shape"], [0]))
         kinds = {label: classify_write(first, list(pattern.items()), version) if write else
+                 ("single-shard", f"through the lookup {through[0].collection}: two targeted reads (the entry's shard, "
+                                  "then the owner's by _id and full key)") if through else
                  classify(first["shape"], list(pattern.items()), first.get("collation")) for label, pattern in keys.items()}
         for label, (kind, _) in kinds.items():
             distribution[label][kind] += len(group) / total
