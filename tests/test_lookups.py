@@ -433,3 +433,92 @@ def test_audit_counts_a_read_by_email_as_two_targeted_reads_where_the_key_alone_
     control = json.loads(run("audit", str(log), "--key", 'accounts.users={"user_id": "hashed"}', "--json").stdout)
     assert control["collections"][0]["distribution"]['{user_id: "hashed"}']["scatter-gather"] == pytest.approx(1.0)
 
+
+
+# The second attacker's findings (issue 21) ---------------------------------------------------------------------------
+
+def test_a_save_syncs_from_what_the_server_holds_not_from_the_object(accounts) -> None:
+    """F1: a user loaded with .only() without its email, saved after a phone change, kept its email but lost the
+    entry; F2: a stale object (another writer moved the email meanwhile) moved the entries back to its stale email."""
+    User, _ = accounts
+    User(user_id=1, email="a@x", phone="1").save()
+    partial = User.objects.only("user_id", "phone").get(user_id=1)
+    partial.phone = "2"
+    partial.save()
+    stale = User.objects.get(user_id=1)
+    User.objects(user_id=1).update(set__email="b@x")  # another writer
+    stale.phone = "3"
+    stale.save()
+    assert [e["_id"] for e in _entries(User, "email")] == ["b@x"]
+    with pytest.raises(NotUniqueError):
+        User(user_id=2, email="b@x").save()
+    _exact(User)
+
+
+def test_any_upsert_through_the_queryset_is_refused_even_with_the_value_in_the_filter(accounts) -> None:
+    """F3: the filter alone gives the new document its email: upsert_one, update(upsert=True), modify(upsert=True)."""
+    User, _ = accounts
+    for write in (lambda: User.objects(email="a@x", user_id=1).upsert_one(set__name="A"),
+                  lambda: User.objects(email="a@x", user_id=1).update(upsert=True, set__name="A"),
+                  lambda: User.objects(email="a@x", user_id=1).modify(upsert=True, set__name="A")):
+        with pytest.raises(LookupWriteError, match="save\\(\\) a new document instead"):
+            write()
+    assert User.objects.count() == 0
+
+
+def test_writes_nested_in_another_write_keep_their_entries(accounts) -> None:
+    """F4: a save made by a post_save handler (and a cascade delete) runs inside the outer write's transaction and
+    still writes, checks and deletes its entries."""
+    from mongoengine import signals
+
+    User, _ = accounts
+
+    def add_admin(sender: Any, document: Any, created: bool = False, **_: Any) -> None:
+        if created and document.user_id == 1:
+            User(user_id=100, email="admin@x").save()
+
+    signals.post_save.connect(add_admin, sender=User)
+    try:
+        User(user_id=1, email="a@x").save()
+        with pytest.raises(NotUniqueError, match="'admin@x' is taken"):
+            User(user_id=2, email="admin@x").save()
+    finally:
+        signals.post_save.disconnect(add_admin, sender=User)
+    User.objects(user_id__in=[1, 100]).delete()
+    assert _entries(User, "email") == []
+    _exact(User)
+
+
+def test_null_and_reused_querysets_read_as_mongoengine_does(accounts) -> None:
+    """F7: a null equality is not routed (null has no entries); F14: a reused queryset reads the lookup again."""
+    User, _ = accounts
+    User(user_id=1).save()
+    assert User.objects(email=None).count() == 1
+    User(user_id=2, email="a@x").save()
+    kept = User.objects(email="a@x")
+    assert kept.count() == 1
+    User.objects(user_id=2).update(set__email="z@x")
+    User.objects(user_id=1).update(set__email="a@x")
+    assert kept.count() == 1 and [u.user_id for u in kept] == [1]
+
+
+def test_verify_compares_values_as_bson_does(accounts) -> None:
+    """F9: 1 and 1.0 are one value to the server and to the writes; verify agrees (and Decimal128 does not crash it)."""
+    from bson import Decimal128
+
+    User, _ = accounts
+    User(user_id=1, email="a@x", phone="1").save()
+    User.objects(user_id=1).update(__raw__={"$set": {"phone": Decimal128("1.5")}})
+    database = User._get_db()
+    database.users.insert_one({"user_id": 2, "email": 7})
+    database["users.by_email"].insert_one({"_id": 7.0, "key": {"user_id": 2}, "owner": database.users.find_one({"user_id": 2})["_id"]})
+    _exact(User)
+
+
+def test_a_geo_field_cannot_be_looked_up() -> None:
+    with pytest.raises(DeclarationError, match="is a geo field, stored as an array"):
+        @sharded(key=("user_id",), lookups=[Lookup("where")])
+        class Place(me.Document):
+            user_id = me.IntField()
+            where = me.GeoPointField()
+            meta = {"collection": "places"}

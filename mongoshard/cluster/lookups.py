@@ -17,6 +17,7 @@ from ..model.declaration import ShardSpec
 from ..model.lookup_entries import entry_for
 from ..model.lookups import LookupSpec
 from ..model.stored_key import ABSENT, UNKNOWN, present_value, same_key_value, stored_value
+from ..routing.ordering import sort_key
 
 __all__ = ["build_lookup", "verify_lookup", "LookupReport", "CHECKPOINTS"]
 
@@ -125,38 +126,17 @@ def _duplicates(report: LookupReport, lookup: LookupSpec, entries: Any, refused:
 
 def verify_lookup(client: Any, spec: ShardSpec, lookup: LookupSpec, *, batch: int = 1000, repair: bool = False,
                   on_progress: Progress | None = None) -> LookupReport:
-    """Compare owners and entries both ways; with ``repair``, write what the owners prove (never a duplicate)."""
+    """Compare owners and entries both ways; with ``repair``, write what the owners prove (never a duplicate).
+
+    Entries are read first (orphans, and extra entries of one owner, deleted on repair), then owners (missing and
+    mismatched entries, duplicates), so that one run repairs a value that moved from one owner to another.  Both
+    passes read one sorted cursor a batch at a time, across every BSON type of the values."""
     database = client[spec.database]
     owners_collection, entries = database[spec.collection], database[lookup.collection]
     report = LookupReport(spec.namespace, lookup.collection)
     started = time.monotonic()
-    for page in _owners(client, spec, lookup, batch):  # owners -> entries: missing, mismatched, duplicates
-        held = [(owner["_id"], present_value(owner, lookup.db_field), _key(spec, owner)) for owner in page]
-        found = _entries_for(entries, lookup, held)
-        for owner, value, key in held:
-            entry = found.get((_hashable(value), owner if not lookup.unique else None))
-            if entry is None:
-                report.note("missing", f"{spec.namespace} {owner}: {lookup.path} {value!r:.60} has no entry")
-                if repair:
-                    _write(entries, entry_for(lookup, value, owner, key), report)
-            elif entry["owner"] != owner:
-                report.note("duplicates", f"{lookup.path} {value!r:.60} is held by {owner} and by {entry['owner']}")
-            elif not same_key_value(entry.get("key"), entry_for(lookup, value, owner, key)["key"]):
-                report.note("mismatched", f"{spec.namespace} {owner}: the entry of {value!r:.60} holds key "
-                                          f"{entry.get('key')}, the owner {key}")
-                if repair:
-                    entries.update_one(_entry_filter(lookup, value, owner), {"$set": {"key": entry_for(lookup, value, owner, key)["key"]}})
-                    report.repaired += 1
-        report.owners += len(page)
-        report.seconds = time.monotonic() - started
-        if on_progress:
-            on_progress(report)
-    last = None
-    while True:  # entries -> owners: orphans
-        page = list(entries.find({"_id": {"$gt": last}} if last is not None else {}).sort("_id", 1).limit(batch))
-        if not page:
-            break
-        last = page[-1]["_id"]
+    seen: set[tuple[Any, Any]] = set()
+    for page in _pages(entries.find({}).sort("_id", 1), batch):  # entries -> owners: orphans, extra copies
         owners = {doc["_id"]: doc for doc in owners_collection.find({"_id": {"$in": [e["owner"] for e in page]}},
                                                                     {lookup.db_field: 1})}
         for entry in page:
@@ -165,25 +145,66 @@ def verify_lookup(client: Any, spec: ShardSpec, lookup: LookupSpec, *, batch: in
             if owner is None or not same_key_value(present_value(owner, lookup.db_field), value):
                 report.note("orphans", f"{lookup.collection} {value!r:.60} names {entry['owner']}, which "
                                        f"{'is gone' if owner is None else 'holds another value'}")
+            elif (pair := (sort_key(value), entry["owner"])) in seen:
+                report.note("orphans", f"{lookup.collection} {value!r:.60}: a second entry of {entry['owner']}")
+            else:
+                seen.add(pair)
+                continue
+            if repair:
+                entries.delete_one({"_id": entry["_id"]})
+                report.repaired += 1
+    for page in _pages(owners_collection.find({lookup.db_field: {"$exists": True, "$ne": None}},
+                                              {lookup.db_field: 1, **{db: 1 for db, _ in spec.key}}).sort("_id", 1), batch):
+        held = [(owner["_id"], present_value(owner, lookup.db_field), _key(spec, owner)) for owner in page]
+        found = _entries_for(entries, lookup, held)
+        for owner, value, key in held:
+            entry = found.get((sort_key(value), owner if not lookup.unique else None))
+            expected = entry_for(lookup, value, owner, key)
+            if entry is not None and entry["owner"] != owner and _holds(owners_collection, lookup, entry["owner"], value):
+                report.note("duplicates", f"{lookup.path} {value!r:.60} is held by {owner} and by {entry['owner']}")
+            elif entry is None or entry["owner"] != owner:
+                report.note("missing", f"{spec.namespace} {owner}: {lookup.path} {value!r:.60} has no entry")
                 if repair:
-                    entries.delete_one({"_id": entry["_id"]})
+                    if entry is not None:  # a stale entry of an owner that no longer holds the value
+                        entries.delete_one({"_id": entry["_id"]})
+                    _write(entries, expected, report)
+            elif not same_key_value(entry.get("key"), expected["key"]):
+                report.note("mismatched", f"{spec.namespace} {owner}: the entry of {value!r:.60} holds key "
+                                          f"{entry.get('key')}, the owner {key}")
+                if repair:
+                    entries.update_one({"_id": entry["_id"]}, {"$set": {"key": expected["key"]}})
                     report.repaired += 1
+        report.owners += len(page)
+        report.seconds = time.monotonic() - started
+        if on_progress:
+            on_progress(report)
     report.seconds = time.monotonic() - started
     return report
 
 
+def _pages(cursor: Any, size: int) -> Iterator[list[dict]]:
+    page: list[dict] = []
+    for document in cursor.batch_size(size):
+        page.append(document)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _holds(owners: Any, lookup: LookupSpec, owner: Any, value: Any) -> bool:
+    document = owners.find_one({"_id": owner}, {lookup.db_field: 1})
+    return document is not None and same_key_value(present_value(document, lookup.db_field), value)
+
+
 def _entries_for(entries: Any, lookup: LookupSpec, held: list[tuple[Any, Any, Any]]) -> dict[tuple[Any, Any], dict]:
+    """The entries of these owners' values, keyed as BSON compares values (1 and 1.0 are one value)."""
     values = [value for _, value, _ in held]
     if lookup.unique:
-        return {(_hashable(e["_id"]), None): e for e in entries.find({"_id": {"$in": values}})}
+        return {(sort_key(e["_id"]), None): e for e in entries.find({"_id": {"$in": values}})}
     owners = [owner for owner, _, _ in held]
-    return {(_hashable(e["value"]), e["owner"]): e for e in entries.find({"value": {"$in": values}, "owner": {"$in": owners}})}
-
-
-def _hashable(value: Any) -> Any:
-    from bson import encode
-
-    return encode({"v": value}) if isinstance(value, (dict, list)) else (type(value).__name__, value)
+    return {(sort_key(e["value"]), e["owner"]): e for e in entries.find({"value": {"$in": values}, "owner": {"$in": owners}})}
 
 
 def _write(entries: Any, entry: dict[str, Any], report: LookupReport) -> None:

@@ -26,7 +26,6 @@ session_var: contextvars.ContextVar[Any] = contextvars.ContextVar("mongoshard_lo
 _SESSION_METHODS = frozenset({"find", "find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one",
                               "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
                               "find_one_and_delete", "count_documents", "distinct", "aggregate", "bulk_write"})
-_TRANSACTIONS_CHECKED: set[int] = set()
 
 
 class LookupWriteError(OperationError):
@@ -48,14 +47,14 @@ class _SessionCollection:
     """A pymongo collection whose reads and writes join the running transaction."""
 
     def __init__(self, collection: Any, session: Any) -> None:
-        self._collection, self.session_var = collection, session
+        self._collection, self._session = collection, session
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._collection, name)
         if name == "with_options":
-            return lambda *args, **kwargs: _SessionCollection(value(*args, **kwargs), self.session_var)
+            return lambda *args, **kwargs: _SessionCollection(value(*args, **kwargs), self._session)
         if name in _SESSION_METHODS:
-            return functools.partial(value, session=self.session_var)
+            return functools.partial(value, session=self._session)
         return value
 
 
@@ -97,14 +96,14 @@ def in_transaction(document_class: type, body: Callable[[], Any], restore: Calla
 
 
 def _require_transactions(client: Any, document_class: type) -> None:
-    if id(client) in _TRANSACTIONS_CHECKED:
+    if vars(client).get("_mongoshard_transactions"):  # on the client object itself: clients of one address compare equal
         return
     hello = client.admin.command("hello")
     if "setName" not in hello and hello.get("msg") != "isdbgrid":
         raise LookupWriteError(f"{document_class.__name__} has lookups, which are written in a transaction with its "
                                "documents, and a standalone server has no transactions: run a replica set (a one-member "
                                "one will do) or a sharded cluster")
-    _TRANSACTIONS_CHECKED.add(id(client))
+    client._mongoshard_transactions = True
 
 
 def retryable(write: Callable[[], Any]) -> Any:

@@ -24,7 +24,7 @@ import functools
 from typing import Any, Callable, Mapping
 
 from .lookup_entries import (LookupWriteError, in_transaction, lookup_collection, lookups_of, projection,
-                             retryable, session_bound, session_var, sync_entries, touched)
+                             retryable, session_bound, sync_entries, touched)
 from .lookups import LookupSpec, routed_lookup
 from .stored_key import is_stored
 
@@ -53,7 +53,7 @@ def install_lookups(document_class: type, lookups: tuple[LookupSpec, ...], key_p
 def _saving(previous: Callable) -> Callable:
     def save(self, *args, **kwargs):
         cls = type(self)
-        if session_var.get() is not None or (is_stored(self) and not touched(cls, self._get_changed_fields())):
+        if is_stored(self) and not touched(cls, self._get_changed_fields()):
             return previous(self, *args, **kwargs)
         state = _state(self)
 
@@ -65,7 +65,10 @@ def _saving(previous: Callable) -> Callable:
             before = collection.find_one({"_id": self.to_mongo().get("_id")}, projection(cls)) \
                 if self.pk is not None else None
             result = retryable(lambda: previous(self, *args, **kwargs))
-            sync_entries(cls, self.to_mongo()["_id"], before, self.to_mongo())
+            owner = self.to_mongo()["_id"]
+            # what the server holds now, not the object: a field it did not load (.only()) or changed meanwhile
+            # by another writer stays as stored, and so do its entries
+            sync_entries(cls, owner, before, collection.find_one({"_id": owner}, projection(cls)))
             return result
 
         try:
@@ -84,14 +87,25 @@ def _slots(document: Any) -> list[str]:
 
 
 def _state(document: Any) -> dict[str, Any]:
-    """Everything a failed attempt of save() may have changed on the document: its slots and its ``__dict__``."""
+    """Everything a failed attempt of save() may have changed on the document: its slots and its ``__dict__`` (values
+    that cannot be copied, such as the collection switch_db() keeps there, are kept as they are)."""
     slots = {name: getattr(document, name) for name in _slots(document) if hasattr(document, name)}
-    return copy.deepcopy({"slots": slots, "dict": dict(document.__dict__)})
+    return {"slots": _copied(slots), "dict": _copied(dict(document.__dict__))}
+
+
+def _copied(values: dict[str, Any]) -> dict[str, Any]:
+    copies = {}
+    for name, value in values.items():
+        try:
+            copies[name] = copy.deepcopy(value)
+        except Exception:  # a pymongo Collection, a lock, a lambda: not state a retry needs back
+            copies[name] = value
+    return copies
 
 
 def _restore(document: Any, state: dict[str, Any]) -> None:
     """The document as it was before the save began (a retry starts from there, a failure leaves it so)."""
-    fresh = copy.deepcopy(state)
+    fresh = {"slots": _copied(state["slots"]), "dict": _copied(state["dict"])}
     for name in _slots(document):
         if name in fresh["slots"]:
             object.__setattr__(document, name, fresh["slots"][name])
@@ -105,8 +119,6 @@ def _restore(document: Any, state: dict[str, Any]) -> None:
 
 class _LookupQuerySet:
     """Queryset writes that keep the lookups exact, and reads routed through them."""
-
-    _mongoshard_routed = False
 
     def _in_session(self) -> Any:
         """This queryset, bound to the running transaction (its collection was taken before the transaction)."""
@@ -135,11 +147,11 @@ class _LookupQuerySet:
 
     def update(self, *args: Any, upsert: bool = False, multi: bool = True, **update: Any) -> Any:
         base = super().update  # type: ignore[misc]
-        if session_var.get() is not None or not _touches_update(self._document, update):
-            return base(*args, upsert=upsert, multi=multi, **update)
-        if upsert:
+        if upsert:  # the filter alone may give the new document a looked-up value
             raise LookupWriteError(f"{self._document.__name__}: an upsert through the queryset cannot keep its lookups "
                                    "exact (it may create a document it never read); save() a new document instead")
+        if not _touches_update(self._document, update):
+            return base(*args, upsert=upsert, multi=multi, **update)
         return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).update(*args, upsert=False, multi=multi,
                                                                                           **update))
 
@@ -147,23 +159,18 @@ class _LookupQuerySet:
                array_filters: Any = None, **update: Any) -> Any:
         base = super().modify  # type: ignore[misc]
         options = {"full_response": full_response, "remove": remove, "new": new, "array_filters": array_filters}
-        if session_var.get() is not None or not (remove or _touches_update(self._document, update)):
-            return base(upsert=upsert, **options, **update)
         if upsert:
             raise LookupWriteError(f"{self._document.__name__}: modify(upsert=True) cannot keep its lookups exact (it may "
                                    "create a document it never read); save() a new document instead")
+        if not (remove or _touches_update(self._document, update)):
+            return base(upsert=upsert, **options, **update)
         return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).modify(upsert=False, **options, **update))
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if session_var.get() is not None:
-            return super().delete(*args, **kwargs)  # type: ignore[misc]
         return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).delete(*args, **kwargs))
 
     def insert(self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
                signal_kwargs: Any = None) -> Any:
-        base = super().insert  # type: ignore[misc]
-        if session_var.get() is not None:
-            return base(doc_or_docs, load_bulk, write_concern, signal_kwargs)
         cls = self._document
 
         def body() -> Any:
@@ -180,32 +187,27 @@ class _LookupQuerySet:
 
     @property
     def _query(self) -> dict[str, Any]:
+        """The filter as sent: through the lookup, read again at each execution (a reused queryset follows a value
+        that moved), never cached in the queryset."""
         query = super()._query  # type: ignore[misc]
-        if self._mongoshard_routed:
-            return query
         routed = routed_lookup(lookups_of(self._document), query)
-        if routed is not None:
-            query = _routed(self._document, *routed, query)
-        self._mongo_query = query
-        self._mongoshard_routed = True
-        return query
+        return query if routed is None else _routed(self._document, *routed, query)
 
 
 def _touches_update(document_class: type, update: Mapping[str, Any]) -> bool:
-    """An update's keywords (``set__email``, ``__raw__``): whether they may change a looked-up or key field."""
+    """An update's keywords (``set__email``, ``profile__email``, ``__raw__``): whether they may change a looked-up or
+    key field.  A raw update ($rename names its target as a value, a pipeline may change anything) is read and
+    compared whatever it says."""
+    from mongoengine.queryset.transform import UPDATE_OPERATORS
+
     names = []
     for name, value in update.items():
         if name in _UPDATE_OPTIONS:
             continue
         if name == "__raw__":
-            if not isinstance(value, Mapping):
-                return True  # a pipeline may change anything: read and compare
-            names += [field for fields in value.values() if isinstance(fields, Mapping) for field in fields]
-            if any(not isinstance(fields, Mapping) for fields in value.values()):
-                return True
-        else:
-            operator, _, field = name.partition("__")
-            names.append(field or operator)
+            return True
+        operator, _, field = name.partition("__")
+        names.append(field if operator in UPDATE_OPERATORS and field else name)  # no operator: mongoengine's $set
     return touched(document_class, names)
 
 

@@ -24,6 +24,9 @@ from .fields import FieldResolver, collection_name_problem
 __all__ = ["Lookup", "LookupSpec", "resolve_lookups", "routed_lookup", "LOOKUP_STRATEGIES"]
 
 LOOKUP_STRATEGIES = ("hashed", "ranged")
+# mongoengine fields stored as arrays (a list field is refused by the resolver already)
+_ARRAY_FIELDS = {"GeoPointField", "PointField", "LineStringField", "PolygonField", "MultiPointField",
+                 "MultiLineStringField", "MultiPolygonField"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ def resolve_lookups(document_class: type, collection: str, key: Sequence[tuple[s
             raise DeclarationError(f"Model {name}: Lookup({lookup.field!r}) looks up the primary key, which reads by "
                                    "_id already reach one shard; drop it")
         db_field = resolver.resolve(lookup.field)
+        if type(resolver.field_at(lookup.field)).__name__ in _ARRAY_FIELDS:
+            raise DeclarationError(f"Model {name}: Lookup({lookup.field!r}) is a geo field, stored as an array, and a "
+                                   "lookup holds one value per document; look up a scalar field")
         if db_field in key_fields or any(db_field.startswith(k + ".") or k.startswith(db_field + ".") for k in key_fields):
             raise DeclarationError(f"Model {name}: Lookup({lookup.field!r}) names a shard key field; a query on it is "
                                    "targeted already, so drop the lookup")
@@ -115,5 +121,7 @@ def routed_lookup(lookups: Sequence[LookupSpec], filter_document: Any) -> tuple[
             if set(value) != {"$eq"}:
                 continue
             value = value["$eq"]
+        if value is None:  # null has no entries (lookups are sparse): such a read goes to the owners as before
+            continue
         return lookup, {"_id" if lookup.unique else "value": value}
     return None
