@@ -1,6 +1,6 @@
 """``mongoshard kubernetes``: the rendering checked the way the API server and the Percona operator check it.
 
-The validator is proven on the operator's own sharded samples (``../shared/reference/kubernetes``, prepared as its
+The validator is proven on the operator's own sharded samples (vendored in ``server_cases/psmdb_samples``, prepared as its
 e2e harness prepares them: ``cat_config`` in ``e2e-tests/functions``) and on deliberate breakages; then every
 rendering of a matrix passes it.  The least-privilege user's roles are checked on the real mongod: ``rolesInfo``
 shows what they grant, and the user itself runs what ``apply`` runs on a database where ``clusterAdmin`` cannot.
@@ -32,7 +32,7 @@ from mongoshard.deploy.processes import free_port
 from mongoshard.deploy.topology import Topology
 from mongoshard.model.declaration import ShardSpec, Zone
 
-SAMPLES = ROOT.parent / "shared" / "reference" / "kubernetes" / "psmdb-operator-1.22.0" / "samples"
+SAMPLES = ROOT / "tests" / "server_cases" / "psmdb_samples"  # the operator's own, vendored with NOTICE.md
 # e2e-tests/release_versions at v1.22.0: what the harness fills in
 HARNESS_IMAGES = {"image": "percona/percona-server-mongodb:8.0.19-7", "pmm": "percona/pmm-client:2.44.1-1",
                   "backup": "percona/percona-backup-mongodb:2.12.0", "init": "percona/percona-server-mongodb-operator:1.22.0"}
