@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MONGOSH := .tools/node_modules/.bin/mongosh
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/balance.py
 	$(BIN)/python benchmarks/simulate.py
 	PYTHONPATH=. $(BIN)/python benchmarks/lookups.py
+
+# Every benchmark at a small size (.ci/run): each checks its work and prints its figures, and fails only on an error,
+# never on a time.
+bench-quick: $(STAMP)
+	for script in benchmarks/*.py; do PYTHONPATH=. $(BIN)/python $$script --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

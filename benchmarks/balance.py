@@ -15,6 +15,7 @@ Per-shard data figures need real shards and are not part of this measurement.
 from __future__ import annotations
 
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -30,7 +31,9 @@ from mongoshard.cluster.source import ShardData
 from mongoshard.deploy.binaries import find_binary
 from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 
-COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = 50, 2000, ("s0", "s1", "s2", "s3"), 5
+QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
+COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = (5, 200, ("s0", "s1", "s2", "s3"), 1) if QUICK else (
+    50, 2000, ("s0", "s1", "s2", "s3"), 5)
 
 
 class MetadataOnly(ConfigDatabaseSource):

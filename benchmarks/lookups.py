@@ -25,7 +25,8 @@ from mongoshard.deploy.binaries import find_binary
 from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 from mongoshard.model.declaration import spec_for
 
-SAVES, ROUNDS = 300, 5
+QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
+SAVES, ROUNDS = (30, 1) if QUICK else (300, 5)
 
 
 class Finds(monitoring.CommandListener):
@@ -73,7 +74,8 @@ def seconds_per_save(make) -> float:
 def main() -> None:
     from examples.accounts.models import User
 
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    sizes = [int(argument) for argument in sys.argv[1:] if argument != "--quick"]
+    size = sizes[0] if sizes else 2_000 if QUICK else 1_000_000
     with tempfile.TemporaryDirectory() as directory:
         port, pid = replica_set(directory)
         try:
