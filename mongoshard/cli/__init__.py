@@ -1,7 +1,11 @@
 """The ``mongoshard`` command: a thin typer layer over the library, one module per group of commands.
 
 Heavy imports (pymongo, mongoengine, rich) happen inside the commands so that
-``mongoshard --help`` starts fast.  Exit codes are documented in ``app``.
+``mongoshard --help`` starts fast.  For the same reason the modules that
+declare commands do not use ``from __future__ import annotations``: typer
+would evaluate every parameter's annotation string at each start (about a
+tenth of ``--help``, benchmarks/routing.py).  Exit codes are documented in
+``app``.
 """
 
 from __future__ import annotations

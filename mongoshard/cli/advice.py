@@ -1,12 +1,10 @@
 """Advice commands, for before sharding: ``advise`` and ``simulate``."""
 
-from __future__ import annotations
 
 from typing import Any, Optional
 
 import typer
 
-from ..advice.simulation_plot import value_text
 from .app import DATABASE_OPTION, FORCE_OPTION, JSON_OPTION, app
 from .application import (ALIAS_OPTION, MODULES_ARGUMENT, TESTS_OPTION, TRACEBACK_OPTION, discovered, exit_if_problems,
                           uri_database)
@@ -199,5 +197,7 @@ def _most_common_text(candidate: Any, documents: int) -> str:
     value, count = candidate.most_common[0]
     if count == 1:
         return "every value once"
+    from ..advice.simulation_plot import value_text  # here, not at the top: --help does not need it
+
     shown = ", ".join(value_text(item) for item in value.values())
     return f"{shown[:40]} ({count:,}, {count / max(documents, 1):.1%})"

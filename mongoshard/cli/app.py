@@ -3,7 +3,6 @@
 Exit codes are those of ``boundary`` (0, 1, 2, 3, 70, 128+N).
 """
 
-from __future__ import annotations
 
 import typer
 

@@ -1,6 +1,5 @@
 """``apply``: shard every declared collection, idempotently."""
 
-from __future__ import annotations
 
 import json
 from typing import Any, Optional

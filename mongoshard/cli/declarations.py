@@ -1,6 +1,5 @@
 """Commands about declared keys, offline: ``keys``, ``route``, and ``snapshot`` to take tables offline."""
 
-from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, Optional, Sequence

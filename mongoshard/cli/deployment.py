@@ -1,6 +1,5 @@
 """Commands that run a cluster: ``init``, ``compose``, ``up``, ``status``, ``down``."""
 
-from __future__ import annotations
 
 import json
 import math

@@ -1,6 +1,5 @@
 """``kubernetes``: render the cluster for the Percona operator, or check a rendering (yours, or one you edited)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional

@@ -1,6 +1,5 @@
 """``lookups build`` and ``lookups verify``: a lookup filled from existing data, and compared with it."""
 
-from __future__ import annotations
 
 from typing import Any, Optional
 

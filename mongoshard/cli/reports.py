@@ -1,6 +1,5 @@
 """Report commands: ``balance``, ``explain``, ``audit``."""
 
-from __future__ import annotations
 
 import json
 import math

@@ -57,6 +57,7 @@ _CANONICAL_TYPE = {
 _INT32 = struct.Struct("<i")
 _INT64 = struct.Struct("<q")
 _NUMBER_PREFIX = _INT32.pack(10)
+_ZERO_SEED_NUMBER = _INT32.pack(0) + _NUMBER_PREFIX
 _STRING_PREFIX = _INT32.pack(15)
 _OBJECTID_PREFIX = _INT32.pack(35)
 _NULL_BODY = _INT32.pack(5)

@@ -25,6 +25,7 @@ every query reaches one shard there whatever its shape.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
@@ -133,6 +134,24 @@ class RoutingTable:
         self._maxes = [self._key_of(c.max) for c in ordered]
         self._check_coverage()
         self.shards: tuple[str, ...] = tuple(sorted({c.shard for c in ordered}))
+        self._owners = [c.shard for c in ordered]
+        self._hashed_mins = self._bare_hashed_mins()
+
+    def _bare_hashed_mins(self) -> list[float] | None:
+        """For a key of one hashed field whose chunk mins are all numbers (as the server's NumberLong split
+        points are), the mins as bare numbers: a hashed value then finds its chunk without building sort keys,
+        which is most of the time of routing a document.  MinKey is below every hash, so it becomes -inf."""
+        if len(self._paths) != 1 or not self._paths[0][1]:
+            return None
+        bare: list[float] = []
+        for (low,) in self._mins:
+            if low == MIN_KEY:
+                bare.append(float("-inf"))
+            elif low[0] == 10 and len(low) == 3:  # a number, not NaN (Python compares int, float, Decimal exactly)
+                bare.append(low[2])
+            else:
+                return None
+        return bare
 
     def _key_of(self, bound: Mapping[str, Any]) -> tuple[SortKey, ...]:
         missing = [name for name in self._fields if name not in bound]
@@ -160,19 +179,27 @@ class RoutingTable:
         for path, hashed in self._paths:
             value = _lookup(document, path)
             if value is _ARRAY:
-                raise RoutingError(f"{self.namespace}: shard key field '{'.'.join(path)}' has an array on its path, "
-                                   "which MongoDB does not allow in a shard key")
+                raise _array_on_path(self.namespace, path)
             key.append((10, 1, hashed_value(value)) if hashed else sort_key(value))
         return tuple(key)
 
     def chunk_for(self, document: Mapping[str, Any] | Any) -> Chunk:
-        if not isinstance(document, Mapping) and hasattr(document, "to_mongo"):
-            document = document.to_mongo()
-        if not isinstance(document, Mapping):
-            raise RoutingError(f"a document is a mapping of field names to values (or a mongoengine Document), "
-                               f"not {type(document).__name__}")
-        position = bisect.bisect_right(self._mins, self.shard_key_of(document)) - 1
-        return self.chunks[position]
+        return self.chunks[self._position_of(document)]
+
+    def _position_of(self, document: Mapping[str, Any] | Any) -> int:
+        if type(document) is not dict:
+            if not isinstance(document, AbcMapping) and hasattr(document, "to_mongo"):
+                document = document.to_mongo()
+            if not isinstance(document, AbcMapping):
+                raise RoutingError(f"a document is a mapping of field names to values (or a mongoengine Document), "
+                                   f"not {type(document).__name__}")
+        if self._hashed_mins is not None:
+            path = self._paths[0][0]
+            value = _lookup(document, path)
+            if value is _ARRAY:
+                raise _array_on_path(self.namespace, path)
+            return bisect.bisect_right(self._hashed_mins, hashed_value(value)) - 1
+        return bisect.bisect_right(self._mins, self.shard_key_of(document)) - 1
 
     def chunk_for_key(self, key: Mapping[str, Any]) -> Chunk:
         """The chunk holding a whole shard key given by value, hashed fields already hashed (an extracted key)."""
@@ -180,7 +207,7 @@ class RoutingTable:
 
     def shard_for(self, document: Mapping[str, Any] | Any) -> str:
         """The one shard owning ``document`` (a mapping of database field names, or a mongoengine Document)."""
-        return self.chunk_for(document).shard
+        return self._owners[self._position_of(document)]
 
     # Queries ----------------------------------------------------------------------
 
@@ -340,15 +367,23 @@ def query_shape(bounds: QueryBounds) -> QueryShape:
 _ARRAY = object()  # an array on a key path: not a value a shard key can hold
 
 
+def _array_on_path(namespace: str, path: Sequence[str]) -> RoutingError:
+    return RoutingError(f"{namespace}: shard key field '{'.'.join(path)}' has an array on its path, "
+                        "which MongoDB does not allow in a shard key")
+
+
 def _lookup(document: Mapping[str, Any], path: Sequence[str]) -> Any:
     value: Any = document
     for part in path:
-        if isinstance(value, (list, tuple)):
-            return _ARRAY
-        if not isinstance(value, Mapping):
-            return None
+        kind = type(value)
+        if kind is not dict:  # the common case first: isinstance against an ABC costs more than the rest
+            if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+                return _ARRAY
+            if not isinstance(value, AbcMapping):
+                return None
         value = value.get(part)
-    return _ARRAY if isinstance(value, (list, tuple)) else value
+    kind = type(value)
+    return _ARRAY if kind is list or kind is tuple or (kind is not dict and isinstance(value, (list, tuple))) else value
 
 
 def _as_chunk(chunk: Chunk | Mapping[str, Any]) -> Chunk:
