@@ -1,13 +1,17 @@
 """Summarising a large config database: server-side aggregation against reading chunks into Python.
 
 A real mongod (PyPI) holds a copy of a config database's shape: 50 sharded
-collections with 2,000 chunks each (100,000 chunks) over 4 shards, with the
-config server's own {uuid: 1, min: 1} index.  Measured side by side in one run:
+collections with 20,000 chunks each (1,000,000 chunks) over 4 shards, with the
+config server's own {uuid: 1, min: 1} and {uuid: 1, shard: 1, min: 1} indexes.
+Measured side by side in one run:
 
 * ``balance()``: the whole report (keys, chunks and jumbo chunks per shard,
-  the top chunk's shard, imbalance, verdicts) with chunks counted on the server.
+  the top chunk's shard, imbalance, and the 8.0 balancer's verdict per
+  collection) with chunks counted on the server (``cluster/chunk_digest.py``).
   Goal: under one second.
 * the naive way: every chunk document read into Python and counted there.
+* what the verdict over every chunk costs: ``balancing_state()``, which reads
+  every chunk (``balance --plan`` needs them all).
 
 Per-shard data figures need real shards and are not part of this measurement.
 """
@@ -31,16 +35,20 @@ from mongoshard.cluster.source import ShardData
 from mongoshard.deploy.binaries import find_binary
 from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 
+MB = 1024 * 1024
 QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
 COLLECTIONS, CHUNKS_PER_COLLECTION, SHARDS, ROUNDS = (5, 200, ("s0", "s1", "s2", "s3"), 1) if QUICK else (
-    50, 2000, ("s0", "s1", "s2", "s3"), 5)
+    50, 20_000, ("s0", "s1", "s2", "s3"), 3)
 
 
 class MetadataOnly(ConfigDatabaseSource):
-    """The config database alone: no shards to ask for data figures."""
+    """The config database alone, with data figures made up as shards would report them (64 MB a chunk): the first
+    collection has 4 GB too many on its first shard, so its verdict reads that shard's chunks."""
 
     def data_distribution(self, namespaces: list[str]) -> dict[str, dict[str, ShardData]]:
-        return {}
+        even = CHUNKS_PER_COLLECTION // len(SHARDS) * 64 * MB
+        return {ns: {shard: ShardData(None, even + (4096 * MB if (ns, shard) == ("app.c0", SHARDS[0]) else 0))
+                     for shard in SHARDS} for ns in namespaces}
 
 
 def fill(database) -> list[str]:
@@ -57,6 +65,7 @@ def fill(database) -> list[str]:
              "shard": SHARDS[(i * len(SHARDS)) // CHUNKS_PER_COLLECTION], "jumbo": i % 500 == 0}
             for i in range(CHUNKS_PER_COLLECTION)])
     database.chunks.create_index([("uuid", 1), ("min", 1)], unique=True)
+    database.chunks.create_index([("uuid", 1), ("shard", 1), ("min", 1)], unique=True)
     return namespaces
 
 
@@ -88,14 +97,17 @@ def main() -> None:
                 report = balance(source, namespaces)
                 assert sum(c.chunks for c in report.collections) == COLLECTIONS * CHUNKS_PER_COLLECTION
                 assert sum(naive(database).values()) == COLLECTIONS * CHUNKS_PER_COLLECTION
+                assert [c.status for c in report.collections] == ["chunksImbalance"] + ["compliant"] * (COLLECTIONS - 1)
                 ours = median_seconds(lambda: balance(source, namespaces))
                 pulled = median_seconds(lambda: naive(database))
+                every_chunk = median_seconds(lambda: source.balancing_state(namespaces))
         finally:
             stop(pid, str(log))
     print(f"{'summary of %d chunks over %d collections, median of %d' % (COLLECTIONS * CHUNKS_PER_COLLECTION, COLLECTIONS, ROUNDS):<60} {'seconds':>8}")
     print(f"{'  balance() report, chunks counted on the server (goal < 1)':<60} {ours:>8.3f}")
     print(f"{'  chunk documents read into Python and counted':<60} {pulled:>8.3f}")
     print(f"{'  ratio naive / balance()':<60} {pulled / ours:>8.2f}")
+    print(f"{'  every chunk read for the verdict (balancing_state)':<60} {every_chunk:>8.3f}")
 
 
 if __name__ == "__main__":

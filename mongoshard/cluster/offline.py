@@ -12,6 +12,7 @@ from bson import json_util
 from ..errors import brief
 from ..files import InvalidJson, parse_json_object, read_text, write_text
 from ..model.declaration import ShardSpec
+from ..routing.balancer import collection_status
 from ..routing.balancing_state import BalancingState, ChunkState, CollectionState, ShardState, bound_position
 from ..routing.balancer_settings import read_balancer_settings
 from ..routing.splitting import ZoneRange, initial_chunks
@@ -63,6 +64,12 @@ class _TableFacts:
 
     def data_distribution(self, namespaces: Sequence[str]) -> dict[str, dict[str, ShardData]]:
         return {}
+
+    def collection_statuses(self, namespaces: Sequence[str], data: Mapping[str, Mapping[str, ShardData]] | None = None,
+                            summaries: Mapping[str, ChunkSummary] | None = None) -> dict[str, str]:
+        """Decided on the balancing state the source holds (a snapshot's), whose data figures it already carries."""
+        state = self.balancing_state(namespaces)
+        return {c.namespace: collection_status(state.shards, c) for c in state.collections} if state else {}
 
     def balancer(self) -> BalancerState:
         return BalancerState()

@@ -131,6 +131,12 @@ class ClusterSource(Protocol):
         """What the balancer decides from (data per shard included); None for a source without data figures."""
         ...
 
+    def collection_statuses(self, namespaces: Sequence[str], data: Mapping[str, Mapping[str, ShardData]] | None = None,
+                            summaries: Mapping[str, ChunkSummary] | None = None) -> dict[str, str]:
+        """balancerCollectionStatus of each collection as the 8.0 balancer decides it (``data``, ``summaries``: the
+        data per shard and chunk summaries already read, if any); empty for a source without data figures."""
+        ...
+
     def shards(self) -> list[ShardInfo]:
         ...
 

@@ -14,7 +14,6 @@ from typing import Any, Sequence
 
 from ..cluster.live import as_source
 from ..cluster.source import BalancerState, ChunkCount, ChunkSummary, ClusterSource, ShardData, SourceError
-from ..routing.balancer import collection_status
 
 __all__ = ["balance", "BalanceReport", "CollectionBalance", "ShardBalance", "DEFAULT_MAX_IMBALANCE"]
 
@@ -79,8 +78,7 @@ def balance(source: ClusterSource | Any, namespaces: Sequence[str] | None = None
     if missing:
         raise SourceError(f"{', '.join(missing)} is not a sharded collection in this cluster; check the name")
     data = source.data_distribution(chosen)
-    state = source.balancing_state(chosen)
-    statuses = {c.namespace: collection_status(state.shards, c) for c in state.collections} if state else {}
+    statuses = source.collection_statuses(chosen, data, summaries)
     collections = tuple(
         _collection(source, namespace, shards, summaries[namespace], data.get(namespace, {}), max_imbalance,
                     statuses.get(namespace))

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from .balancing_state import (NO_ZONE, BalancingState, ChunkState, CollectionState, Migration, Obstacle, Placement,
+from .balancing_state import (NO_ZONE, BalancingState, ChunkIndex, ChunkState, CollectionState, Migration, Obstacle, Placement,
                               RoundResult, ShardState, bound_position, zone_of)
 
 __all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
@@ -39,14 +39,19 @@ STATUS_WORDS = {"drain": "draining", "zoneViolation": "zoneViolation", "chunksIm
 THRESHOLD_CHUNKS = 3
 
 
-def collection_status(shards: Sequence[ShardState], collection: CollectionState) -> str:
+def collection_status(shards: Sequence[ShardState], collection: CollectionState, digest: ChunkIndex | None = None, *,
+                      straddles: bool | None = None) -> str:
     """balancerCollectionStatus's first compliance violation: defragmentingChunks, zoneViolation when a chunk straddles
-    a zone boundary (a zone split pends), else the first reason of a round for this collection alone, else compliant."""
+    a zone boundary (a zone split pends), else the first reason of a round for this collection alone, else compliant.
+
+    Without its chunks in ``collection``, a ``digest`` of them and whether a chunk ``straddles`` a zone bound say the
+    same."""
     if collection.flags.get("defragmentCollection"):
         return "defragmentingChunks"
-    if zone_splits(collection):
+    if straddles if straddles is not None else zone_splits(collection):
         return "zoneViolation"
-    found = balance_round(shards, [replace(collection, flags={})]).migrations
+    alone = replace(collection, flags={})
+    found = Rounds(shards, [alone], {alone.namespace: digest} if digest else None).next_round().migrations
     return STATUS_WORDS[found[0].reason] if found else "compliant"
 
 
@@ -92,18 +97,19 @@ class Rounds:
     free at its turn differ from those of every round that scheduled nothing for it (the policy is a function of
     those)."""
 
-    def __init__(self, shards: Sequence[ShardState], collections: Sequence[CollectionState]) -> None:
+    def __init__(self, shards: Sequence[ShardState], collections: Sequence[CollectionState],
+                 indexes: Mapping[str, ChunkIndex] | None = None) -> None:
         self.shards = tuple(shards)
         self.collections = sorted(collections, key=lambda c: c.namespace)
         self.sizes = {c.namespace: dict(c.data_bytes) for c in self.collections}
-        self._placements: dict[str, Placement] = {}
+        self._indexes: dict[str, ChunkIndex] = dict(indexes or {})
         # per collection, the free shards of the rounds that scheduled nothing for it -> what stopped it
         self._quiet: dict[str, dict[frozenset[str], list[Obstacle]]] = {}
 
-    def placement(self, collection: CollectionState) -> Placement:
-        if collection.namespace not in self._placements:
-            self._placements[collection.namespace] = Placement(collection)
-        return self._placements[collection.namespace]
+    def placement(self, collection: CollectionState) -> ChunkIndex:
+        if collection.namespace not in self._indexes:
+            self._indexes[collection.namespace] = Placement(collection)
+        return self._indexes[collection.namespace]
 
     def next_round(self, available: set[str] | None = None) -> RoundResult:
         available = {shard.name for shard in self.shards} if available is None else set(available)
@@ -136,7 +142,9 @@ class Rounds:
         sizes[migration.from_shard] = sizes.get(migration.from_shard, 0) - moved_bytes
         sizes[migration.to_shard] = sizes.get(migration.to_shard, 0) + moved_bytes
         self._quiet.pop(migration.namespace, None)
-        placement = self._placements[migration.namespace]
+        placement = self._indexes[migration.namespace]
+        if not isinstance(placement, Placement):
+            raise TypeError("a plan moves chunks of a Placement (every chunk in memory), not of a ChunkDigest")
         position = placement.position_of(migration.min)
         if whole and position is not None and placement.shard_at[position] == migration.from_shard:
             placement.move(position, migration.to_shard)
@@ -145,7 +153,7 @@ class Rounds:
 class _Policy:
     """BalancerPolicy::balance for one collection, sharing the round's available shards."""
 
-    def __init__(self, shards: Sequence[ShardState], collection: CollectionState, placement: Placement,
+    def __init__(self, shards: Sequence[ShardState], collection: CollectionState, placement: ChunkIndex,
                  sizes: Mapping[str, int], available: set[str]) -> None:
         self.shards = shards
         self.collection = collection
@@ -171,10 +179,10 @@ class _Policy:
             if not shard.draining or shard.name not in self.available:
                 continue
             jumbo: list[ChunkState] = []
-            for zone in self._zones_on(shard.name):
+            for zone in self.placement.zones_on(shard.name):
                 if self._move_first_movable(shard.name, zone, "drain", jumbo.append):
                     break
-            if shard.name in self.available and (jumbo or self._holds_chunks(shard.name)):
+            if shard.name in self.available and (jumbo or self.placement.count_on(shard.name) > 0):
                 what = f"{len(jumbo)} jumbo chunk(s)" if jumbo else "no suitable recipient (not draining, in the chunk's zone)"
                 self.obstacles.append(Obstacle(self.collection.namespace, "draining", f"{shard.name} drains, but {what}"))
             if len(self.available) < 2:
@@ -185,7 +193,7 @@ class _Policy:
         """Schedule the first chunk of ``zone`` on ``shard`` that can move (not jumbo, with a recipient), as both
         loops of BalancerPolicy::balance do for draining shards and zone violations; one per shard per round."""
         stuck = False
-        for chunk in self._chunks_on(shard, zone):
+        for chunk in self.placement.chunks_on(shard, zone):
             if chunk.jumbo:
                 on_jumbo(chunk)
                 continue
@@ -211,7 +219,7 @@ class _Policy:
         for shard in self.shards:
             if shard.name not in self.available:
                 continue
-            for zone in self._zones_on(shard.name):
+            for zone in self.placement.zones_on(shard.name):
                 if zone == NO_ZONE or zone in shard.zones:
                     continue
                 if self._move_first_movable(shard.name, zone, "zoneViolation",
@@ -251,7 +259,7 @@ class _Policy:
                     f"{THRESHOLD_CHUNKS} x {self.collection.max_chunk_size_bytes:,} bytes the balancer waits for"))
             return False
         jumbo = 0
-        for chunk in self._chunks_on(donor, zone):
+        for chunk in self.placement.chunks_on(donor, zone):
             if chunk.jumbo:
                 jumbo += 1
                 continue
@@ -267,18 +275,6 @@ class _Policy:
         self.migrations.append(Migration(self.collection.namespace, donor, to, dict(chunk.min), reason, zone))
         self.available.discard(donor)
         self.available.discard(to)
-
-    def _zones_on(self, shard: str) -> list[str]:
-        """getZoneInfoForShard: the zones the shard's chunks fall in, zones first, then none."""
-        found = {zone for zone, positions in self.placement.on_shard.get(shard, {}).items() if positions}
-        return sorted(found - {NO_ZONE}) + ([NO_ZONE] if NO_ZONE in found else [])
-
-    def _chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
-        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
-        return self.placement.chunks_on(shard, zone)
-
-    def _holds_chunks(self, shard: str) -> bool:
-        return self.placement.count_on(shard) > 0
 
     def _least_loaded(self, zone: str) -> str | None:
         """_getLeastLoadedReceiverShard: available, not draining, in the zone, with data figures, least data."""

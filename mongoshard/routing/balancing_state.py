@@ -1,22 +1,24 @@
 """What the balancer decides from, and where a collection's chunks are: the inputs of ``routing.balancer``.
 
 Shards (draining, zones), collections (chunks in key order, data per shard, chunk size, zones, flags), the balancer's
-settings; the decisions a round makes (``Migration``) and what stopped the rest (``Obstacle``); and ``Placement``, the
-index a round reads a collection's chunks through.
+settings; the decisions a round makes (``Migration``) and what stopped the rest (``Obstacle``); and the index a round
+reads a collection's chunks through (``ChunkIndex``): ``Placement`` over every chunk in memory, which a plan moves, or
+``ChunkDigest`` over counts per shard and zone, which reads chunks only when a round asks for them (the summary of a
+million chunks cannot afford to hold them).
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from .balancer_settings import BalancerSettings
 from .ordering import SortKey, sort_key
 from .splitting import ZoneRange
 
 __all__ = ["ShardState", "ChunkState", "CollectionState", "BalancingState", "Migration", "Obstacle", "RoundResult",
-           "Placement", "zone_of", "bound_position", "NO_ZONE"]
+           "ChunkIndex", "Placement", "ChunkDigest", "zone_of", "bound_position", "NO_ZONE"]
 
 NO_ZONE = ""
 
@@ -47,6 +49,27 @@ class CollectionState:
     flags: Mapping[str, Any] = field(default_factory=dict)  # noBalance, allowMigrations, permitMigrations, ...
 
 
+class ChunkIndex(Protocol):
+    """What a balancer round reads about a collection's chunks."""
+
+    zones_held: set[str]
+
+    def zones_on(self, shard: str) -> list[str]:
+        """getZoneInfoForShard: the zones the shard's chunks fall in, zones first, then none."""
+        ...
+
+    def chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
+        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
+        ...
+
+    def count_on(self, shard: str) -> int:
+        ...
+
+
+def _zones_in_order(found: set[str]) -> list[str]:
+    return sorted(found - {NO_ZONE}) + ([NO_ZONE] if NO_ZONE in found else [])
+
+
 class Placement:
     """Where a collection's chunks are now: each chunk's zone and shard, and each shard's chunk positions per zone in
     key order, so that a round costs a few lookups per collection, not a pass over its chunks.  Mutable on purpose:
@@ -70,8 +93,10 @@ class Placement:
             self._starts = {bound_position(chunk.min, self._key): position for position, chunk in enumerate(self.chunks)}
         return self._starts.get(bound_position(lower, self._key))
 
+    def zones_on(self, shard: str) -> list[str]:
+        return _zones_in_order({zone for zone, positions in self.on_shard.get(shard, {}).items() if positions})
+
     def chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
-        """The shard's chunks in the zone, in key order, read lazily (the first movable one is usually the first)."""
         return (self.chunks[p] for p in self.on_shard.get(shard, {}).get(zone, ()))
 
     def count_on(self, shard: str) -> int:
@@ -84,6 +109,26 @@ class Placement:
         del positions[bisect.bisect_left(positions, position)]
         bisect.insort(self.on_shard.setdefault(to, {}).setdefault(zone, []), position)
         self.shard_at[position] = to
+
+
+class ChunkDigest:
+    """A collection's chunk counts per shard and zone, with ``read_chunks(shard, zone)`` giving that shard's chunks of
+    the zone in key order on demand (a cursor, for a live cluster): what one round needs without every chunk."""
+
+    def __init__(self, counts: Mapping[tuple[str, str], int],
+                 read_chunks: Callable[[str, str], Iterator[ChunkState]]) -> None:
+        self._counts = {where: count for where, count in counts.items() if count}
+        self._read_chunks = read_chunks
+        self.zones_held = {zone for _, zone in self._counts}
+
+    def zones_on(self, shard: str) -> list[str]:
+        return _zones_in_order({zone for held_by, zone in self._counts if held_by == shard})
+
+    def chunks_on(self, shard: str, zone: str) -> Iterator[ChunkState]:
+        return self._read_chunks(shard, zone) if (shard, zone) in self._counts else iter(())
+
+    def count_on(self, shard: str) -> int:
+        return sum(count for (held_by, _), count in self._counts.items() if held_by == shard)
 
 
 @dataclass(frozen=True)
