@@ -63,6 +63,7 @@ RECENT_SHARE = 0.10  # "recent inserts": the last tenth of the sample
 MONOTONIC_THRESHOLD = 0.7  # analyzeShardKeyMonotonicityCorrelationCoefficientThreshold's default
 MOST_COMMON = 5  # analyzeShardKeyNumMostCommonValues's default
 PROGRESS_EVERY = 100_000
+BATCH = 4096  # documents the columns read at a time
 
 
 # BSONObjMaxUserSize: the largest document a collection holds.
@@ -120,6 +121,7 @@ class _Sample:
         columns = list(self.columns.values())
         encode = bson.encode
         count = 0
+        batch: list[Mapping[str, Any]] = []
         for count, document in enumerate(documents, 1):
             try:
                 size = len(encode(document))
@@ -130,10 +132,15 @@ class _Sample:
                 raise SampleError(f"sample document {count} is {size:,} bytes, over the 16 MiB MongoDB stores "
                                   f"({MAX_BSON_SIZE:,}); fix or leave it out of the sample")
             sizes.append(size)
-            for column in columns:
-                column.add(document, count - 1)
+            batch.append(document)
+            if len(batch) == BATCH:  # columns read a batch at a time: a tight loop per field, not a call per value
+                for column in columns:
+                    column.add_all(batch, count - BATCH)
+                batch = []
             if report is not None and count % PROGRESS_EVERY == 0:
                 report(count)
+        for column in columns:
+            column.add_all(batch, count - len(batch))
         self.sizes = np.frombuffer(sizes, dtype=np.int32) if count else np.zeros(0, dtype=np.int32)
         return count
 
