@@ -64,7 +64,7 @@ from mongoengine.errors import SaveConditionError
 
 from .safe_inserts import ShardKeyWriteError, install_safe_inserts, refuse_moved_ids, require_key_values
 from .stored_key import (ABSENT, LOADED, UNKNOWN, current_value, is_stored, key_entries, loaded_key, loaded_memory,
-                         present_value, remember, same_key_value, shown, stored_value)
+                         present_value, remember, remember_stored, same_key_value, shown, stored_value)
 
 __all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "loaded_key"]
 
@@ -110,7 +110,7 @@ def _from_son(previous: Callable) -> classmethod:
     def from_son(cls, son, *args, **kwargs):
         document = build(cls, son, *args, **kwargs)
         if getattr(document, "_is_document", False):
-            remember(document, {db: stored_value(son, db) for _, db in key_entries(type(document))})
+            remember_stored(document, son)
             captured = _captured.get()
             if captured is not None:
                 captured.append(document)
@@ -280,7 +280,7 @@ def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
             answer = next((doc for doc in reversed(captured) if doc.pk == self.pk), None)
             if answer is not None and result is not False:
                 merged = dict(loaded_memory(self))
-                merged.update({db: value for db, value in getattr(answer, LOADED).items() if value is not UNKNOWN})
+                merged.update({db: value for db, value in loaded_memory(answer).items() if value is not UNKNOWN})
                 remember(self, merged)
             return result
 
@@ -303,18 +303,26 @@ def _complete_loaded_key(document: Any) -> None:
         for db in unknown:
             value = stored_value(stored, db)
             loaded[db] = ABSENT if value is UNKNOWN else value
+        remember(document, loaded)
 
 
 def _setattr(previous: Callable) -> Callable:
+    guarded_names: dict[type, frozenset[str]] = {}  # per class: its key fields but the primary key
+
     def set_attribute(self, name, value):
-        if name in (self._meta.get("shard_key") or ()) and name != self._meta.get("id_field"):
+        # mongoengine sets a dozen attributes on every document it builds: the common case costs one lookup here
+        cls = type(self)
+        guarded = guarded_names.get(cls)
+        if guarded is None:
+            guarded = guarded_names[cls] = frozenset(self._meta.get("shard_key") or ()) - {self._meta.get("id_field")}
+        if name in guarded:
             # (the primary key is mongoengine's to assign after an insert; it is in every filter anyway)
-            if self.__dict__.get(_REFRESHING) or not is_stored(self):
+            if getattr(self, _REFRESHING, False) or not is_stored(self):
                 # The server's value, or a new document's own (mongoengine's guard, in base/document.py, compares
                 # with _data and also fires for a new document once its _id was assigned)
                 self._data[name] = value
             elif not same_key_value(self._data.get(name), value):
-                raise ShardKeyWriteError(_key_change_message(type(self).__name__, name, self._data.get(name), value,
+                raise ShardKeyWriteError(_key_change_message(cls.__name__, name, self._data.get(name), value,
                                                              "the assignment was refused"))
         previous(self, name, value)
 

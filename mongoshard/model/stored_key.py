@@ -4,41 +4,60 @@ mongoengine's ``_created`` cannot tell a stored document from a new one: assigni
 (``doc.id = ObjectId()``) clears it.  So the memory itself says "stored": it is set when a document is built from
 the server's answer, saved or bulk-inserted, and kept by pickle and deepcopy (``safe_writes``).  Values are by
 database path, as stored; a value the load did not bring (``.only()``) is ``UNKNOWN``, a missing or null one
-``ABSENT``.
+``ABSENT``.  A loaded document keeps them compactly (the one value of a one-field key itself, else a tuple in the
+order of ``key_entries``): a dict per document cost a quarter more memory than plain mongoengine's document
+(benchmarks/safe_writes.py).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Any, Mapping
+
+from bson import Decimal128, Int64, ObjectId
 
 from ..routing.ordering import sort_key
 
-__all__ = ["LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory", "remember", "key_entries", "stored_value", "values_on_path",
+__all__ = ["LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory", "remember", "remember_stored", "key_entries", "stored_value", "values_on_path",
            "current_value", "present_value", "same_key_value", "shown"]
 
 LOADED = "_mongoshard_loaded_key"
+_ENTRIES_BY_CLASS: dict[type, list[tuple[str, str]]] = {}
 ABSENT = object()
 UNKNOWN = object()
+# Read by getattr, never through ``document.__dict__``: CPython 3.11+ keeps an instance's attributes inline until
+# something asks for its __dict__, which then costs a dict per document (benchmarks/safe_writes.py, memory).
+UNSTORED = object()
+_IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes, Int64, ObjectId, Decimal128, datetime.datetime,
+                        type(UNKNOWN)})
 
 
 def is_stored(document: Any) -> bool:
     """Whether ``document`` is known to be stored: loaded from the server, or saved or inserted through this class.
     mongoengine's ``_created`` cannot tell: assigning an ``_id`` to a new document (``doc.id = ObjectId()``) clears it."""
-    return document.__dict__.get(LOADED) is not None
+    return getattr(document, LOADED, UNSTORED) is not UNSTORED
 
 
 def loaded_key(document: Any) -> dict[str, Any]:
     """The key values ``document`` was loaded or last saved with, by database path (left out when unknown)."""
-    loaded = document.__dict__.get(LOADED) or {}
-    return {path: (None if value is ABSENT else value) for path, value in loaded.items() if value is not UNKNOWN}
+    return {path: (None if value is ABSENT else value) for path, value in loaded_memory(document).items()
+            if value is not UNKNOWN}
 
 
 # The key of a class, in database paths ---------------------------------------------
 
 
 def key_entries(cls: type) -> list[tuple[str, str]]:
-    """(model path, database path) of every key field but the primary key, which every filter holds already."""
+    """(model path, database path) of every key field but the primary key, which every filter holds already; worked
+    out once per class (each load asks)."""
+    cached = _ENTRIES_BY_CLASS.get(cls)
+    if cached is None:
+        cached = _ENTRIES_BY_CLASS[cls] = _key_entries(cls)
+    return cached
+
+
+def _key_entries(cls: type) -> list[tuple[str, str]]:
     id_field = cls._meta.get("id_field")
     entries = []
     for path in cls._meta.get("shard_key") or ():
@@ -62,6 +81,9 @@ def values_on_path(son: Mapping[str, Any], db_path: str) -> list[Any]:
 
 
 def stored_value(son: Mapping[str, Any], db_path: str) -> Any:
+    if "." not in db_path:  # the common case, and values nothing can change in place need no copy
+        value = son.get(db_path, UNKNOWN) if type(son) is dict or isinstance(son, Mapping) else UNKNOWN
+        return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
     values = values_on_path(son, db_path)
     return copy.deepcopy(values[-1]) if len(values) == db_path.count(".") + 1 else UNKNOWN
 
@@ -72,12 +94,26 @@ def current_value(document: Any, db_path: str) -> Any:
 
 
 def remember(document: Any, values: Mapping[str, Any]) -> None:
-    object.__setattr__(document, LOADED, dict(values))
+    """Mark ``document`` stored with these key values (by database path; a path left out is UNKNOWN)."""
+    entries = key_entries(type(document))
+    kept = tuple(values.get(db, UNKNOWN) for _, db in entries)
+    object.__setattr__(document, LOADED, kept[0] if len(kept) == 1 else kept)
+
+
+def remember_stored(document: Any, son: Mapping[str, Any]) -> None:
+    """``remember`` the key values of ``son``, the server's document ``document`` was built from (each load)."""
+    entries = key_entries(type(document))
+    kept = stored_value(son, entries[0][1]) if len(entries) == 1 else tuple(stored_value(son, db) for _, db in entries)
+    object.__setattr__(document, LOADED, kept)
 
 
 def loaded_memory(document: Any) -> dict[str, Any]:
-    """The remembered key of a stored document."""
-    return document.__dict__.get(LOADED) or {}
+    """The remembered key of a stored document, by database path (a new dict: change it through ``remember``)."""
+    kept = getattr(document, LOADED, UNSTORED)
+    if kept is UNSTORED:
+        return {}
+    entries = key_entries(type(document))
+    return {db: value for (_, db), value in zip(entries, (kept,) if len(entries) == 1 else kept)}
 
 
 def present_value(doc: Mapping[str, Any], db_path: str) -> Any:

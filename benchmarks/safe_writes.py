@@ -1,0 +1,140 @@
+"""What ``@sharded``'s safe writes cost against plain mongoengine, on a real mongod (PyPI).
+
+Two classes with the same fields and the same shard key in ``meta``: one plain mongoengine, one declared with
+``@sharded`` (which installs the safe write path: the loaded key remembered, filters on it, key changes refused).
+Rounds alternate between them (which goes first alternates too, and each measure starts after a garbage
+collection) so that both see the same machine; each figure is the median of the rounds:
+
+* ``save()`` of a new document;
+* ``save()`` of a loaded document whose non-key field changed;
+* ``modify()`` of a loaded document;
+* loading 20,000 documents (``list(Model.objects)``);
+* memory per loaded document (tracemalloc, the 20,000 documents alive).
+
+Goal (issue 22): each at most 1.10 x plain mongoengine.
+
+    python benchmarks/safe_writes.py [--quick]
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Callable
+
+import mongoengine as me
+
+from mongoshard import sharded
+from mongoshard.deploy.binaries import find_binary
+from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
+
+QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
+WRITES, LOADED, ROUNDS = (200, 2_000, 4) if QUICK else (2_000, 20_000, 10)
+
+
+class PlainReading(me.Document):
+    tenant = me.IntField(required=True)
+    sensor = me.StringField()
+    value = me.FloatField()
+    meta = {"collection": "plain", "shard_key": ("tenant",)}
+
+
+@sharded(key=("tenant",))
+class SafeReading(me.Document):
+    tenant = me.IntField(required=True)
+    sensor = me.StringField()
+    value = me.FloatField()
+    meta = {"collection": "safe"}
+
+
+def save_new(model: type) -> float:
+    started = time.perf_counter()
+    for number in range(WRITES):
+        model(tenant=number % 50, sensor=f"new{number}", value=float(number)).save()
+    return time.perf_counter() - started
+
+
+def save_changed(model: type) -> float:
+    documents = list(model.objects.limit(WRITES))
+    started = time.perf_counter()
+    for document in documents:
+        document.value += 1
+        document.save()
+    return time.perf_counter() - started
+
+
+def modify(model: type) -> float:
+    documents = list(model.objects.limit(WRITES))
+    started = time.perf_counter()
+    for document in documents:
+        document.modify(inc__value=1)
+    return time.perf_counter() - started
+
+
+def load(model: type) -> float:
+    started = time.perf_counter()
+    documents = list(model.objects.limit(LOADED))
+    seconds = time.perf_counter() - started
+    assert len(documents) == LOADED, len(documents)
+    return seconds
+
+
+def bytes_per_document(model: type) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    documents = list(model.objects.limit(LOADED))
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(documents) == LOADED
+    return (after - before) / LOADED
+
+
+def fill(model: type) -> None:
+    model.drop_collection()
+    model.objects.insert([model(tenant=n % 50, sensor=f"s{n}", value=float(n)) for n in range(LOADED)], load_bulk=False)
+
+
+def main() -> None:
+    cases: list[tuple[str, Callable[[type], float]]] = [
+        ("save() of a new document, seconds", save_new), ("save() of a loaded, changed document", save_changed),
+        ("modify()", modify), (f"load {LOADED:,} documents", load), ("memory per loaded document, bytes", bytes_per_document)]
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        log = Path(directory) / "mongod.log"
+        pid = spawn([str(find_binary("mongod")), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", directory,
+                     "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(log)], Path(directory) / "out")
+        try:
+            wait_answering(port, pid, Deadline(60), lambda: "mongod")
+            me.connect("bench_safe_writes", host=f"mongodb://127.0.0.1:{port}/?directConnection=true")
+            figures: dict[str, dict[type, list[float]]] = {label: {PlainReading: [], SafeReading: []} for label, _ in cases}
+            for round_number in range(ROUNDS):
+                order = (PlainReading, SafeReading) if round_number % 2 == 0 else (SafeReading, PlainReading)
+                for model in order:
+                    fill(model)
+                for label, measure in cases:
+                    for model in order:
+                        gc.collect()
+                        figures[label][model].append(measure(model))
+            for model in (PlainReading, SafeReading):  # the last round's work was done: every write stored
+                assert model.objects.count() == LOADED + WRITES, model.objects.count()
+                assert model.objects(sensor="s1").get().value == 1.0 + 2  # changed by one save() and one modify()
+            me.disconnect()
+        finally:
+            stop(pid, str(log))
+    print(f"{f'@sharded safe writes against plain mongoengine, median of {ROUNDS}':<48} {'plain':>10} {'@sharded':>10} "
+          f"{'ratio':>7}")
+    for label, _ in cases:
+        plain, safe = (statistics.median(figures[label][model]) for model in (PlainReading, SafeReading))
+        unit = ".0f" if label.startswith("memory") else ".3f"
+        print(f"{'  ' + label:<48} {plain:>10{unit}} {safe:>10{unit}} {safe / plain:>7.2f}")
+    print(f"{'  (goal: each ratio <= 1.10)':<48}")
+
+
+if __name__ == "__main__":
+    main()
