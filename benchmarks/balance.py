@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 from bson import Binary, MaxKey, MinKey
 from pymongo import MongoClient
 
+from _mongod import scratch_mongod  # benchmarks/, the script's own folder
 from mongoshard import balance
 from mongoshard.cluster.live import ConfigDatabaseSource
 from mongoshard.cluster.source import ShardData
-from mongoshard.deploy.binaries import find_binary
-from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 
 MB = 1024 * 1024
 QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
@@ -83,27 +80,20 @@ def median_seconds(action) -> float:
 
 
 def main() -> None:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        log = Path(directory) / "mongod.log"
-        pid = spawn([str(find_binary("mongod")), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", directory,
-                     "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(log)], Path(directory) / "out")
-        try:
-            wait_answering(port, pid, Deadline(60), lambda: "mongod")
-            with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
-                database = client.bench_config
-                namespaces = fill(database)
-                source = MetadataOnly(database)
-                report = balance(source, namespaces)
-                assert sum(c.chunks for c in report.collections) == COLLECTIONS * CHUNKS_PER_COLLECTION
-                assert sum(naive(database).values()) == COLLECTIONS * CHUNKS_PER_COLLECTION
-                assert [c.status for c in report.collections] == ["chunksImbalance"] + ["compliant"] * (COLLECTIONS - 1)
-                ours = median_seconds(lambda: balance(source, namespaces))
-                pulled = median_seconds(lambda: naive(database))
-                every_chunk = median_seconds(lambda: source.balancing_state(namespaces))
-        finally:
-            stop(pid, str(log))
-    print(f"{'summary of %d chunks over %d collections, median of %d' % (COLLECTIONS * CHUNKS_PER_COLLECTION, COLLECTIONS, ROUNDS):<60} {'seconds':>8}")
+    with scratch_mongod() as port:
+        with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
+            database = client.bench_config
+            namespaces = fill(database)
+            source = MetadataOnly(database)
+            report = balance(source, namespaces)
+            assert sum(c.chunks for c in report.collections) == COLLECTIONS * CHUNKS_PER_COLLECTION
+            assert sum(naive(database).values()) == COLLECTIONS * CHUNKS_PER_COLLECTION
+            assert [c.status for c in report.collections] == ["chunksImbalance"] + ["compliant"] * (COLLECTIONS - 1)
+            ours = median_seconds(lambda: balance(source, namespaces))
+            pulled = median_seconds(lambda: naive(database))
+            every_chunk = median_seconds(lambda: source.balancing_state(namespaces))
+    title = f"summary of {COLLECTIONS * CHUNKS_PER_COLLECTION} chunks over {COLLECTIONS} collections, median of {ROUNDS}"
+    print(f"{title:<60} {'seconds':>8}")
     print(f"{'  balance() report, chunks counted on the server (goal < 1)':<60} {ours:>8.3f}")
     print(f"{'  chunk documents read into Python and counted':<60} {pulled:>8.3f}")
     print(f"{'  ratio naive / balance()':<60} {pulled / ours:>8.2f}")

@@ -10,19 +10,18 @@ Usage: ``python benchmarks/lookups.py [N]`` (N users for the build, 1,000,000 by
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Iterator
 
 import mongoengine as me
 from pymongo import MongoClient, monitoring
 
+from _mongod import scratch_mongod  # benchmarks/, the script's own folder
 from mongoshard.cluster.lookups import build_lookup
-from mongoshard.deploy.binaries import find_binary
-from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 from mongoshard.model.declaration import spec_for
 
 QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
@@ -51,17 +50,15 @@ class PlainUser(me.Document):
     meta = {"collection": "plain_users", "db_alias": "accounts"}
 
 
-def replica_set(directory: str) -> tuple[int, int]:
-    port = free_port()
-    pid = spawn([str(find_binary("mongod")), "--replSet", "rs0", "--port", str(port), "--bind_ip", "127.0.0.1",
-                 "--dbpath", directory, "--wiredTigerCacheSizeGB", "0.25", "--logpath", f"{directory}/mongod.log"],
-                Path(directory) / "mongod.out")
-    wait_answering(port, pid, Deadline(60), lambda: "mongod")
-    with MongoClient(port=port, directConnection=True) as client:
-        client.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
-    with MongoClient(f"mongodb://127.0.0.1:{port}/?replicaSet=rs0", serverSelectionTimeoutMS=30_000) as client:
-        client.admin.command("ping")
-    return port, pid
+@contextlib.contextmanager
+def replica_set() -> Iterator[int]:
+    """A one-member replica set: lookups write in transactions, which need one."""
+    with scratch_mongod("--replSet", "rs0") as port:
+        with MongoClient(port=port, directConnection=True) as client:
+            client.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
+        with MongoClient(f"mongodb://127.0.0.1:{port}/?replicaSet=rs0", serverSelectionTimeoutMS=30_000) as client:
+            client.admin.command("ping")
+        yield port
 
 
 def seconds_per_save(make) -> float:
@@ -76,8 +73,7 @@ def main() -> None:
 
     sizes = [int(argument) for argument in sys.argv[1:] if argument != "--quick"]
     size = sizes[0] if sizes else 2_000 if QUICK else 1_000_000
-    with tempfile.TemporaryDirectory() as directory:
-        port, pid = replica_set(directory)
+    with replica_set() as port:
         try:
             listener = Finds()
             me.disconnect(alias="accounts")
@@ -88,8 +84,8 @@ def main() -> None:
             with_lookup, plain = [], []
             for round_number in range(ROUNDS):  # interleaved, so drift hits both alike
                 base = (round_number + 1) * 10_000
-                plain.append(seconds_per_save(lambda n: PlainUser(user_id=base + n, email=f"{uuid.uuid4()}@x")))
-                with_lookup.append(seconds_per_save(lambda n: User(user_id=base + n, email=f"{uuid.uuid4()}@x")))
+                plain.append(seconds_per_save(lambda n, base=base: PlainUser(user_id=base + n, email=f"{uuid.uuid4()}@x")))
+                with_lookup.append(seconds_per_save(lambda n, base=base: User(user_id=base + n, email=f"{uuid.uuid4()}@x")))
             ratio = statistics.median(with_lookup) / statistics.median(plain)
             print(f"save() of a new user, median of {ROUNDS} x {SAVES}: plain {statistics.median(plain) * 1e3:.2f} ms, "
                   f"with a unique lookup {statistics.median(with_lookup) * 1e3:.2f} ms: {ratio:.2f}x (goal <= 2.5x)")
@@ -100,7 +96,6 @@ def main() -> None:
             build(User, size)
         finally:
             me.disconnect(alias="accounts")
-            stop(pid, f"{directory}/mongod.log")
 
 
 def build(User: type, size: int) -> None:
@@ -109,7 +104,8 @@ def build(User: type, size: int) -> None:
     database.drop_collection("users.by_email")
     batch = 50_000
     for start in range(0, size, batch):
-        database.users.insert_many([{"user_id": n, "email": f"user{n}@example.com"} for n in range(start, min(size, start + batch))])
+        numbers = range(start, min(size, start + batch))
+        database.users.insert_many([{"user_id": n, "email": f"user{n}@example.com"} for n in numbers])
     spec = spec_for(User)
     email = next(lookup for lookup in spec.lookups if lookup.unique)
     client = me.connection.get_connection("accounts")

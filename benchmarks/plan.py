@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from bson import MaxKey, MinKey
 

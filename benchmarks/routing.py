@@ -104,7 +104,7 @@ def main() -> None:
         assert "lookups" in bare_help.stdout and "simulate" in bare_help.stdout, bare_help.stdout
         python, bare, ours_ms = interleaved_starts([[sys.executable, "-c", "pass"], [sys.executable, str(bare_app), "--help"],
                                                    [sys.executable, "-m", "mongoshard", "--help"]])
-    print(f"{'cold start of --help, median of %d interleaved runs' % STARTS:<52} {'ms':>12}")
+    print(f"{f'cold start of --help, median of {STARTS} interleaved runs':<52} {'ms':>12}")
     print(f"{'  python -c pass':<52} {python:>12.0f}")
     print(f"{'  bare typer app, same commands and options':<52} {bare:>12.0f}")
     print(f"{'  mongoshard --help':<52} {ours_ms:>12.0f}")

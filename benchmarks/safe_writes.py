@@ -21,17 +21,14 @@ from __future__ import annotations
 import gc
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import mongoengine as me
 
+from _mongod import scratch_mongod  # benchmarks/, the script's own folder
 from mongoshard import sharded
-from mongoshard.deploy.binaries import find_binary
-from mongoshard.deploy.processes import Deadline, free_port, spawn, stop, wait_answering
 
 QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
 WRITES, LOADED, ROUNDS = (200, 2_000, 4) if QUICK else (2_000, 20_000, 10)
@@ -104,29 +101,21 @@ def main() -> None:
     cases: list[tuple[str, Callable[[type], float]]] = [
         ("save() of a new document, seconds", save_new), ("save() of a loaded, changed document", save_changed),
         ("modify()", modify), (f"load {LOADED:,} documents", load), ("memory per loaded document, bytes", bytes_per_document)]
-    port = free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        log = Path(directory) / "mongod.log"
-        pid = spawn([str(find_binary("mongod")), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", directory,
-                     "--wiredTigerCacheSizeGB", "0.25", "--logpath", str(log)], Path(directory) / "out")
-        try:
-            wait_answering(port, pid, Deadline(60), lambda: "mongod")
-            me.connect("bench_safe_writes", host=f"mongodb://127.0.0.1:{port}/?directConnection=true")
-            figures: dict[str, dict[type, list[float]]] = {label: {PlainReading: [], SafeReading: []} for label, _ in cases}
-            for round_number in range(ROUNDS):
-                order = (PlainReading, SafeReading) if round_number % 2 == 0 else (SafeReading, PlainReading)
+    with scratch_mongod() as port:
+        me.connect("bench_safe_writes", host=f"mongodb://127.0.0.1:{port}/?directConnection=true")
+        figures: dict[str, dict[type, list[float]]] = {label: {PlainReading: [], SafeReading: []} for label, _ in cases}
+        for round_number in range(ROUNDS):
+            order = (PlainReading, SafeReading) if round_number % 2 == 0 else (SafeReading, PlainReading)
+            for model in order:
+                fill(model)
+            for label, measure in cases:
                 for model in order:
-                    fill(model)
-                for label, measure in cases:
-                    for model in order:
-                        gc.collect()
-                        figures[label][model].append(measure(model))
-            for model in (PlainReading, SafeReading):  # the last round's work was done: every write stored
-                assert model.objects.count() == LOADED + WRITES, model.objects.count()
-                assert model.objects(sensor="s1").get().value == 1.0 + 2  # changed by one save() and one modify()
-            me.disconnect()
-        finally:
-            stop(pid, str(log))
+                    gc.collect()
+                    figures[label][model].append(measure(model))
+        for model in (PlainReading, SafeReading):  # the last round's work was done: every write stored
+            assert model.objects.count() == LOADED + WRITES, model.objects.count()
+            assert model.objects(sensor="s1").get().value == 1.0 + 2  # changed by one save() and one modify()
+        me.disconnect()
     print(f"{f'@sharded safe writes against plain mongoengine, median of {ROUNDS}':<48} {'plain':>10} {'@sharded':>10} "
           f"{'ratio':>7}")
     for label, _ in cases:

@@ -54,7 +54,8 @@ def measure(count: int, keys: list | None) -> dict:
 
 def main() -> None:
     quick = "--quick" in sys.argv  # the small size .ci/run runs
-    sizes = [int(argument) for argument in sys.argv[1:] if argument != "--quick"] or ([20_000] if quick else [1_000_000, 10_000_000])
+    given = [int(argument) for argument in sys.argv[1:] if argument != "--quick"]
+    sizes = given or ([20_000] if quick else [1_000_000, 10_000_000])
     print(f"{'documents':>12} {'case':<34} {'seconds':>8} {'x floor':>8} {'peak MB':>8} {'bytes/doc over floor':>21}")
     for count in sizes:
         floor = measure(count, None)

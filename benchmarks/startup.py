@@ -45,7 +45,7 @@ def main() -> None:
         for parallel in (True, False):
             timings[parallel].append(seconds_to_ready(parallel))
     parallel, sequential = statistics.median(timings[True]), statistics.median(timings[False])
-    print(f"{'up to a ready config server + 2 shards, median of %d' % ROUNDS:<56} {'seconds':>8}")
+    print(f"{f'up to a ready config server + 2 shards, median of {ROUNDS}':<56} {'seconds':>8}")
     print(f"{'  one at a time':<56} {sequential:>8.2f}")
     print(f"{'  in parallel':<56} {parallel:>8.2f}")
     print(f"{'  speed-up (one at a time / parallel)':<56} {sequential / parallel:>8.2f}")
