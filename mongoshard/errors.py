@@ -94,7 +94,7 @@ _HOST = re.compile(r"(\[[0-9A-Fa-f:.]*\]|[\w.%-]*)(:\d*)?")
 
 
 def _redacted_uri(uri: str) -> str:
-    scheme = _SCHEME.match(uri).group(0)
+    scheme = match.group(0) if (match := _SCHEME.match(uri)) else ""
     rest = uri[len(scheme):]
     if "@" in rest:
         rest = f"{REDACTED}@" + rest.rsplit("@", 1)[1]
@@ -104,7 +104,8 @@ def _redacted_uri(uri: str) -> str:
         authority, separator, tail = (re.split(r"([/?])", rest, maxsplit=1) + ["", ""])[:3]
         if not all(_HOST.fullmatch(host) for host in authority.split(",")):
             rest = f"{REDACTED}{separator}{tail}"
-    rest = _OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_OPTION.search(m.group(2)) else m.group(0), rest)
+    rest = _OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if _SECRET_OPTION.search(m.group(2)) else m.group(0),
+                       rest)
     return f"{scheme}{rest}"
 
 

@@ -19,11 +19,13 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
 
 from .errors import MongoshardError
 
-__all__ = ["read_text", "read_lines", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object", "FileProblem",
+__all__ = ["read_text", "read_lines", "read_argument", "write_text", "write_bytes", "check_writable", "parse_json_object",
+           "FileProblem",
            "InvalidJson", "MAX_INPUT_BYTES", "MAX_DOCUMENT_BYTES", "strict_yaml_loader"]
 
 # Samples, snapshots and query logs: anything larger is a mistake, not data (and is never read whole to find out).
@@ -225,7 +227,7 @@ def user_output_to_stderr() -> Iterator[None]:
 
     for stream in (sys.stdout, sys.__stdout__):
         with contextlib.suppress(Exception):
-            stream.flush()
+            stream.flush()  # type: ignore[union-attr]  # sys.__stdout__ may be None: then nothing to flush
     try:
         saved = os.dup(1)
         reading, writing = os.pipe()
@@ -255,9 +257,9 @@ def user_output_to_stderr() -> Iterator[None]:
     if saved_err is not None:
         os.dup2(writing, 2)
     os.close(writing)
-    original = sys.__stdout__
+    original: Any = sys.__stdout__
     try:
-        sys.__stdout__ = sys.stderr  # type: ignore[misc]
+        sys.__stdout__ = sys.stderr  # type: ignore[misc,assignment]
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
@@ -272,7 +274,7 @@ def user_output_to_stderr() -> Iterator[None]:
         reader.join(timeout=5)
 
 
-def strict_yaml_loader(noun: str = "key") -> type:
+def strict_yaml_loader(noun: str = "key") -> type[Any]:
     """PyYAML's safe loader without aliases (a few bytes of nested aliases expand exponentially) and refusing a key
     given twice (the last one would silently win), as Kubernetes' strict field validation refuses duplicate fields.
     A new class each call, so that callers may add constructors of their own."""

@@ -10,7 +10,8 @@ text back into sort keys, for the values the generated filters use.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from bson import Binary, Code, Decimal128, MaxKey, MinKey, ObjectId, Regex, Timestamp
 
@@ -131,7 +132,7 @@ def _code_with_scope(body: str) -> Code:
 
 
 def _number(text: str) -> Any:
-    if text.endswith("inf.0") or text.endswith("nan.0"):
+    if text.endswith(("inf.0", "nan.0")):
         return float(text[:-2])
     if "." in text or "e" in text:
         return float(text[:-2] if "e" in text and text.endswith(".0") else text)

@@ -36,7 +36,7 @@ DATA = json.loads((Path(__file__).parent / "server_cases" / "balancer_policy.jso
 def _bound(value: Any, key: list[str]) -> dict[str, Any]:
     value = json_util.loads(json.dumps(value))
     if isinstance(value, (MinKey, MaxKey)):
-        return {name: value for name in key}
+        return dict.fromkeys(key, value)
     return {name: value.get(name, MinKey()) for name in key}
 
 

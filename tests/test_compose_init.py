@@ -80,7 +80,7 @@ def compose_layout(mongod_path: Path, tmp_path: Path):
                        "--setParameter", "diagnosticDataCollectionEnabled=false"]
             pid = spawn(command, log.with_suffix(".out"))
             started.append((pid, str(log)))
-            wait_answering(process.port, pid, Deadline(60), lambda: process.name)
+            wait_answering(process.port, pid, Deadline(60), lambda name=process.name: name)
         yield topology, credentials, mongosh
     finally:
         for pid, marker in started:

@@ -157,7 +157,7 @@ def test_purge_adopts_nothing_that_existed_and_keeps_what_is_put_beside_or_insid
     assert run("down", cwd=workdir).returncode == 0
     purged = run("down", "--purge", cwd=workdir)
     assert purged.returncode == 0, purged.stderr
-    assert {path: path.read_text() for path in beside} == {path: text for path, text in beside.items()}
+    assert {path: path.read_text() for path in beside} == dict(beside)
     assert before.read_text().startswith("the user's own log, here before mongoshard")
     assert not rotated.exists() and not (shared / "logs" / "shard1-0.log").exists()
     left = sorted(p.relative_to(shared / "data" / "shard0-0").as_posix() for p in (shared / "data" / "shard0-0").rglob("*"))

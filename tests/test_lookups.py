@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import mongoengine as me
 import pytest

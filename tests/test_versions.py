@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import pytest
 from bson import Binary, MaxKey, MinKey, ObjectId, Timestamp

@@ -162,7 +162,7 @@ FINDINGS = [
      {V70: ("refused", "ShardKeyNotFound"), V71: ("two-phase", None), V80: ("two-phase", None), V90: ("targeted", ("4",))}),
     # 2. a multi upsert whose key cannot be extracted
     ("multi upsert without the key", RANGES, Write("update", {"b": 1}, {"$set": {"x": 1}}, upsert=True, multi=True),
-     {v: ("refused", "ShardKeyNotFound") for v in (V70, V71, V80, V90)}),
+     dict.fromkeys((V70, V71, V80, V90), ("refused", "ShardKeyNotFound"))),
     # 3. getUpdateExprForTargeting: a replacement by exact _id goes to the replacement's chunk (a: null -> s0)
     ("replacement by _id", RANGES, Write("update", {"_id": 7}, {"b": 1}),
      {V70: ("targeted", ("s0",)), V71: ("targeted", ("s0",)), V80: ("targeted", ("s0",)), V90: ("targeted", ("s0", "s1", "s2"))}),
@@ -192,7 +192,7 @@ FINDINGS = [
      {V70: ("targeted", ("s1",)), V71: ("targeted", ("s1",)), V80: ("targeted", ("s1",)), V90: ("targeted", ("s1",))}),
     # 10. write_op.cpp: a multi write reaching several shards goes to every shard, also those holding no chunk
     ("multi update on two shards", RANGES, Write("update", {"a": {"$gte": 50}}, {"$set": {"x": 1}}, multi=True),
-     {v: ("broadcast", ("s0", "s1", "s2", "s3")) for v in (V70, V71, V80, V90)}),
+     dict.fromkeys((V70, V71, V80, V90), ("broadcast", ("s0", "s1", "s2", "s3")))),
     # 11. targetInsert (8.0+): _id in the key and no _id
     ("insert without _id, _id in the key", ID_KEY, Write("insert", document={"a": 1}),
      {V70: ("targeted", ("s0",)), V80: ("refused", "InvalidIdField"), V90: ("refused", "InvalidIdField")}),

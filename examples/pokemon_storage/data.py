@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 SPECIES = ("bulbasaur", "charmander", "squirtle", "pikachu", "eevee", "snorlax", "magikarp", "gengar")
 

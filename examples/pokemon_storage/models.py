@@ -22,7 +22,7 @@ class Creature(Document):
     species = StringField(required=True)
     level = IntField(default=1)
     nickname = StringField()
-    caught_at = DateTimeField(default=lambda: datetime.datetime.now(datetime.timezone.utc))
+    caught_at = DateTimeField(default=lambda: datetime.datetime.now(datetime.UTC))
     meta = {"collection": "creatures", "indexes": [("user_id", "species")]}
 
 
@@ -31,7 +31,8 @@ class Owner(EmbeddedDocument):
     name = StringField()
 
 
-@sharded(key=("owner.player_id", "box"), presplit=[{"owner.player_id": 1000}, {"owner.player_id": 2000}, {"owner.player_id": 3000}], database="game")
+@sharded(key=("owner.player_id", "box"), database="game",
+         presplit=[{"owner.player_id": 1000}, {"owner.player_id": 2000}, {"owner.player_id": 3000}])
 class StorageBox(Document):
     """Boxes of a player's storage PC, ranged by player so one player's boxes sit together."""
 

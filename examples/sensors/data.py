@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def readings(count: int = 200_000, sensors: int = 500, seed: int = 11) -> Iterator[dict]:

@@ -39,7 +39,7 @@ class OrderFields(Document):
     buyer = EmbeddedDocumentField(Buyer, required=True)
     number = IntField(required=True)  # the buyer's 1st, 2nd, ... order
     status = StringField(choices=("placed", "paid", "shipped"), default="placed")
-    placed_at = DateTimeField(default=lambda: datetime.datetime.now(datetime.timezone.utc))
+    placed_at = DateTimeField(default=lambda: datetime.datetime.now(datetime.UTC))
     lines = ListField(EmbeddedDocumentField(Line))
     meta = {"abstract": True}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def orders(count: int = 100_000, customers: int = 20_000, seed: int = 7) -> Iterator[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 from examples.social_feed.models import POSTS
 

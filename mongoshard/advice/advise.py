@@ -28,7 +28,8 @@ import fnmatch
 import importlib
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import DeclarationError
 from ..model.declaration import ShardSpec
@@ -56,7 +57,7 @@ class Finding:
 
 
 def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]] = (), *,
-           unsharded: Sequence[type] = (), database: str | None = None,
+           unsharded: Sequence[type[Any]] = (), database: str | None = None,
            collection_patterns: Mapping[str, str] | None = None) -> list[Finding]:
     """Findings for every spec (declared or candidate) and every unsharded collection (its Documents together: one
     inherited collection is one finding, in ``database`` when the models do not say theirs), errors first.
@@ -86,7 +87,7 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
         findings += [replace(f, key=label) for f in
                      _query_findings(spec, model, [r for r in audit_records if _belongs(r, spec, pattern, owned)])]
         findings += _other_collections(model, spec.namespace, pattern, audit_records)
-    by_collection: dict[str, list[type]] = {}
+    by_collection: dict[str, list[type[Any]]] = {}
     for model in unsharded:
         by_collection.setdefault(f"{_database(model, database)}.{model._get_collection_name()}", []).append(model)
     findings += [_unsharded(namespace, models) for namespace, models in by_collection.items()]
@@ -95,14 +96,14 @@ def advise(specs: Iterable[ShardSpec], audit_records: Sequence[Mapping[str, Any]
     return sorted(dict.fromkeys(findings), key=lambda f: (SEVERITIES.index(f.severity), f.namespace, f.key, f.rule))
 
 
-def candidate_spec(model: type, namespace: str, pattern: Mapping[str, Any]) -> ShardSpec:
+def candidate_spec(model: type[Any], namespace: str, pattern: Mapping[str, Any]) -> ShardSpec:
     """A candidate key (database field names) for ``model``, to advise on before declaring it."""
     database, _, collection = namespace.partition(".")
     return ShardSpec(database=database, collection=collection, key=tuple(pattern.items()),
                      models=(f"{model.__module__}.{model.__qualname__}",))
 
 
-def model_of(spec: ShardSpec) -> type:
+def model_of(spec: ShardSpec) -> type[Any]:
     """The Document class a spec was read from (its first model)."""
     if not spec.models:
         raise DeclarationError(f"{spec.namespace}: this ShardSpec names no model, and advice reads the model's fields; "
@@ -111,14 +112,14 @@ def model_of(spec: ShardSpec) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def _database(model: type, database: str | None) -> str:
+def _database(model: type[Any], database: str | None) -> str:
     """The database a model's collection lives in, or DATABASE when nothing says."""
     from ..model.declaration import database_of
 
     return database or model._meta.get("shard_database") or database_of(model, {}, "DATABASE")
 
 
-def _unsharded(namespace: str, models: list[type]) -> Finding:
+def _unsharded(namespace: str, models: list[type[Any]]) -> Finding:
     """One collection without a key, whatever number of (inherited) models share it."""
     model = models[0]
     constraints = unique_indexes(model)
@@ -151,7 +152,7 @@ def _belongs(record: Mapping[str, Any], spec: ShardSpec, pattern: str | None, ow
     return pattern is not None and database == spec.database and fnmatch.fnmatchcase(collection, pattern)
 
 
-def _other_collections(model: type, namespace: str, pattern: str | None,
+def _other_collections(model: type[Any], namespace: str, pattern: str | None,
                        records: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """A model whose module switches collections (one per entity): say what keys and apply cannot see."""
     if not switches_collection(model):
@@ -168,12 +169,13 @@ def _other_collections(model: type, namespace: str, pattern: str | None,
                    if str(r.get("namespace")).partition(".")[0] == database
                    and fnmatch.fnmatchcase(str(r.get("namespace")).partition(".")[2], pattern)})
     return [Finding("info", "other-collections", namespace, model.__name__,
-                    f"{len(seen)} audited collection(s) match {pattern!r} ({', '.join(seen[:5])}{', ...' if len(seen) > 5 else ''}): "
+                    f"{len(seen)} audited collection(s) match {pattern!r} "
+                    f"({', '.join(seen[:5])}{', ...' if len(seen) > 5 else ''}): "
                     "their queries are judged under this key",
                     "shard each of them with this key (apply shards only the model's own collection)")]
 
 
-def _query_findings(spec: ShardSpec, model: type, records: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def _query_findings(spec: ShardSpec, model: type[Any], records: Sequence[Mapping[str, Any]]) -> list[Finding]:
     if not records:
         return []
     key = list(spec.key)

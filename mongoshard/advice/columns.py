@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime
 from array import array
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from bson import Int64, ObjectId
@@ -30,7 +31,7 @@ _NULL, _NAN, _NUMBER, _STRING, _OBJECT_ID, _DATE, _OTHER = 5, 9, 10, 15, 35, 45,
 _EXACT_FLOAT = 2**53  # integers beyond this are not exact as float64
 _EPOCH = datetime.datetime(1970, 1, 1)
 _MILLISECOND = datetime.timedelta(milliseconds=1)
-_UTC_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_UTC_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 class SampleError(MongoshardError):
@@ -126,7 +127,7 @@ class FieldColumn:
         floats = False
         for offset, document in enumerate(documents):
             if type(document) is dict:
-                value = document.get(path)
+                value: Any = document.get(path)
                 kind = type(value)
                 if mode == "date" and kind is datetime.datetime and value.tzinfo is None:
                     code_append(_DATE)

@@ -7,9 +7,11 @@ own fields and are written the way the model declares its key (``meta`` or
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 __all__ = ["KeyField", "key_fields_of", "candidate_problem", "candidate_field", "key_rules", "declaration_text", "unique_indexes",
            "LOW_CARDINALITY"]
@@ -34,7 +36,7 @@ class KeyField:
     field: Any  # the mongoengine field, None inside free-form data
 
 
-def key_fields_of(model: type, key: Sequence[tuple[str, Any]]) -> list[KeyField]:
+def key_fields_of(model: type[Any], key: Sequence[tuple[str, Any]]) -> list[KeyField]:
     """The key's fields on ``model``, from database paths back to model paths (declared and candidate keys alike)."""
     found = []
     for db_path, _ in key:
@@ -51,7 +53,7 @@ def key_fields_of(model: type, key: Sequence[tuple[str, Any]]) -> list[KeyField]
     return found
 
 
-def candidate_problem(model: type, pattern: Sequence[str]) -> str | None:
+def candidate_problem(model: type[Any], pattern: Sequence[str]) -> str | None:
     """Why a candidate key (database field names) cannot be a key of ``model``'s documents, or None."""
     from mongoengine import fields as mf
 
@@ -65,7 +67,8 @@ def candidate_problem(model: type, pattern: Sequence[str]) -> str | None:
             if found is None:
                 by_model_name = fields.get(part)
                 if by_model_name is not None:
-                    return f"'{db_path}' names the model field '{part}', stored as '{by_model_name.db_field}': keys use database names"
+                    return (f"'{db_path}' names the model field '{part}', stored as '{by_model_name.db_field}': "
+                            "keys use database names")
                 if getattr(owner, "_dynamic", False):
                     break
                 stored = ", ".join(sorted(f.db_field for f in fields.values()))
@@ -76,7 +79,7 @@ def candidate_problem(model: type, pattern: Sequence[str]) -> str | None:
     return None
 
 
-def declaration_text(model: type, paths: Sequence[str], hashed: str | None = None) -> str:
+def declaration_text(model: type[Any], paths: Sequence[str], hashed: str | None = None) -> str:
     """A key declaration as the model writes its own: ``@sharded(...)`` or ``meta = {...}``."""
     key = repr(paths[0]) if len(paths) == 1 else repr(tuple(paths))
     spelling = vars(model).get("_mongoshard_spelling") or ("meta" if "shard_key" in model._meta else "decorator")
@@ -86,13 +89,13 @@ def declaration_text(model: type, paths: Sequence[str], hashed: str | None = Non
     return f"@sharded(key={key}{hashed_text})"
 
 
-def key_rules(model: type, fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
+def key_rules(model: type[Any], fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
     return [*_growth(model, fields, hashed), *_text_identifier(model, fields, hashed, namespace),
             *_cardinality(model, fields, namespace), *_primary_key(model, fields), *_unique(model, fields),
             *_write_path(model, fields)]
 
 
-def _text_identifier(model: type, fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
+def _text_identifier(model: type[Any], fields: list[KeyField], hashed: str | None, namespace: str) -> list[Rule]:
     """An identifier kept as text ("execution_id"): the model cannot say whether it holds str(ObjectId()) values, which
     grow, or names, which do not; a sample can."""
     from mongoengine import fields as mf
@@ -112,7 +115,7 @@ def _text_identifier(model: type, fields: list[KeyField], hashed: str | None, na
              f"{declaration_text(model, [f.path for f in fields], first.path)}")]
 
 
-def _growth_of(model: type, key_field: KeyField) -> tuple[str, str] | None:
+def _growth_of(model: type[Any], key_field: KeyField) -> tuple[str, str] | None:
     """(severity, why) when the field's values grow with time, None otherwise."""
     from mongoengine import fields as mf
 
@@ -128,7 +131,8 @@ def _growth_of(model: type, key_field: KeyField) -> tuple[str, str] | None:
         return "error", "a date, and new documents carry the latest one"
     if isinstance(field, mf.SequenceField):
         return "error", "a SequenceField, a counter"
-    if isinstance(field, (mf.IntField, mf.LongField)) and any(name.lower() == w or name.lower().endswith("_" + w) for w in _COUNTER_WORDS):
+    counter_name = any(name.lower() == w or name.lower().endswith("_" + w) for w in _COUNTER_WORDS)
+    if isinstance(field, (mf.IntField, mf.LongField)) and counter_name:
         return "error", f"a counter ('{name}')"
     if isinstance(field, mf.StringField) and not getattr(field, "choices", None) and _DATE_LIKE.search(name):
         return "error", f"by its name ('{name}') a date written as text, which sorts as it grows ('2024-05-01' < '2024-05-02')"
@@ -153,7 +157,7 @@ def _reference_growth(field: Any) -> tuple[str, str] | None:
     return None
 
 
-def _hashed_index_fields(model: type) -> set[str]:
+def _hashed_index_fields(model: type[Any]) -> set[str]:
     """Fields the model indexes hashed ("#field", the app's own sign that it shards or means to shard them so)."""
     hashed = set()
     for index in model._meta.get("indexes") or ():
@@ -162,7 +166,7 @@ def _hashed_index_fields(model: type) -> set[str]:
     return hashed
 
 
-def _growth(model: type, fields: list[KeyField], hashed: str | None) -> list[Rule]:
+def _growth(model: type[Any], fields: list[KeyField], hashed: str | None) -> list[Rule]:
     first = fields[0]
     found = _growth_of(model, first)
     if hashed or found is None:
@@ -186,7 +190,7 @@ def _growth(model: type, fields: list[KeyField], hashed: str | None) -> list[Rul
              f"{spread}, so that writes spread over its ranges")]
 
 
-def _high_cardinality_partner(model: type, fields: list[KeyField]) -> str | None:
+def _high_cardinality_partner(model: type[Any], fields: list[KeyField]) -> str | None:
     """A field of the model, outside the key, whose name says it identifies an entity (sensor_id, user, email)."""
     from mongoengine import fields as mf
 
@@ -200,7 +204,7 @@ def _high_cardinality_partner(model: type, fields: list[KeyField]) -> str | None
     return None
 
 
-def candidate_field(model: type) -> str | None:
+def candidate_field(model: type[Any]) -> str | None:
     """A field whose values are many by the model's own word (unique, an identifier, a reference to a named
     document) and do not grow, as stored: a first candidate key for a collection without one."""
     name = _high_cardinality_partner(model, [])
@@ -218,7 +222,7 @@ def _value_count(field: Any) -> int | None:
     return len(choices) if choices else None
 
 
-def _presumed_many(model: type, key_field: KeyField) -> bool:
+def _presumed_many(model: type[Any], key_field: KeyField) -> bool:
     """Unique fields, primary keys, UUIDs, references, identifiers, dates, ObjectIds and counters have many values (even
     if they grow)."""
     from mongoengine import fields as mf
@@ -233,13 +237,12 @@ def _presumed_many(model: type, key_field: KeyField) -> bool:
     return bool(_IDENTIFIER.search(key_field.path.rsplit(".", 1)[-1])) or _growth_of(model, key_field) is not None
 
 
-def _cardinality(model: type, fields: list[KeyField], namespace: str) -> list[Rule]:
+def _cardinality(model: type[Any], fields: list[KeyField], namespace: str) -> list[Rule]:
     counts = [_value_count(f.field) for f in fields]
+    known = [count for count in counts if count is not None]
     paths = ", ".join(f.path for f in fields)
-    if all(count is not None and count <= LOW_CARDINALITY for count in counts):
-        combinations = 1
-        for count in counts:
-            combinations *= count
+    if len(known) == len(counts) and all(count <= LOW_CARDINALITY for count in known):
+        combinations = math.prod(known)
         partner = _high_cardinality_partner(model, fields)
         return [("error", "low-cardinality",
                  f"the key ({paths}) has at most {combinations} distinct values: a chunk never splits below one value, "
@@ -261,13 +264,13 @@ def _cardinality(model: type, fields: list[KeyField], namespace: str) -> list[Ru
     return []
 
 
-def unique_indexes(model: type) -> list[tuple[str, ...]]:
+def unique_indexes(model: type[Any]) -> list[tuple[str, ...]]:
     """Database field names of every unique index a model declares (mongoengine lists field-level ones too)."""
     specs = model._meta.get("index_specs") or []
     return list(dict.fromkeys(tuple(name for name, _ in spec["fields"]) for spec in specs if spec.get("unique")))
 
 
-def _unique(model: type, fields: list[KeyField]) -> list[Rule]:
+def _unique(model: type[Any], fields: list[KeyField]) -> list[Rule]:
     key = [f.db for f in fields]
     # A key of _id alone keeps _id unique across shards, so every unique index holding _id stays unique.
     return [("error", "unenforceable-unique",
@@ -278,7 +281,7 @@ def _unique(model: type, fields: list[KeyField]) -> list[Rule]:
             for index in unique_indexes(model) if list(index[: len(key)]) != key and not (key == ["_id"] and "_id" in index)]
 
 
-def _primary_key(model: type, fields: list[KeyField]) -> list[Rule]:
+def _primary_key(model: type[Any], fields: list[KeyField]) -> list[Rule]:
     from mongoengine import fields as mf
 
     id_field = model._meta.get("id_field")
@@ -293,7 +296,7 @@ def _primary_key(model: type, fields: list[KeyField]) -> list[Rule]:
              f"{declaration_text(model, [f.path for f in fields] + [id_field])}")]
 
 
-def _write_path(model: type, fields: list[KeyField]) -> list[Rule]:
+def _write_path(model: type[Any], fields: list[KeyField]) -> list[Rule]:
     """mongoengine's own traps (facts sheet, "mongoengine write paths"), for models whose writes mongoshard does not
     make safe (declared in meta only)."""
     from ..model.safe_writes import has_safe_writes

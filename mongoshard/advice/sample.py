@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import itertools
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from ..errors import Interrupted, brief
 from ..files import user_output_to_stderr

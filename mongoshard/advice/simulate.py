@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import bson
 import numpy as np
@@ -190,7 +191,7 @@ def simulate(documents: Iterable[Mapping[str, Any]], keys: Sequence[Mapping[str,
         model = "pre-7.0: the autosplitter cuts chunks of the chunk size, dealt to shards in even runs"
     scale = (data_bytes or total) / total if total else 1.0
     candidates = tuple(_candidate(sample, dict(key), shards, limit, audit_records, scale, balancer) for key in keys)
-    taken = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    taken = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return SimulationReport(count, shards, limit, candidates, taken, int(data_bytes or total), model)
 
 
@@ -201,7 +202,8 @@ def grown_layout(documents: Iterable[Mapping[str, Any]], key: Mapping[str, Any],
     sample = _Sample([key])
     sample.read(documents, None)
     keyed = sample.ranks(key)
-    layout = autosplit_layout(keyed, sample.sizes, shards, chunk_bytes or max(1, int(sample.sizes.sum()) // (shards * CHUNKS_PER_SHARD)))
+    layout = autosplit_layout(keyed, sample.sizes, shards,
+                              chunk_bytes or max(1, int(sample.sizes.sum()) // (shards * CHUNKS_PER_SHARD)))
     names = list(key)
     starts = [dict(zip(names, keyed.value(int(rank)))) for rank in layout.first_ranks[1:]]
     bounds = [{name: MinKey() for name in key}, *starts, {name: MaxKey() for name in key}]

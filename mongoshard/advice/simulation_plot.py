@@ -51,7 +51,8 @@ def panels(report: Any) -> list[Panel]:
         top = ""
         if candidate.most_common and candidate.most_common[0][1] > 1:
             value, count = candidate.most_common[0]
-            top = f" · most common: {', '.join(value_text(v) for v in value.values())[:30]} ({count / max(report.documents, 1):.0%})"
+            shown = ", ".join(value_text(v) for v in value.values())[:30]
+            top = f" · most common: {shown} ({count / max(report.documents, 1):.0%})"
         facts = (f"{candidate.cardinality:,} distinct values{top} · {monotonic} · jumbo chunks: {candidate.jumbo_chunks} · "
                  f"recent inserts on the busiest shard: {candidate.hot_insert_share:.0%}")
         found.append(Panel(label, tuple(b / total for b in candidate.bytes_per_shard), tuple(candidate.recent_inserts_per_shard),
@@ -96,11 +97,13 @@ def svg(report: Any) -> str:
         for shard, (share, recent) in enumerate(zip(panel.shares, panel.recent)):
             colour = _COLOURS["over"] if share > even * 1.25 else _COLOURS["data"]
             parts.append(f"<text x='20' y='{y + 16}'>shard{shard}</text>")
-            for offset, (value, fill, what) in enumerate(((share, colour, "data"), (recent, _COLOURS["recent"], "recent inserts"))):
+            bars = ((share, colour, "data"), (recent, _COLOURS["recent"], "recent inserts"))
+            for offset, (value, fill, what) in enumerate(bars):
                 bar_y = y + offset * (_BAR // 2 + 2)
                 parts.append(f"<rect x='{label_width}' y='{bar_y}' width='{value * _SCALE:.1f}' height='{_BAR // 2}' "
                              f"fill='{fill}'><title>{what}: {value:.0%}</title></rect>")
-                parts.append(f"<text x='{label_width + value * _SCALE + 6:.1f}' y='{bar_y + 8}' font-size='10'>{value:.0%}</text>")
+                parts.append(f"<text x='{label_width + value * _SCALE + 6:.1f}' y='{bar_y + 8}' font-size='10'>"
+                             f"{value:.0%}</text>")
             y += _BAR + 2 + _GAP
         line_x = label_width + even * _SCALE
         parts.append(f"<line x1='{line_x:.1f}' y1='{top - 3}' x2='{line_x:.1f}' y2='{y - _GAP + 3}' stroke='{_COLOURS['even']}' "
@@ -122,7 +125,8 @@ def _legend(x: int, y: int, even: float) -> list[str]:
         f"<text x='{x + 310}' y='{y}'>data over 1.25 × the even share</text>",
         f"<rect x='{x + 10}' y='{y + 6}' width='14' height='10' fill='{_COLOURS['recent']}'/>",
         f"<text x='{x + 30}' y='{y + 16}'>the most recent tenth of the inserts</text>",
-        f"<line x1='{x + 300}' y1='{y + 4}' x2='{x + 300}' y2='{y + 18}' stroke='{_COLOURS['even']}' stroke-width='2' stroke-dasharray='5,3'/>",
+        f"<line x1='{x + 300}' y1='{y + 4}' x2='{x + 300}' y2='{y + 18}' stroke='{_COLOURS['even']}' stroke-width='2' "
+        "stroke-dasharray='5,3'/>",
         f"<text x='{x + 310}' y='{y + 16}'>even share ({even:.0%})</text>",
     ]
 
@@ -170,7 +174,8 @@ def _png(report: Any, target: Path, force: bool) -> Path:
                Patch(color=_COLOURS["over"], label="data over 1.25 × the even share"),
                Patch(color=_COLOURS["recent"], label="the most recent tenth of the inserts"),
                Line2D([0], [0], color=_COLOURS["even"], linestyle="--", linewidth=2, label=f"even share ({even:.0%})")]
-    figure.legend(handles=handles, loc="upper left", ncol=4, fontsize=9, bbox_to_anchor=(0.01, 0.995 - 0.35 / figure.get_figheight()))
+    figure.legend(handles=handles, loc="upper left", ncol=4, fontsize=9,
+                  bbox_to_anchor=(0.01, 0.995 - 0.35 / figure.get_figheight()))
     figure.suptitle(_title(report), x=0.01, ha="left", fontsize=10, fontweight="bold")
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.75 / figure.get_figheight()), h_pad=4.5)
     return write_png(figure, target, force=force, dpi=110)

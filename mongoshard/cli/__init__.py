@@ -36,7 +36,7 @@ def main() -> None:
             message = "the current directory no longer exists; cd to an existing directory and run it again"
             print(json.dumps({"error": message, "exit_code": 2}) if "--json" in sys.argv[1:] else f"mongoshard: {message}",
                   file=sys.stderr)
-            raise SystemExit(2)
+            raise SystemExit(2) from None
     if here is not None and here not in sys.path:
         sys.path.insert(0, here)
     code = run(sys.argv[1:])

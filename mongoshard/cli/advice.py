@@ -1,6 +1,8 @@
 """Advice commands, for before sharding: ``advise`` and ``simulate``."""
 
 
+import functools
+from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
@@ -46,9 +48,9 @@ def advise_command(modules: list[str] = MODULES_ARGUMENT,
         out = console()
         colours = {"error": "red", "warning": "yellow", "info": "blue"}
         for finding in findings:
-            key = f" key {finding.key}" if finding.key else ""
+            shown_key = f" key {finding.key}" if finding.key else ""
             out.print(styled(finding.severity, colours[finding.severity]) + " " + styled(finding.namespace, "bold")
-                      + f" ({finding.model}{key}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
+                      + f" ({finding.model}{shown_key}) {finding.rule}: {finding.message}\n  fix: {finding.fix}")
         errors = sum(f.severity == "error" for f in findings)
         out.print(f"{len(findings)} finding(s), {errors} error(s)" if findings else f"No findings for {', '.join(modules)}.")
     exit_if_problems(found)
@@ -168,7 +170,7 @@ def _print_simulation(report: Any) -> None:
     table.add_column("")
     for candidate in report.candidates:
         table.add_column(key_text(candidate.key), justify="right")
-    rows = [
+    rows: list[tuple[str, Callable[[Any], str]]] = [
         ("distinct values", lambda c: f"{c.cardinality:,}"),
         ("most common value (documents)", lambda c: _most_common_text(c, report.documents)),
         ("monotonicity (key order ~ insert order)", lambda c: c.monotonicity + (f" (r = {c.correlation:.2f})" if c.correlation is not None else "")),
@@ -184,11 +186,15 @@ def _print_simulation(report: Any) -> None:
         ("moved by adding a shard: hash mod N", lambda c: f"{c.moved_by_modulo:.0%}"),
     ]
     if report.candidates and report.candidates[0].queries is not None:
-        rows += [(f"queries {kind}", lambda c, kind=kind: f"{c.queries[kind]:.0%}") for kind in ("single-shard", "multi-shard", "scatter-gather", "unknown")]
+        rows += [(f"queries {kind}", functools.partial(_query_share, kind)) for kind in ("single-shard", "multi-shard", "scatter-gather", "unknown")]
     for label, cell in rows:
         table.add_row(label, *(cell(c) for c in report.candidates))
     table.add_row(styled("verdict", "bold"), *(c.verdict for c in report.candidates))
     console().print(table)
+
+
+def _query_share(kind: str, candidate: Any) -> str:
+    return f"{candidate.queries[kind]:.0%}"
 
 
 def _most_common_text(candidate: Any, documents: int) -> str:

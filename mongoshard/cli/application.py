@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -22,7 +22,7 @@ TRACEBACK_OPTION = typer.Option(False, "--traceback", help="Show the traceback o
 
 
 def discovered(modules: list[str], database: Optional[str], aliases: Optional[list[str]], include_tests: bool,
-               show_traceback: bool) -> "Discovery":
+               show_traceback: bool) -> Discovery:
     """Scan the modules; each problem is one line on stderr (the traceback too with --traceback), the rest goes on.
 
     A database nobody names comes from ``$MONGOSHARD_URI``'s path, else is shown as unknown.
@@ -30,15 +30,15 @@ def discovered(modules: list[str], database: Optional[str], aliases: Optional[li
     from ..model.discovery import scan
     from ..model.fields import database_name_problem
 
-    if database is not None and (problem := database_name_problem(database)):
-        fail(f"--database {database[:80]!r} {problem}; give the name of the database the models use")
+    if database is not None and (name_problem := database_name_problem(database)):
+        fail(f"--database {database[:80]!r} {name_problem}; give the name of the database the models use")
     found = scan(modules, database=database, aliases=_aliases(aliases or []), fallback_database=uri_database(),
                  include_tests=include_tests)
     if found.problems and not found.imported:  # nothing to analyse: the failure is the answer
-        problem = found.problems[0]
-        if show_traceback and problem.detail:
-            note(problem.detail.rstrip())
-        fail(problem.message + (f" ({problem.location})" if problem.location else ""))
+        first = found.problems[0]
+        if show_traceback and first.detail:
+            note(first.detail.rstrip())
+        fail(first.message + (f" ({first.location})" if first.location else ""))
     unused = set(_aliases(aliases or [])) - {getattr(c, "_meta", {}).get("db_alias") or "default" for c in _models(found)}
     for alias in sorted(unused):
         warn(f"--alias {alias}: no model of {', '.join(modules)} uses the db_alias '{alias}'")
@@ -50,13 +50,13 @@ def discovered(modules: list[str], database: Optional[str], aliases: Optional[li
     return found
 
 
-def _models(found: "Discovery") -> list[type]:
+def _models(found: Discovery) -> list[type[Any]]:
     from ..advice.advise import model_of
 
     return [*found.unsharded, *(model_of(spec) for spec in found.specs)]
 
 
-def exit_if_problems(found: "Discovery") -> None:
+def exit_if_problems(found: Discovery) -> None:
     """Exit 2 after the output when a module or model could not be analysed, so that scripts notice."""
     from .boundary import EXIT_ERROR
 

@@ -40,7 +40,8 @@ import sys
 import threading
 import traceback
 import warnings
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
+from collections.abc import Iterator
 
 from ..errors import Interrupted, MongoshardError, brief, redact, redact_message, remember_uri_secrets
 
@@ -129,7 +130,7 @@ def _click_exceptions() -> Any:
     try:
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions  # type: ignore[no-redef]
+        from click import exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
     return exceptions
 
 
@@ -180,7 +181,7 @@ class _RedactingStream(io.TextIOBase):
     ``json_lines`` (stderr under --json), a line that is not a JSON object (the user's code printing, a library)
     is written as ``{"output": line}``, so that every line stays JSON."""
 
-    def __init__(self, target: TextIO, *, json_lines: bool = False, diagnostics: bool = False) -> None:
+    def __init__(self, target: TextIO | io.TextIOBase, *, json_lines: bool = False, diagnostics: bool = False) -> None:
         self._target = target
         self._pending = ""
         self._lock = threading.Lock()
@@ -309,7 +310,7 @@ def hold_warning(message: str) -> None:
 @contextlib.contextmanager
 def _warnings_held(held: list[str]) -> Iterator[None]:
     """A library's warning ("Unknown option: ..." from pymongo names a typo in a URI) and ours, held for the end."""
-    def show(message: Any, category: type, *_: Any, **__: Any) -> None:
+    def show(message: Any, category: type[Any], *_: Any, **__: Any) -> None:
         text = " ".join(str(message).split())
         if text not in held:
             held.append(text)

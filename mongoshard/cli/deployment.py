@@ -149,8 +149,9 @@ def status(file: Optional[str] = TOPOLOGY_OPTION,
     refuse_together("-f reports the local cluster, --uri another one", uri=uri, file=file)
     remote = uri or (None if file else cluster_uri(None))
     processes = None if remote else cluster_status(load_cli_topology(file))
-    cluster, problem = None, "no config server of the local cluster answers"
-    if remote or any(p.role == "configsvr" and p.answering for p in processes.processes):
+    cluster: Any = None
+    problem: str | None = "no config server of the local cluster answers"
+    if remote or (processes is not None and any(p.role == "configsvr" and p.answering for p in processes.processes)):
         try:
             cluster, problem = overview(cluster_source(remote, file)), None
         except MongoshardError as exc:

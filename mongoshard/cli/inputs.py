@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..units import size_text
@@ -37,7 +37,7 @@ def refuse_together(why: str, **given: Any) -> None:
         fail(f"{' and '.join(named)} cannot be used together ({why}); give one of them")
 
 
-def model_spec(target: str, database: str | None, *, offline: bool = False) -> "ShardSpec":
+def model_spec(target: str, database: str | None, *, offline: bool = False) -> ShardSpec:
     """The spec of MODULE:MODEL; offline, a database nobody names is ``$MONGOSHARD_URI``'s or shown as unknown."""
     from ..model.declaration import spec_for
     from ..model.discovery import UNKNOWN_DATABASE, load_model
@@ -104,7 +104,7 @@ def parse_candidate(entry: str) -> tuple[str, dict[str, Any]]:
     return namespace, read_key(text, f"the key of --key {namespace}")
 
 
-def cluster_of(spec: "ShardSpec", path: str | None, shard_count: int, version: tuple[int, int]) -> Any:
+def cluster_of(spec: ShardSpec, path: str | None, shard_count: int, version: tuple[int, int]) -> Any:
     """The cluster a route is predicted on: a snapshot file's, or a new one of ``shard_count`` shards."""
     from ..cluster.offline import PredictedSource, SnapshotSource
 
@@ -113,7 +113,7 @@ def cluster_of(spec: "ShardSpec", path: str | None, shard_count: int, version: t
     return PredictedSource([spec], [f"shard{i}" for i in range(shard_count)], server_version=version)
 
 
-class WriteOperation(str, Enum):
+class WriteOperation(StrEnum):
     """The write commands a router targets (``route --write``)."""
 
     insert = "insert"
@@ -131,7 +131,7 @@ def require_write(**given: Any) -> None:
 
 
 def write_of(operation: str, filter_document: dict, update: str | None, upsert: bool, multi: bool,
-             collation: dict | None) -> "Write":
+             collation: dict | None) -> Write:
     """The write ``route --write`` and ``explain --write`` describe, its options checked together."""
     from ..routing.writes import Write
 
@@ -213,7 +213,7 @@ def read_size(text: str, option: str, *, low: int = 1, high: int = 1024**5 * 64)
     return int(size)
 
 
-def load_cli_topology(path: str | None, no_auth: bool = False) -> "Topology":
+def load_cli_topology(path: str | None, no_auth: bool = False) -> Topology:
     from dataclasses import replace
 
     from ..deploy.topology import load_topology

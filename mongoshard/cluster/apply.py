@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
 
 from bson import MinKey
 
@@ -178,7 +179,8 @@ class _Applier:
                 return CollectionOutcome(spec.namespace, DRIFT, drift, notes=self.notes)
         self._zones()
         if current is not None:
-            return self._outcome(ALREADY, f"{spec.namespace} is already sharded with the declared key {key_text(spec.key_pattern)}")
+            return self._outcome(ALREADY,
+                                 f"{spec.namespace} is already sharded with the declared key {key_text(spec.key_pattern)}")
         self._step("enable sharding", "admin", {"enableSharding": spec.database},
                    done=self._find_one("databases", {"_id": spec.database}) is not None)
         self._index()
@@ -190,7 +192,8 @@ class _Applier:
 
     def _outcome(self, outcome: str, message: str) -> CollectionOutcome:
         if self.dry_run and any(step.status == WOULD_RUN for step in self.steps):
-            outcome, message = PLANNED, f"{self.spec.namespace}: {sum(s.status == WOULD_RUN for s in self.steps)} command(s) would run"
+            would_run = sum(s.status == WOULD_RUN for s in self.steps)
+            outcome, message = PLANNED, f"{self.spec.namespace}: {would_run} command(s) would run"
         return CollectionOutcome(self.spec.namespace, outcome, message, tuple(self.steps), self.notes)
 
     def _step(self, action: str, database: str, command: Mapping[str, Any], *, done: bool) -> None:
@@ -248,7 +251,7 @@ class _Applier:
         name = "_".join(f"{field}_{kind}" for field, kind in wanted.items())
         if any(index.get("name") == name for index in existing):
             name += "_simple"  # an index of that name has another collation or uniqueness
-        index = {"key": wanted, "name": name, "collation": {"locale": "simple"}}
+        index: dict[str, Any] = {"key": wanted, "name": name, "collation": {"locale": "simple"}}
         if spec.unique:
             index["unique"] = True
         self._step("create the shard key index", spec.database,

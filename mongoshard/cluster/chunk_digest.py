@@ -14,7 +14,8 @@ documents field by field, canonical type first, which is the order of the key (`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from bson import MinKey
 
@@ -28,11 +29,11 @@ PAGE = 16  # chunks a donor's cursor reads at a time: the first movable one is n
 _PROJECTION = {"min": 1, "max": 1, "shard": 1, "jumbo": 1, "_id": 0}
 
 
-def digest_status(chunks: Any, read: Callable[[Callable[[], Any]], Any], shards: Sequence[ShardState],
+def digest_status(chunks: Any, read: Callable[..., Any], shards: Sequence[ShardState],
                   collection: CollectionState, selector: Mapping[str, Any], per_shard: Mapping[str, int] | None = None) -> str:
     """The status of ``collection`` (its ``chunks`` left empty) from config.chunks (``chunks``, a pymongo collection)
-    documents matching ``selector``; ``read`` runs each server call (translating its errors).  ``per_shard``: the
-    chunk counts already read, which are the counts per zone of a collection without zones."""
+    documents matching ``selector``; ``read(call, *arguments)`` makes each server call (translating its errors).
+    ``per_shard``: the chunk counts already read, which are the counts per zone of a collection without zones."""
     key = list(collection.key)
     zone_of_chunk = _zone_expression(collection.zones, key)
     if per_shard is not None and not collection.zones:
@@ -69,12 +70,12 @@ def _zone_expression(zones: Sequence[ZoneRange], key: Sequence[str]) -> Any:
         for zone in zones], "default": {"$literal": NO_ZONE}}}
 
 
-def _straddles(chunks: Any, read: Callable[[Callable[[], Any]], Any], zones: Sequence[ZoneRange], key: Sequence[str],
+def _straddles(chunks: Any, read: Callable[..., Any], zones: Sequence[ZoneRange], key: Sequence[str],
                selector: Mapping[str, Any]) -> bool:
     """Whether a zone bound falls strictly inside a chunk (selectChunksToSplit): the chunk before each bound ends
     after it."""
     for bound in {repr(b): b for zone in zones for b in (_full(zone.min, key), _full(zone.max, key))}.values():
-        before = read(lambda: chunks.find_one({**selector, "min": {"$lt": bound}}, {"max": 1}, sort=[("min", -1)]))
+        before = read(chunks.find_one, {**selector, "min": {"$lt": bound}}, {"max": 1}, sort=[("min", -1)])
         if before is not None and bound_position(before["max"], key) > bound_position(bound, key):
             return True
     return False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..errors import MongoshardError, brief, redact, remember_secret, remember_uri_secrets
 
@@ -32,7 +33,8 @@ def connect(uri: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, **options: Any) -
         raise ConnectionFailed(f"'{shown}' cannot be used: a MongoDB URI starts with mongodb:// or mongodb+srv://, "
                                "e.g. mongodb://host:27017")
     # A timeout written in the URI is the user's explicit choice; keyword arguments would override it.
-    timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS") if name.lower() not in uri.lower()}
+    timeouts: dict[str, Any] = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                                if name.lower() not in uri.lower()}
     # Every value MongoDB stores can be read: dates past year 9999 or before year 1 (as DatetimeMS, exact) and strings
     # that are not UTF-8 (their bad bytes read as U+FFFD: pymongo offers no handler that keeps them); a document is
     # never refused for a field mongoshard does not judge.
@@ -105,7 +107,7 @@ def shard_client(host: str, **options: Any) -> Any:
     replica_set, _, members = host.partition("/")
     if not members:  # a standalone shard: "host:port"
         replica_set, members = "", host
-    extra = {"replicaSet": replica_set} if replica_set else {"directConnection": True}
+    extra: dict[str, Any] = {"replicaSet": replica_set} if replica_set else {"directConnection": True}
     return MongoClient(f"mongodb://{members}/", serverSelectionTimeoutMS=5000, **extra, **options)
 
 

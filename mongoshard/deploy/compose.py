@@ -181,9 +181,11 @@ def render_compose(topology: Topology, compose_dir: Path | None = None) -> str:
     import yaml
 
     header = (f"{RENDERED_HEADER}\n"
-              f"# Usage: mongoshard init && docker compose -p {topology.name} up -d && docker compose -p {topology.name} logs init\n")
+              f"# Usage: mongoshard init && docker compose -p {topology.name} up -d && "
+              f"docker compose -p {topology.name} logs init\n")
     if topology.auth:
-        header += f"# Secrets come from {_secrets_path(topology, compose_dir)}/ (created by 'mongoshard init'); never commit them.\n"
+        header += (f"# Secrets come from {_secrets_path(topology, compose_dir)}/ (created by 'mongoshard init'); "
+                   "never commit them.\n")
     body = yaml.dump(compose_document(topology, compose_dir), Dumper=_literal_blocks(), sort_keys=False,
                      default_flow_style=False, width=1000)
     # compose interpolates ${...} and $NAME everywhere; a literal dollar is written $$.
@@ -216,10 +218,11 @@ def _compose_command() -> list[str]:
     legacy = shutil.which("docker-compose")
     if legacy:
         return [legacy]
-    raise ComposeError("Neither 'docker compose' nor 'docker-compose' is installed; install Docker, or use 'mongoshard up' for local processes")
+    raise ComposeError("Neither 'docker compose' nor 'docker-compose' is installed; install Docker, "
+                       "or use 'mongoshard up' for local processes")
 
 
-def _literal_blocks() -> type:
+def _literal_blocks() -> type[Any]:
     """A YAML dumper that writes multi-line strings (the init script) as readable blocks."""
     import yaml
 

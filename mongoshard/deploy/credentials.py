@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import MongoshardError, remember_secret
 from ..files import FileProblem, read_text
@@ -62,7 +63,7 @@ class Credentials:
 
     def check(self) -> None:
         """Read both secrets now, so that a damaged one stops a command before it starts anything."""
-        self.password, self.internal_key
+        _ = self.password, self.internal_key
 
     def admin_options(self) -> dict[str, str]:
         """pymongo options that log in as the cluster's admin user."""
@@ -90,9 +91,9 @@ def ensure_credentials(state_dir: str | Path) -> Credentials:
             raise CredentialsError(f"{lost[0]} is missing, but the cluster in {directory / 'data'} was set up with it; "
                                    "restore the file, or start over with 'mongoshard down --purge' (which deletes that data)")
     if credentials.keyfile.exists() or credentials.keyfile.is_symlink():
-        credentials.internal_key  # a damaged secret stops here, before anything else is created
+        _ = credentials.internal_key  # a damaged secret stops here, before anything else is created
     if credentials.password_file.exists() or credentials.password_file.is_symlink():
-        credentials.password
+        _ = credentials.password
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for path, content, mode in ((credentials.keyfile, base64.b64encode(secrets.token_bytes(_KEY_BYTES)).decode() + "\n", 0o400),
                                 (credentials.password_file, secrets.token_urlsafe(24) + "\n", 0o600)):
@@ -110,7 +111,7 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
     return credentials if credentials.keyfile.exists() and credentials.password_file.exists() else None
 
 
-def admin_client_options(state_dir: str | Path, *, required: bool = False) -> dict[str, str]:
+def admin_client_options(state_dir: str | Path, *, required: bool = False) -> dict[str, Any]:
     """pymongo options for the admin user of the cluster in ``state_dir`` (empty without auth).
 
     With ``required`` (the topology has auth on), missing secrets are an error naming the file, not an anonymous login.
@@ -144,6 +145,7 @@ def _start_over(secret: Path) -> str:
 
 def _read(path: Path) -> str:
     try:
-        return read_text(path, "the secret", hint="run 'mongoshard init' or 'mongoshard up' to create it", limit=_MAX_SECRET_BYTES)
+        return read_text(path, "the secret", hint="run 'mongoshard init' or 'mongoshard up' to create it",
+                         limit=_MAX_SECRET_BYTES)
     except FileProblem as exc:
         raise CredentialsError(str(exc)) from None

@@ -58,7 +58,7 @@ def status(topology: Topology, *, state_dir: str | Path | None = None) -> Cluste
     return ClusterStatus(processes, shards, routers, tuple(problems))
 
 
-def _process_status(process: Process, state: StateFile, options: dict[str, str]) -> ProcessStatus:
+def _process_status(process: Process, state: StateFile, options: dict[str, Any]) -> ProcessStatus:
     from pymongo.errors import OperationFailure, PyMongoError
 
     pid = state.pid(process.name)
@@ -82,7 +82,7 @@ def _member_state(client: Any) -> str:
     return next(m["stateStr"] for m in members if m.get("self"))
 
 
-def _config_view(processes: tuple[ProcessStatus, ...], options: dict[str, str]) -> tuple[tuple[ShardInfo, ...], tuple[str, ...]]:
+def _config_view(processes: tuple[ProcessStatus, ...], options: dict[str, Any]) -> tuple[tuple[ShardInfo, ...], tuple[str, ...]]:
     """Shards and routers as recorded on the config server (readable without a mongos)."""
     from ..cluster.live import ConfigDatabaseSource
     from ..cluster.source import SourceError

@@ -11,7 +11,8 @@ the operator's Secret at run time.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import MongoshardError
 from ..model.declaration import ShardSpec

@@ -3,7 +3,8 @@ check it (``psmdb_check`` for the custom resource, ``kubernetes_objects`` for th
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from .kubernetes_objects import KUBERNETES_VERSION, KubernetesCheckError, job_problems
 from .psmdb_check import custom_resource_problems

@@ -10,7 +10,8 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import MongoshardError
 from .kubernetes_settings import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
@@ -81,7 +82,7 @@ def metadata_problems(metadata: Any, *, job: bool = False) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _object_meta_validator() -> Any:
     definitions = _kubernetes_definitions()
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -89,7 +90,7 @@ def _object_meta_validator() -> Any:
     return _validator_with(schema, definitions)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _job_validator() -> Any:
     """kubernetes-validate's strict Job schema of KUBERNETES_VERSION, read once, with a format checker (its own
     ``validate`` checks no formats, so an int32 field would take any integer)."""
@@ -105,7 +106,7 @@ def _kubernetes_schemas() -> Path:
     return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}.0-local-strict"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kubernetes_definitions() -> dict[str, Any]:
     return json.loads((_kubernetes_schemas() / "_definitions.json").read_text())
 
@@ -150,7 +151,7 @@ def _job_rules(document: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where}.action: FailIndex requires the backoffLimitPerIndex to be set")
         for condition in conditions or []:
             if not _QUALIFIED_NAME.fullmatch(str(condition.get("type") or "")):
-                problems.append(f"{where}.onPodConditions: type {condition.get('type')!r:.60} is not a qualified name")
+                problems.append(f"{where}.onPodConditions: type[Any] {condition.get('type')!r:.60} is not a qualified name")
             if condition.get("status") not in ("True", "False", "Unknown"):
                 problems.append(f"{where}.onPodConditions: status is required (True, False or Unknown)")
         if codes is not None:
@@ -198,10 +199,10 @@ def _pod_rules(pod: Mapping[str, Any]) -> list[str]:
         seen.add(name)
         if not str(container.get("image") or "").strip():
             problems.append(f"{where}.image: a container needs an image")
-        for variable in container.get("env") or []:
-            if isinstance(variable, Mapping) and not _ENV_NAME.fullmatch(str(variable.get("name") or "")):
-                problems.append(f"{where}.env: {variable.get('name')!r:.60} is not a valid environment variable name")
-        for mount in container.get("volumeMounts") or []:
-            if isinstance(mount, Mapping) and mount.get("name") not in volumes:
-                problems.append(f"{where}.volumeMounts: volume {mount.get('name')!r:.60} is not in the pod's volumes")
+        problems.extend(f"{where}.env: {variable.get('name')!r:.60} is not a valid environment variable name"
+                        for variable in container.get("env") or []
+                        if isinstance(variable, Mapping) and not _ENV_NAME.fullmatch(str(variable.get("name") or "")))
+        problems.extend(f"{where}.volumeMounts: volume {mount.get('name')!r:.60} is not in the pod's volumes"
+                        for mount in container.get("volumeMounts") or []
+                        if isinstance(mount, Mapping) and mount.get("name") not in volumes)
     return problems

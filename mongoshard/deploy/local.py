@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import Interrupted
 from .binaries import BinaryNotFound, binary_version, find_binary
@@ -212,7 +212,7 @@ def down(topology: Topology, *, state_dir: str | Path | None = None, purge: bool
     state = StateFile(directory)
     adopt_running(state, topology.processes())
     say = progress or (lambda message: None)
-    order = [p for p in reversed(topology.processes())]
+    order = list(reversed(topology.processes()))
     say(f"stopping {', '.join(p.name for p in order if p.name in state.records) or 'nothing'}")
     stopped, not_running = _stop_all(order, state)
     purged = purge_state_dir(directory) if purge and directory.exists() else None

@@ -14,7 +14,8 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .kubernetes_objects import KubernetesCheckError, int_formats, metadata_problems, where
 from .kubernetes_settings import DNS_1035_LABEL, OPERATORS
@@ -162,14 +163,14 @@ def _version(text: Any) -> tuple[int, ...]:
     return tuple(int(part or 0) for part in found.groups()) if found else (999, 0, 0)  # go-version: 1.15 is 1.15.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_schema(operator: str) -> dict[str, Any]:
     if operator not in OPERATORS:
         raise KubernetesCheckError(f"--operator must be one of {', '.join(OPERATORS)}, not {operator!r:.40}")
     return json.loads((_SCHEMAS / OPERATORS[operator].schema_file).read_text())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_validator(operator: str) -> Any:
     import jsonschema
 
@@ -202,7 +203,7 @@ def _pruned(value: Any, schema: Mapping[str, Any]) -> Any:
     """Null values of fields that are not nullable are dropped before validation, as the API server does."""
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
-        extra = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
+        extra: Any = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
         for key in list(value):
             field = properties.get(key, extra)
             if value[key] is None and not field.get("nullable"):

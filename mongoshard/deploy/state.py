@@ -20,7 +20,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ..errors import MongoshardError
 from ..files import FileProblem, read_text
@@ -36,7 +37,8 @@ _MAX_STATE_BYTES = 1024**2
 # The names mongoshard gives its processes (topology.processes): cfgrs-0, shard3-2, mongos-1.
 _PROCESS_NAME = re.compile(r"(cfgrs|shard\d+|mongos)-\d+")
 # The only entries the record may name: anything else in it is not acted on.
-_OURS = re.compile(r"state\.json|state\.tmp|keyfile|admin-password|data/(cfgrs|shard\d+)-\d+|logs/(cfgrs|shard\d+|mongos)-\d+\.(log|out)")
+_OURS = re.compile(r"state\.json|state\.tmp|keyfile|admin-password|data/(cfgrs|shard\d+)-\d+|"
+                   r"logs/(cfgrs|shard\d+|mongos)-\d+\.(log|out)")
 # "!logs/shard0-0.log.2024-05-01T10-00-00": a file named like one of mongod's rotated logs that was there before the
 # log was created, so not mongod's: purge keeps it.
 _FOREIGN = re.compile(r"!logs/(cfgrs|shard\d+|mongos)-\d+\.log\.[0-9T:.-]+")
@@ -221,7 +223,8 @@ def purge_state_dir(state_dir: Path) -> PurgeResult:
 # What mongod 6.0 to 8.0 writes in a --dbpath, by name: WiredTiger's files at the top (collection-*.wt, index-*.wt,
 # _mdb_catalog.wt, sizeStorer.wt, WiredTiger*), the journal's logs, FTDC's metrics, the lock, storage.bson and the
 # temporary folder's files; anything else, a look-alike in a subfolder included, is the user's.
-_SERVER_FILE = re.compile(r"((collection|index)-[0-9]+-+-?[0-9]+\.wt|_mdb_catalog\.wt|sizeStorer\.wt|WiredTiger[A-Za-z]*(\.wt|\.lock|\.turtle|\.backup)?|"
+_SERVER_FILE = re.compile(r"((collection|index)-[0-9]+-+-?[0-9]+\.wt|_mdb_catalog\.wt|sizeStorer\.wt|"
+                          r"WiredTiger[A-Za-z]*(\.wt|\.lock|\.turtle|\.backup)?|"
                           r"mongod\.lock|storage\.bson|journal/WiredTiger(Log|Preplog|Tmplog)\.[0-9]+|"
                           r"diagnostic\.data/metrics\.[0-9TZ:.-]+|diagnostic\.data/metrics\.interim(\.temp)?|_tmp/[^/]+)")
 _ROTATED = re.compile(r"\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(\.\d+)?")

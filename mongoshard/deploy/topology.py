@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import MongoshardError
 from ..files import read_text
@@ -95,7 +96,8 @@ class Topology:
     def shards(self) -> tuple[ReplicaSet, ...]:
         start = self.base_port + self.router_count + self.config_members
         return tuple(
-            ReplicaSet(f"shard{i}", tuple(range(start + i * self.shard_members, start + (i + 1) * self.shard_members)), "shardsvr")
+            ReplicaSet(f"shard{i}", tuple(range(start + i * self.shard_members, start + (i + 1) * self.shard_members)),
+                       "shardsvr")
             for i in range(self.shard_count)
         )
 
@@ -124,7 +126,7 @@ class Topology:
 
 # name in the file -> (attribute, type, minimum, maximum).  A replica set has at most 50 members (7 voting);
 # more than a thousand shards or a hundred routers is a typo, and every port must fit below 65536.
-_FIELDS: dict[str, tuple[str, type, int | None, int | None]] = {
+_FIELDS: dict[str, tuple[str, type[Any], int | None, int | None]] = {
     "name": ("name", str, None, None),
     "version": ("version", str, None, None),
     "data_dir": ("data_dir", str, None, None),
@@ -173,7 +175,8 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
         values[attribute] = value
     topology = Topology(**values, root=root)
     if not _PROJECT_NAME.fullmatch(topology.name):
-        raise TopologyError(f"{origin}: 'name' must be lowercase letters, digits, '-' or '_' (a compose project name), not {topology.name!r}")
+        raise TopologyError(f"{origin}: 'name' must be lowercase letters, digits, '-' or '_' (a compose project name), "
+                            f"not {topology.name!r}")
     if not _VERSION.fullmatch(topology.version):
         raise TopologyError(f"{origin}: 'version' must be a MongoDB version such as '8.0' or '9.0' (the mongo image tag), "
                             f"not {topology.version!r}")
@@ -183,7 +186,8 @@ def parse_topology(document: Any, origin: str = DEFAULT_FILE, root: Path | None 
     if topology.config_shard and topology.version_tuple < CONFIG_SHARD_SINCE:
         raise TopologyError(f"{origin}: 'config_shard' needs MongoDB 8.0 or later (transitionFromDedicatedConfigServer), "
                             f"not {topology.version}; set version: '8.0'")
-    last_port = topology.base_port + topology.router_count + topology.config_members + topology.shard_count * topology.shard_members - 1
+    processes = topology.router_count + topology.config_members + topology.shard_count * topology.shard_members
+    last_port = topology.base_port + processes - 1
     if last_port > 65535:
         raise TopologyError(f"{origin}: ports run past 65535 from base_port {topology.base_port}; lower base_port")
     _check_data_dir(topology, origin)
@@ -217,7 +221,7 @@ def _warnings(topology: Topology) -> list[str]:
     return found
 
 
-def _describe(kind: type) -> str:
+def _describe(kind: type[Any]) -> str:
     return {str: "text", int: "a whole number", bool: "true or false"}[kind]
 
 
@@ -252,7 +256,7 @@ SUPPORTED_SINCE = (8, 0)
 CONFIG_SHARD_SINCE = (8, 0)
 
 
-def _loader() -> type:
+def _loader() -> type[Any]:
     """The strict loader (no aliases, no setting given twice: files.strict_yaml_loader), with a float kept as written
     (``version: 8.10`` is "8.10", not 8.1)."""
     from ..files import strict_yaml_loader

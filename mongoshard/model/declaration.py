@@ -23,7 +23,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..errors import DeclarationError
 from ..routing.splitting import ZoneRange
@@ -156,7 +157,7 @@ class ShardSpec:
     def zone_ranges(self) -> list[ZoneRange]:
         return [ZoneRange(z.name, dict(z.min), dict(z.max), tuple(z.shards)) for z in self.zones]
 
-    def lookup_specs(self) -> list["ShardSpec"]:
+    def lookup_specs(self) -> list[ShardSpec]:
         """The lookup collections of this collection, each sharded on the looked-up value."""
         return [ShardSpec(self.database, lookup.collection, lookup.key, lookup_of=f"{self.namespace} {lookup.path}")
                 for lookup in self.lookups]
@@ -193,7 +194,7 @@ def sharded(
             setattr(document_class, _DECLARATION_ERROR, error)
         return document_class
 
-    def _declare(document_class: type) -> None:
+    def _declare(document_class: type[Any]) -> None:
         meta = meta_of(document_class)
         name = document_class.__name__
         declared_key = key_paths(meta, name)
@@ -257,7 +258,7 @@ def _hashed_from_arguments(name: str, key: tuple[str, ...], hashed: str | bool |
 # From a Document class to a ShardSpec ----------------------------------------------
 
 
-def spec_for(document_class: type, *, database: str | None = None, aliases: Mapping[str, str] | None = None,
+def spec_for(document_class: type[Any], *, database: str | None = None, aliases: Mapping[str, str] | None = None,
              unknown_database: str | None = None) -> ShardSpec | None:
     """The validated spec of a Document class, or None when it declares no shard key.
 
@@ -286,7 +287,7 @@ def spec_for(document_class: type, *, database: str | None = None, aliases: Mapp
     )
 
 
-def _validated_declaration(document_class: type) -> dict[str, Any]:
+def _validated_declaration(document_class: type[Any]) -> dict[str, Any]:
     """Key, uniqueness, pre-splitting and zones in database field names, or a DeclarationError."""
     meta = document_class._meta
     name = document_class.__name__
@@ -325,7 +326,7 @@ def _declared_hashed(name: str, hashed: Any, key_fields: tuple[str, ...]) -> str
         raise DeclarationError(
             f"Model {name}: hashed field '{hashed}' is not in the shard key {key_fields}; add it to the key or hash a key field"
         )
-    return hashed
+    return None if hashed is None else str(hashed)
 
 
 def _presplit(
@@ -366,7 +367,7 @@ def _zone(name: str, zone: Zone | Mapping[str, Any], resolver: FieldResolver, ke
     )
 
 
-def database_of(document_class: type, aliases: Mapping[str, str], unknown: str | None) -> str:
+def database_of(document_class: type[Any], aliases: Mapping[str, str], unknown: str | None) -> str:
     """The database name mongoengine will use for the class's db_alias, without connecting."""
     from mongoengine.connection import DEFAULT_CONNECTION_NAME, _connection_settings
 
@@ -382,4 +383,4 @@ def database_of(document_class: type, aliases: Mapping[str, str], unknown: str |
             f"call mongoengine.register_connection('{alias}', db='NAME') in the models module, "
             "set meta['shard_database'], or pass database=... (--database on the command line)"
         )
-    return settings["name"]
+    return str(settings["name"])

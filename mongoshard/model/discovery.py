@@ -18,7 +18,8 @@ import sys
 import traceback
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import DeclarationError, Interrupted, brief
 from ..files import user_output_to_stderr
@@ -84,7 +85,7 @@ def scan(targets: Sequence[str], *, database: str | None = None, aliases: Mappin
             _import_tree(target, modules, problems, skipped, unregistered, include_tests=include_tests, top=True)
         _retry_unregistered(unregistered, modules, problems, skipped, include_tests=include_tests)
     by_namespace: dict[str, ShardSpec] = {}
-    unsharded: list[type] = []
+    unsharded: list[type[Any]] = []
     for document_class in _document_classes(modules):
         try:
             spec = spec_for(document_class, database=database, aliases=aliases,
@@ -115,7 +116,7 @@ def is_test_module(module_name: str) -> bool:
     return any(part in ("tests", "test", "conftest") or part.startswith("test_") for part in module_name.split("."))
 
 
-def load_model(target: str) -> type:
+def load_model(target: str) -> type[Any]:
     """The Document class named by ``"package.module:ClassName"``."""
     module_name, _, class_name = target.partition(":")
     if not module_name or not class_name:
@@ -127,7 +128,7 @@ def load_model(target: str) -> type:
     return document_class
 
 
-def switches_collection(document_class: type) -> bool:
+def switches_collection(document_class: type[Any]) -> bool:
     """Whether the model's module calls ``switch_collection`` or ``switch_db`` (one collection per entity, say): its
     documents may then live in collections a scan of the models does not see."""
     try:
@@ -238,18 +239,18 @@ def _failure_site(exc: BaseException | None) -> tuple[str | None, str]:
     return location, "".join(traceback.format_exception(exc))
 
 
-def _where_defined(document_class: type) -> str | None:
+def _where_defined(document_class: type[Any]) -> str | None:
     try:
         return f"{inspect.getsourcefile(document_class)}:{inspect.getsourcelines(document_class)[1]}"
     except (OSError, TypeError):
         return None
 
 
-def _model_name(document_class: type) -> str:
+def _model_name(document_class: type[Any]) -> str:
     return f"{document_class.__module__}.{document_class.__qualname__}"
 
 
-def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
+def _document_classes(modules: Sequence[ModuleType]) -> list[type[Any]]:
     """Document classes reached through ``modules``, defined there or re-exported (``udata.models`` gathers the
     models of every package), each once, in the order met."""
     seen: dict[int, type] = {}
@@ -260,7 +261,7 @@ def _document_classes(modules: Sequence[ModuleType]) -> list[type]:
     return list(seen.values())
 
 
-def _is_document(candidate: type) -> bool:
+def _is_document(candidate: type[Any]) -> bool:
     from mongoengine import Document
 
     return issubclass(candidate, Document) and not candidate.__module__.split(".")[0] == "mongoengine"

@@ -9,7 +9,8 @@ through unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from ..errors import DeclarationError
 
@@ -18,7 +19,7 @@ __all__ = ["FieldResolver", "key_fields", "meta_of", "key_paths"]
 
 def meta_of(document_class: Any) -> dict[str, Any]:
     """The mongoengine meta of a Document class; DeclarationError for anything else (EmbeddedDocuments included)."""
-    meta = getattr(document_class, "_meta", None)
+    meta: dict[str, Any] | None = getattr(document_class, "_meta", None)
     if meta is None or not hasattr(document_class, "_fields") or not getattr(document_class, "_is_document", False):
         name = getattr(document_class, "__name__", None) or repr(document_class)[:60]
         raise DeclarationError(f"{name} is not a mongoengine Document class; only Documents have shard keys (an "
@@ -79,7 +80,7 @@ def key_paths(meta: Mapping[str, Any], model: str) -> tuple[str, ...]:
 class FieldResolver:
     """Model field paths to database field paths, refusing what MongoDB cannot shard on."""
 
-    def __init__(self, document_class: type, role: str = "shard key field") -> None:
+    def __init__(self, document_class: type[Any], role: str = "shard key field") -> None:
         self.document_class = document_class
         self.name = document_class.__name__
         self.role = role  # what the path is, in messages: a shard key field, a looked-up field
@@ -180,7 +181,7 @@ class FieldResolver:
         return {self.resolve(name): bound[name] for name in key_fields if name in bound}
 
 
-def key_fields(document_class: type) -> list[tuple[str, str, Any]]:
+def key_fields(document_class: type[Any]) -> list[tuple[str, str, Any]]:
     """(model path, database path, mongoengine field or None) of each declared key field, in key order."""
     paths = key_paths(meta_of(document_class), document_class.__name__)
     resolver = FieldResolver(document_class)

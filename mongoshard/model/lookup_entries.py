@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from mongoengine.errors import NotUniqueError, OperationError
 
@@ -32,12 +33,12 @@ class LookupWriteError(OperationError):
     """A write that cannot keep the lookups exact (refused before anything is sent)."""
 
 
-def lookups_of(document_class: type) -> tuple[LookupSpec, ...]:
+def lookups_of(document_class: type[Any]) -> tuple[LookupSpec, ...]:
     """The class's resolved lookups, as ``@sharded`` installed them (a subclass inherits its base's)."""
     return getattr(document_class, "_mongoshard_lookup_specs", ())
 
 
-def key_paths(document_class: type) -> list[str]:
+def key_paths(document_class: type[Any]) -> list[str]:
     return getattr(document_class, "_mongoshard_key_paths", [])
 
 
@@ -58,24 +59,24 @@ class _SessionCollection:
         return value
 
 
-def session_bound(get_collection: Callable[[type], Any], cls: type) -> Any:
+def session_bound(get_collection: Callable[[type[Any]], Any], cls: type[Any]) -> Any:
     collection = get_collection(cls)
     session = session_var.get()
     return collection if session is None else _SessionCollection(collection, session)
 
 
-def raw_collection(document_class: type) -> Any:
+def raw_collection(document_class: type[Any]) -> Any:
     collection = document_class._get_collection()
     return getattr(collection, "_collection", collection)
 
 
-def lookup_collection(document_class: type, lookup: LookupSpec) -> Any:
+def lookup_collection(document_class: type[Any], lookup: LookupSpec) -> Any:
     collection = raw_collection(document_class).database[lookup.collection]
     session = session_var.get()
     return collection if session is None else _SessionCollection(collection, session)
 
 
-def in_transaction(document_class: type, body: Callable[[], Any], restore: Callable[[], None] | None = None) -> Any:
+def in_transaction(document_class: type[Any], body: Callable[[], Any], restore: Callable[[], None] | None = None) -> Any:
     """Run ``body`` in one multi-document transaction (joining one that runs), retried on transient errors."""
     if session_var.get() is not None:
         return body()
@@ -95,7 +96,7 @@ def in_transaction(document_class: type, body: Callable[[], Any], restore: Calla
             session_var.reset(token)
 
 
-def _require_transactions(client: Any, document_class: type) -> None:
+def _require_transactions(client: Any, document_class: type[Any]) -> None:
     if vars(client).get("_mongoshard_transactions"):  # on the client object itself: clients of one address compare equal
         return
     hello = client.admin.command("hello")
@@ -137,7 +138,7 @@ def entry_for(lookup: LookupSpec, value: Any, owner_id: Any, key: Mapping[str, A
     return entry
 
 
-def _owner_state(document_class: type, son: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _owner_state(document_class: type[Any], son: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(looked-up values by database path, full shard key by database path) of a stored document's SON."""
     values = {lookup.db_field: present_value(son, lookup.db_field) for lookup in lookups_of(document_class)}
     key = {}
@@ -147,11 +148,12 @@ def _owner_state(document_class: type, son: Mapping[str, Any]) -> tuple[dict[str
     return values, key
 
 
-def projection(document_class: type) -> dict[str, int]:
-    return {path: 1 for path in [lookup.db_field for lookup in lookups_of(document_class)] + key_paths(document_class)}
+def projection(document_class: type[Any]) -> dict[str, int]:
+    return dict.fromkeys([lookup.db_field for lookup in lookups_of(document_class)] + key_paths(document_class), 1)
 
 
-def sync_entries(document_class: type, owner_id: Any, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
+def sync_entries(document_class: type[Any], owner_id: Any, before: Mapping[str, Any] | None,
+                 after: Mapping[str, Any] | None) -> None:
     """Move the owner's entries from its state ``before`` to ``after`` (a SON each; None: absent)."""
     old_values, old_key = _owner_state(document_class, before) if before is not None else ({}, {})
     new_values, new_key = _owner_state(document_class, after) if after is not None else ({}, {})
@@ -167,7 +169,7 @@ def sync_entries(document_class: type, owner_id: Any, before: Mapping[str, Any] 
             _insert_entry(document_class, lookup, collection, entry_for(lookup, new, owner_id, new_key))
 
 
-def _insert_entry(document_class: type, lookup: LookupSpec, collection: Any, entry: dict[str, Any]) -> None:
+def _insert_entry(document_class: type[Any], lookup: LookupSpec, collection: Any, entry: dict[str, Any]) -> None:
     from pymongo.errors import DuplicateKeyError
 
     try:
@@ -182,7 +184,7 @@ def shown_value(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def touched(document_class: type, names: Iterable[str]) -> bool:
+def touched(document_class: type[Any], names: Iterable[str]) -> bool:
     """Whether changed fields or update keywords reach a looked-up field or a key field (entries hold the key)."""
     watched = [lookup.db_field for lookup in lookups_of(document_class)] + key_paths(document_class)
     watched += [lookup.path for lookup in lookups_of(document_class)]

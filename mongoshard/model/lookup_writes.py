@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from .lookup_entries import (LookupWriteError, in_transaction, lookup_collection, lookups_of, projection,
                              retryable, session_bound, sync_entries, touched)
 from .lookups import LookupSpec, routed_lookup
-from .stored_key import is_stored
+from .stored_key import QUERYSET_MIXIN_BASE, is_stored
 
 __all__ = ["install_lookups", "LookupWriteError"]
 
 
-def install_lookups(document_class: type, lookups: tuple[LookupSpec, ...], key_paths: list[str]) -> None:
+def install_lookups(document_class: type[Any], lookups: tuple[LookupSpec, ...], key_paths: list[str]) -> None:
     """Give ``document_class`` lookup-keeping writes and routed reads over its resolved ``lookups`` and shard key
     (database paths); idempotent."""
     from mongoengine.queryset import QuerySet
@@ -50,8 +51,8 @@ def install_lookups(document_class: type, lookups: tuple[LookupSpec, ...], key_p
 
 # save() ------------------------------------------------------------------------------------------------------------
 
-def _saving(previous: Callable) -> Callable:
-    def save(self, *args, **kwargs):
+def _saving(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def save(self: Any, *args: Any, **kwargs: Any) -> Any:
         cls = type(self)
         if is_stored(self) and not touched(cls, self._get_changed_fields()):
             return previous(self, *args, **kwargs)
@@ -77,7 +78,7 @@ def _saving(previous: Callable) -> Callable:
             restore()
             raise
 
-    save._mongoshard_lookups = True
+    save._mongoshard_lookups = True  # type: ignore[attr-defined]
     return save
 
 
@@ -117,7 +118,7 @@ def _restore(document: Any, state: dict[str, Any]) -> None:
 
 # The queryset --------------------------------------------------------------------------------------------------------
 
-class _LookupQuerySet:
+class _LookupQuerySet(QUERYSET_MIXIN_BASE):
     """Queryset writes that keep the lookups exact, and reads routed through them."""
 
     def _in_session(self) -> Any:
@@ -146,28 +147,28 @@ class _LookupQuerySet:
         return in_transaction(cls, body)
 
     def update(self, *args: Any, upsert: bool = False, multi: bool = True, **update: Any) -> Any:
-        base = super().update  # type: ignore[misc]
+        base = super().update
         if upsert:  # the filter alone may give the new document a looked-up value
             raise LookupWriteError(f"{self._document.__name__}: an upsert through the queryset cannot keep its lookups "
                                    "exact (it may create a document it never read); save() a new document instead")
         if not _touches_update(self._document, update):
             return base(*args, upsert=upsert, multi=multi, **update)
-        return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).update(*args, upsert=False, multi=multi,
+        return self._keeping_lookups(lambda bound: super().update(*args, upsert=False, multi=multi,
                                                                                           **update))
 
     def modify(self, upsert: bool = False, full_response: bool = False, remove: bool = False, new: bool = False,
                array_filters: Any = None, **update: Any) -> Any:
-        base = super().modify  # type: ignore[misc]
+        base = super().modify
         options = {"full_response": full_response, "remove": remove, "new": new, "array_filters": array_filters}
         if upsert:
             raise LookupWriteError(f"{self._document.__name__}: modify(upsert=True) cannot keep its lookups exact (it may "
                                    "create a document it never read); save() a new document instead")
         if not (remove or _touches_update(self._document, update)):
             return base(upsert=upsert, **options, **update)
-        return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).modify(upsert=False, **options, **update))
+        return self._keeping_lookups(lambda bound: super().modify(upsert=False, **options, **update))
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        return self._keeping_lookups(lambda bound: super(_LookupQuerySet, bound).delete(*args, **kwargs))
+        return self._keeping_lookups(lambda bound: super().delete(*args, **kwargs))
 
     def insert(self, doc_or_docs: Any, load_bulk: bool = True, write_concern: Any = None,
                signal_kwargs: Any = None) -> Any:
@@ -189,19 +190,19 @@ class _LookupQuerySet:
     def _query(self) -> dict[str, Any]:
         """The filter as sent: through the lookup, read again at each execution (a reused queryset follows a value
         that moved), never cached in the queryset."""
-        query = super()._query  # type: ignore[misc]
+        query = super()._query
         routed = routed_lookup(lookups_of(self._document), query)
         return query if routed is None else _routed(self._document, *routed, query)
 
 
-def _touches_update(document_class: type, update: Mapping[str, Any]) -> bool:
+def _touches_update(document_class: type[Any], update: Mapping[str, Any]) -> bool:
     """An update's keywords (``set__email``, ``profile__email``, ``__raw__``): whether they may change a looked-up or
     key field.  A raw update ($rename names its target as a value, a pipeline may change anything) is read and
     compared whatever it says."""
     from mongoengine.queryset.transform import UPDATE_OPERATORS
 
     names = []
-    for name, value in update.items():
+    for name in update:
         if name in _UPDATE_OPTIONS:
             continue
         if name == "__raw__":
@@ -214,7 +215,8 @@ def _touches_update(document_class: type, update: Mapping[str, Any]) -> bool:
 _UPDATE_OPTIONS = frozenset({"write_concern", "read_concern", "full_result", "array_filters", "upsert", "multi"})
 
 
-def _routed(document_class: type, lookup: LookupSpec, lookup_filter: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
+def _routed(document_class: type[Any], lookup: LookupSpec, lookup_filter: Mapping[str, Any],
+            query: Mapping[str, Any]) -> dict[str, Any]:
     """The query narrowed to the owners the lookup names, by _id and full shard key; the original filter kept, so that
     an entry made stale by a write around mongoshard cannot return a document that does not match."""
     entries = lookup_collection(document_class, lookup).find(dict(lookup_filter), {"key": 1, "owner": 1})

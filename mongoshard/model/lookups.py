@@ -16,7 +16,8 @@ entries exact are in ``lookup_writes``; ``cluster.lookups`` builds and verifies 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..errors import DeclarationError
 from .fields import FieldResolver, collection_name_problem
@@ -74,7 +75,7 @@ class LookupSpec:
         return self.path.replace(".", "__")
 
 
-def resolve_lookups(document_class: type, collection: str, key: Sequence[tuple[str, Any]],
+def resolve_lookups(document_class: type[Any], collection: str, key: Sequence[tuple[str, Any]],
                     declared: Any) -> tuple[LookupSpec, ...]:
     """The declared lookups of a class, resolved, or a DeclarationError naming the model and the field."""
     if declared is None:

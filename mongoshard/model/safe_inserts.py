@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from mongoengine.errors import OperationError, ValidationError
 from mongoengine.queryset import QuerySet
 
 from ..errors import DeclarationError, MongoshardError
-from .stored_key import (ABSENT, current_value, key_entries, present_value, remember, same_key_value, shown,
+from .stored_key import (ABSENT, QUERYSET_MIXIN_BASE, current_value, key_entries, present_value, remember, same_key_value, shown,
                          stored_value, values_on_path)
 
 __all__ = ["ShardKeyWriteError", "install_safe_inserts", "require_key_values", "refuse_moved_ids"]
@@ -19,10 +20,11 @@ class ShardKeyWriteError(MongoshardError, OperationError):
     mongoengine's own "Shard Keys are immutable")."""
 
 
-def install_safe_inserts(document_class: type) -> None:
+def install_safe_inserts(document_class: type[Any]) -> None:
     """Bulk inserts that check the key, and subclasses that cannot declare another one; idempotent."""
     if "__init_subclass__" not in vars(document_class):
-        document_class.__init_subclass__ = classmethod(_same_key_in_subclasses(document_class))  # type: ignore[attr-defined]
+        document_class.__init_subclass__ = classmethod(  # type: ignore[assignment]
+            _same_key_in_subclasses(document_class))
     manager = next((vars(c)["objects"] for c in document_class.__mro__ if "objects" in vars(c)), None)
     queryset_class = document_class._meta.get("queryset_class") or getattr(type(manager), "default", None) or QuerySet
     if not getattr(queryset_class, "_mongoshard_safe", False):
@@ -50,7 +52,7 @@ def require_key_values(document: Any, doc: Any, entries: list[tuple[str, str]]) 
         )
 
 
-def refuse_moved_ids(document_class: type, collection: Any, pairs: Sequence[tuple[Any, Mapping[str, Any]]],
+def refuse_moved_ids(document_class: type[Any], collection: Any, pairs: Sequence[tuple[Any, Mapping[str, Any]]],
                      entries: list[tuple[str, str]]) -> None:
     """New documents given the ``_id`` of stored ones (``pairs``: each document and what it will send), found by one
     read of those ``_id``s: when the stored one has another key, the insert (or mongoengine's replace-then-insert)
@@ -60,7 +62,7 @@ def refuse_moved_ids(document_class: type, collection: Any, pairs: Sequence[tupl
         return
     projection = {db: 1 for _, db in entries}
     stored = {son["_id"]: son for son in collection.find({"_id": {"$in": [doc["_id"] for _, doc in pairs]}}, projection)}
-    for document, doc in pairs:
+    for _, doc in pairs:
         if doc["_id"] not in stored:
             continue
         for path, db in entries:
@@ -72,13 +74,13 @@ def refuse_moved_ids(document_class: type, collection: Any, pairs: Sequence[tupl
                     f"use modify({'__'.join(path.split('.'))}=...)")
 
 
-def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
+def _same_key_in_subclasses(document_class: type[Any]) -> Callable[..., None]:
     """A subclass shares its base's collection (allow_inheritance), so it cannot have a key of its own: the server
     sees one collection, one key, and the subclass's saves would filter on the wrong one."""
     declared = tuple(document_class._meta.get("shard_key") or ())
 
-    def init_subclass(cls: type, **kwargs: Any) -> None:
-        super(document_class, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+    def init_subclass(cls: type[Any], **kwargs: Any) -> None:
+        super(document_class, cls).__init_subclass__(**kwargs)
         key = tuple(cls._meta.get("shard_key") or ())
         if key != declared and cls._get_collection_name() == document_class._get_collection_name():
             raise DeclarationError(
@@ -89,11 +91,11 @@ def _same_key_in_subclasses(document_class: type) -> Callable[..., None]:
     return init_subclass
 
 
-class _SafeInsert:
+class _SafeInsert(QUERYSET_MIXIN_BASE):
     """``QuerySet.insert`` (bulk) refuses documents without their key, as ``save()`` does, and remembers the key of
     what it stored."""
 
-    def insert(self, doc_or_docs, *args, **kwargs):
+    def insert(self, doc_or_docs: Any, *args: Any, **kwargs: Any) -> Any:
         # one document, or any iterable of them (a set, a deque, a generator: read once, here)
         documents = [doc_or_docs] if hasattr(doc_or_docs, "to_mongo") else list(doc_or_docs)
         doc_or_docs = doc_or_docs if hasattr(doc_or_docs, "to_mongo") else documents

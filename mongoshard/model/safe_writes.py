@@ -58,7 +58,8 @@ through a router").
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from mongoengine.errors import SaveConditionError
 
@@ -71,21 +72,21 @@ __all__ = ["install_safe_writes", "has_safe_writes", "ShardKeyWriteError", "load
 _REFRESHING = "_mongoshard_refreshing"
 _HOME_ALIAS = "_mongoshard_home_alias"  # the db_alias a class was declared with
 # Documents built from the server's answer while a reload/modify runs, so that their stored key values are known.
-_captured: contextvars.ContextVar[list | None] = contextvars.ContextVar("mongoshard_captured", default=None)
+_captured: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("mongoshard_captured", default=None)
 # The caller's own raw filter of the modify() under way (a compare-and-set), kept beside the key.
 _caller_raw: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("mongoshard_caller_raw", default=None)
 # Whether the save() under way validates (save(validate=False) may store a document without its key).
 _validating: contextvars.ContextVar[bool] = contextvars.ContextVar("mongoshard_validating", default=True)
 
 
-def install_safe_writes(document_class: type) -> None:
+def install_safe_writes(document_class: type[Any]) -> None:
     """Give ``document_class`` (and its subclasses) the shard-key-safe write path; idempotent."""
     for name, make in _OVERRIDES.items():
         previous = getattr(document_class, name)
         if getattr(previous, "_mongoshard_safe", False) or getattr(getattr(previous, "fget", None), "_mongoshard_safe", False):
             continue
         replacement = make(previous)
-        target = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
+        target: Any = replacement.fget if isinstance(replacement, property) else getattr(replacement, "__func__", replacement)
         target._mongoshard_safe = True
         setattr(document_class, name, replacement)
     if _HOME_ALIAS not in vars(document_class):  # the switch_db context manager rewrites _meta["db_alias"] meanwhile
@@ -95,7 +96,7 @@ def install_safe_writes(document_class: type) -> None:
     install_safe_inserts(document_class)
 
 
-def has_safe_writes(document_class: type) -> bool:
+def has_safe_writes(document_class: type[Any]) -> bool:
     """Whether ``@sharded`` made this class's writes safe (on it or on a base)."""
     object_key = getattr(document_class, "_object_key", None)
     return isinstance(object_key, property) and getattr(object_key.fget, "_mongoshard_safe", False)
@@ -104,10 +105,10 @@ def has_safe_writes(document_class: type) -> bool:
 # The overrides, each built over what the class had before ---------------------------
 
 
-def _from_son(previous: Callable) -> classmethod:
+def _from_son(previous: Any) -> classmethod[Any, ..., Any]:
     build = previous.__func__
 
-    def from_son(cls, son, *args, **kwargs):
+    def from_son(cls: Any, son: Any, *args: Any, **kwargs: Any) -> Any:
         document = build(cls, son, *args, **kwargs)
         if getattr(document, "_is_document", False):
             remember_stored(document, son)
@@ -120,7 +121,7 @@ def _from_son(previous: Callable) -> classmethod:
 
 
 def _object_key(previous: property) -> property:
-    def object_key(self) -> dict[str, Any]:
+    def object_key(self: Any) -> dict[str, Any]:
         """The filter of update/modify/reload/delete: the primary key once (no ``$and`` of two ``_id``s, #2772),
         the other key fields as loaded, in database names (``__raw__``), so embedded and dynamic fields need no
         translation."""
@@ -143,8 +144,8 @@ def _filter_values(document: Any) -> dict[str, Any]:
     return {db: value for db, value in loaded_memory(document).items() if value is not UNKNOWN}
 
 
-def _integrate_shard_key(previous: Callable) -> Callable:
-    def integrate_shard_key(self, doc, select_dict):
+def _integrate_shard_key(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def integrate_shard_key(self: Any, doc: Any, select_dict: Any) -> Any:
         for db, value in _filter_values(self).items():
             if db in select_dict:  # the caller's save_condition on a key field: kept beside the key
                 select_dict.setdefault("$and", []).append({db: select_dict.pop(db)})
@@ -154,8 +155,8 @@ def _integrate_shard_key(previous: Callable) -> Callable:
     return integrate_shard_key
 
 
-def _save(previous: Callable) -> Callable:
-    def save(self, *args, **kwargs):
+def _save(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def save(self: Any, *args: Any, **kwargs: Any) -> Any:
         # save(force_insert, validate, ...): whether the key is required is read here, checked just before sending
         token = _validating.set(bool(kwargs.get("validate", args[1] if len(args) > 1 else True)))
         try:
@@ -166,11 +167,11 @@ def _save(previous: Callable) -> Callable:
     return save
 
 
-def _save_create(previous: Callable) -> Callable:
+def _save_create(previous: Callable[..., Any]) -> Callable[..., Any]:
     """An insert (or mongoengine's replace-then-insert for a new document with an ``_id``), checked on the document
     as it will be sent: after ``clean()``, ``pre_save`` and ``pre_save_post_validation`` computed what they compute."""
 
-    def save_create(self, doc, force_insert, write_concern):
+    def save_create(self: Any, doc: Any, force_insert: Any, write_concern: Any) -> Any:
         entries = key_entries(type(self))
         if force_insert and is_stored(self) and not _switched(self):
             raise ShardKeyWriteError(
@@ -190,11 +191,11 @@ def _save_create(previous: Callable) -> Callable:
     return save_create
 
 
-def _save_update(previous: Callable) -> Callable:
+def _save_update(previous: Callable[..., Any]) -> Callable[..., Any]:
     """An update of a stored document (never an upsert, never a key change), or mongoengine's upsert of a new
     document whose ``_id`` was assigned after construction (``doc.id = ObjectId()``), which is an insert."""
 
-    def save_update(self, doc, save_condition, write_concern):
+    def save_update(self: Any, doc: Any, save_condition: Any, write_concern: Any) -> Any:
         entries = key_entries(type(self))
         if is_stored(self):
             _refuse_key_changes(self, entries, doc)
@@ -221,7 +222,7 @@ def _switched(document: Any) -> bool:
     cls = type(document)
     target = document._get_collection()
     own_database = get_db(getattr(cls, _HOME_ALIAS, None) or DEFAULT_CONNECTION_NAME).name
-    return target.name != cls._meta.get("collection") or target.database.name != own_database
+    return bool(target.name != cls._meta.get("collection") or target.database.name != own_database)
 
 
 def _check_new_document(document: Any, doc: Mapping[str, Any], entries: list[tuple[str, str]], *, check_id: bool) -> None:
@@ -258,17 +259,17 @@ def _key_change_message(name: str, path: str, before: Any, after: Any, where: st
             "so that the server can move the document")
 
 
-def _refreshing(method_name: str) -> Callable[[Callable], Callable]:
+def _refreshing(method_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """reload()/modify() rewrite key fields from the server's answer: let them past mongoengine's guard, and
     remember the values the server returned as the new loaded key."""
 
-    def wrap(previous: Callable) -> Callable:
-        def refresh(self, *args, **kwargs):
+    def wrap(previous: Callable[..., Any]) -> Callable[..., Any]:
+        def refresh(self: Any, *args: Any, **kwargs: Any) -> Any:
             if method_name == "modify":
                 _complete_loaded_key(self)
             query = kwargs.get("query", args[0] if args else None) if method_name == "modify" else None
             raw_token = _caller_raw.set(query.get("__raw__") if isinstance(query, Mapping) else None)
-            captured: list = []
+            captured: list[Any] = []
             token = _captured.set(captured)
             object.__setattr__(self, _REFRESHING, True)
             try:
@@ -298,7 +299,7 @@ def _complete_loaded_key(document: Any) -> None:
     if not unknown:
         return
     stored = document._get_collection().find_one({"_id": document._fields[document._meta["id_field"]].to_mongo(document.pk)},
-                                                 {db: 1 for db in unknown})
+                                                 dict.fromkeys(unknown, 1))
     if stored is not None:
         for db in unknown:
             value = stored_value(stored, db)
@@ -306,10 +307,10 @@ def _complete_loaded_key(document: Any) -> None:
         remember(document, loaded)
 
 
-def _setattr(previous: Callable) -> Callable:
-    guarded_names: dict[type, frozenset[str]] = {}  # per class: its key fields but the primary key
+def _setattr(previous: Callable[..., Any]) -> Callable[..., Any]:
+    guarded_names: dict[type[Any], frozenset[str]] = {}  # per class: its key fields but the primary key
 
-    def set_attribute(self, name, value):
+    def set_attribute(self: Any, name: str, value: Any) -> None:
         # mongoengine sets a dozen attributes on every document it builds: the common case costs one lookup here
         cls = type(self)
         guarded = guarded_names.get(cls)
@@ -329,11 +330,11 @@ def _setattr(previous: Callable) -> Callable:
     return set_attribute
 
 
-def _update(previous: Callable) -> Callable:
+def _update(previous: Callable[..., Any]) -> Callable[..., Any]:
     """``doc.update(set__tenant=...)`` moves the stored key: afterwards the object's key fields and the remembered key
     are the server's again (one read), so that the next save() or delete() filters on where the document is now."""
 
-    def update(self, **kwargs):
+    def update(self: Any, **kwargs: Any) -> Any:
         result = previous(self, **kwargs)
         paths = {"__".join(path.split(".")) for entry in key_entries(type(self)) for path in entry}  # model and database
         names = [name for name in kwargs if name != "__raw__"]
@@ -357,8 +358,8 @@ def _update(previous: Callable) -> Callable:
     return update
 
 
-def _getstate(previous: Callable) -> Callable:
-    def getstate(self):
+def _getstate(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def getstate(self: Any) -> Any:
         state = previous(self)
         if is_stored(self):
             state[LOADED] = dict(loaded_memory(self))  # pickle and deepcopy keep what the document was stored with
@@ -367,8 +368,8 @@ def _getstate(previous: Callable) -> Callable:
     return getstate
 
 
-def _setstate(previous: Callable) -> Callable:
-    def setstate(self, state):
+def _setstate(previous: Callable[..., Any]) -> Callable[..., Any]:
+    def setstate(self: Any, state: Any) -> None:
         loaded = state.pop(LOADED, None) if isinstance(state, dict) else None
         previous(self, state)
         if loaded is not None:

@@ -9,7 +9,8 @@ have taken).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from bson import Int64, MaxKey, MinKey
 
@@ -74,7 +75,7 @@ def _check_split_points(model: str, key: Key, fields: list[str], hashed: str | N
     for point in points:
         label = f"split point {_text(point)}"
         _check_prefix(model, fields, point, label)
-        if hashed in point and not isinstance(point[hashed], (Int64, MinKey, MaxKey)):
+        if hashed is not None and hashed in point and not isinstance(point[hashed], (Int64, MinKey, MaxKey)):
             # split_chunk.cpp: a split key's hashed field must be a NumberLong, MinKey or MaxKey (CannotSplit).
             raise DeclarationError(f"Model {model}: {label} gives the hashed field '{hashed}' the value {point[hashed]!r}; "
                                    "leave it out (a split point fills it with MinKey) or give a hashed value, Int64(...)")
@@ -82,8 +83,8 @@ def _check_split_points(model: str, key: Key, fields: list[str], hashed: str | N
         edges = [all(isinstance(value, edge) for value in full.values()) for edge in (MinKey, MaxKey)]
         if any(edges):
             # cluster_split_cmd.cpp: "new split key ... is a boundary key of existing chunk".
-            raise DeclarationError(f"Model {model}: {label} is where every collection already {'starts' if edges[0] else 'ends'}; "
-                                   "drop it")
+            where = "starts" if edges[0] else "ends"
+            raise DeclarationError(f"Model {model}: {label} is where every collection already {where}; drop it")
         position = _position(fields, full)
         if position in seen:
             raise DeclarationError(f"Model {model}: {label} is declared twice; list each split point once")
@@ -162,7 +163,7 @@ def _full(fields: list[str], bound: Mapping[str, Any]) -> dict[str, Any]:
     return {name: bound.get(name, MinKey()) for name in fields}
 
 
-def _position(fields: list[str], full: Mapping[str, Any]) -> tuple:
+def _position(fields: list[str], full: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(sort_key(full[name]) for name in fields)
 
 

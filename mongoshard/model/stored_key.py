@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import copy
 import datetime
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from bson import Decimal128, Int64, ObjectId
 
 from ..routing.ordering import sort_key
 
-__all__ = ["LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory", "remember", "remember_stored", "key_entries", "stored_value", "values_on_path",
+__all__ = ["QUERYSET_MIXIN_BASE", "LOADED", "ABSENT", "UNKNOWN", "is_stored", "loaded_key", "loaded_memory",
+           "remember", "remember_stored",
+           "key_entries", "stored_value", "values_on_path",
            "current_value", "present_value", "same_key_value", "shown"]
 
 LOADED = "_mongoshard_loaded_key"
+# The base of the mixins mongoshard puts in front of a class's QuerySet (safe inserts, lookups): object at run time,
+# Any to the type checker, which cannot see the mongoengine QuerySet they are combined with.
+QUERYSET_MIXIN_BASE: Any = object
 _ENTRIES_BY_CLASS: dict[type, list[tuple[str, str]]] = {}
 ABSENT = object()
 UNKNOWN = object()
@@ -48,7 +54,7 @@ def loaded_key(document: Any) -> dict[str, Any]:
 # The key of a class, in database paths ---------------------------------------------
 
 
-def key_entries(cls: type) -> list[tuple[str, str]]:
+def key_entries(cls: type[Any]) -> list[tuple[str, str]]:
     """(model path, database path) of every key field but the primary key, which every filter holds already; worked
     out once per class (each load asks)."""
     cached = _ENTRIES_BY_CLASS.get(cls)
@@ -57,7 +63,7 @@ def key_entries(cls: type) -> list[tuple[str, str]]:
     return cached
 
 
-def _key_entries(cls: type) -> list[tuple[str, str]]:
+def _key_entries(cls: type[Any]) -> list[tuple[str, str]]:
     id_field = cls._meta.get("id_field")
     entries = []
     for path in cls._meta.get("shard_key") or ():
@@ -109,7 +115,7 @@ def remember_stored(document: Any, son: Mapping[str, Any]) -> None:
 
 def loaded_memory(document: Any) -> dict[str, Any]:
     """The remembered key of a stored document, by database path (a new dict: change it through ``remember``)."""
-    kept = getattr(document, LOADED, UNSTORED)
+    kept: Any = getattr(document, LOADED, UNSTORED)
     if kept is UNSTORED:
         return {}
     entries = key_entries(type(document))
@@ -123,7 +129,7 @@ def present_value(doc: Mapping[str, Any], db_path: str) -> Any:
 
 
 def same_key_value(before: Any, after: Any) -> bool:
-    """Whether two key values are one value as BSON compares them: type and value (``1`` is not ``True``, although
+    """Whether two key values are one value as BSON compares them: type[Any] and value (``1`` is not ``True``, although
     Python says so), absent and null alike (the server files a missing key field under null)."""
     before = None if before is ABSENT or before is UNKNOWN else before
     after = None if after is ABSENT or after is UNKNOWN else after

@@ -23,7 +23,8 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from bson import ObjectId, Regex
 
@@ -41,7 +42,8 @@ WRITES = ("update", "delete", "findAndModify")
 
 
 _SAMPLES = {"?int": (1, 2), "?number": (1.5, 2.5), "?str": ("a", "b"), "?bool": (False, True),
-            "?date": (datetime.datetime(2000, 1, 1), datetime.datetime(2001, 1, 1)), "?objectId": (ObjectId(b"a" * 12), ObjectId(b"b" * 12)),
+            "?date": (datetime.datetime(2000, 1, 1), datetime.datetime(2001, 1, 1)),
+            "?objectId": (ObjectId(b"a" * 12), ObjectId(b"b" * 12)),
             "?null": (None, None),
             # a regex the router bounds by its prefix, and one it cannot bound (the log keeps which, not the pattern)
             "?regex-prefix": (Regex("^a"), Regex("^b")), "?regex": (Regex("a"), Regex("b"))}
@@ -73,7 +75,8 @@ def _operators(shape: Any) -> Iterator[str]:
             yield from _operators(item)
 
 
-def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation: Mapping[str, Any] | None = None) -> tuple[str, str]:
+def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]],
+             collation: Mapping[str, Any] | None = None) -> tuple[str, str]:
     """(kind, reason) of a query shape under a shard key pattern, on any layout."""
     concrete = _concrete(shape, [0])
     try:
@@ -90,8 +93,9 @@ def classify(shape: Mapping[str, Any], key: Sequence[tuple[str, Any]], collation
 def _write(record: Mapping[str, Any]) -> Write:
     """The write a record stands for, with the shape's sample values (a replacement's own values are not recorded)."""
     style = record.get("style") or "operators"
-    update = {"$set": {}} if style == "operators" else [{"$set": {}}] if style == "pipeline" else {"replaced": True}
-    return Write(record["operation"], filter=_concrete(record["shape"], [0]), update=None if record["operation"] == "delete" else update,
+    update: Any = {"$set": {}} if style == "operators" else [{"$set": {}}] if style == "pipeline" else {"replaced": True}
+    return Write(record["operation"], filter=_concrete(record["shape"], [0]),
+                 update=None if record["operation"] == "delete" else update,
                  upsert=bool(record.get("upsert")), multi=bool(record.get("multi")), collation=record.get("collation"))
 
 
@@ -102,7 +106,8 @@ def _decide(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], version: 
         return None
 
 
-def classify_write(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], server_version: tuple[int, int] = (8, 0)) -> tuple[str, str]:
+def classify_write(record: Mapping[str, Any], key: Sequence[tuple[str, Any]],
+                   server_version: tuple[int, int] = (8, 0)) -> tuple[str, str]:
     """(kind, reason) of a captured update, delete or findAndModify under a key, as a router of ``server_version``
     handles it on any grown layout."""
     kind, reason, _ = _write_kind(record, key, server_version)
@@ -112,7 +117,8 @@ def classify_write(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], se
 _ON_ONE_SHARD = "where its ranges fall on one shard"
 
 
-def _write_kind(record: Mapping[str, Any], key: Sequence[tuple[str, Any]], version: tuple[int, int]) -> tuple[str, str, str | None]:
+def _write_kind(record: Mapping[str, Any], key: Sequence[tuple[str, Any]],
+                version: tuple[int, int]) -> tuple[str, str, str | None]:
     read_kind, read_reason = classify(record["shape"], key, record.get("collation"))
     decision = _decide(record, key, version)
     if decision is None:
@@ -193,7 +199,7 @@ def audit(records: Iterable[Mapping[str, Any]], keys: Mapping[str, Mapping[str, 
         text = json.dumps([record.get("operation", "find"), record["shape"], record.get("collation"),
                            record.get("multi"), record.get("upsert"), record.get("style")], sort_keys=True)
         grouped.setdefault(record["namespace"], {}).setdefault(text, []).append(record)
-    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), tuple(server_version),
+    collections = tuple(_collection(namespace, by_shape, keys.get(namespace, {}), (server_version[0], server_version[1]),
                                     (lookups or {}).get(namespace, ()))
                         for namespace, by_shape in sorted(grouped.items()))
     return AuditReport(collections, sum(c.total for c in collections), fixtures)

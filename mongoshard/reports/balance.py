@@ -10,7 +10,8 @@ stays as information, and ``max_imbalance``, when given, is an extra gate of the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..cluster.live import as_source
 from ..cluster.source import BalancerState, ChunkCount, ChunkSummary, ClusterSource, ShardData, SourceError
@@ -116,7 +117,7 @@ def _measure(shards: list[str], counts: dict[str, ChunkCount],
     if data and sum(d.bytes for d in data.values()):
         return "bytes", {s: float(data[s].bytes) if s in data else 0.0 for s in shards}
     if data and sum(d.documents or 0 for d in data.values()):
-        return "documents", {s: float(data[s].documents) if s in data else 0.0 for s in shards}
+        return "documents", {s: float(data[s].documents or 0) if s in data else 0.0 for s in shards}
     return "chunks", {s: float(counts[s].chunks) if s in counts else 0.0 for s in shards}
 
 
@@ -135,4 +136,5 @@ def _verdict(strategy: str, imbalance: float, max_imbalance: float, measure: str
     if top is not None and top.share >= 0.5 and len(rows) > 1:
         return (f"ranged key: {top.shard} owns the top chunk (where increasing keys land) and {top.share:.0%} of the data; "
                 "a monotonic key keeps it hot")
-    return "ranged key: data follows the key ranges, " + ("evenly" if even else "unevenly; the balancer moves ranges by data size")
+    return "ranged key: data follows the key ranges, " + (
+        "evenly" if even else "unevenly; the balancer moves ranges by data size")

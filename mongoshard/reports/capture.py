@@ -14,7 +14,8 @@ import datetime
 import json
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from bson import Decimal128, Int64, ObjectId, Regex
 from pymongo import monitoring
@@ -96,7 +97,8 @@ def _records(command_name: str, command: Mapping[str, Any], database: str) -> li
                        {"multi": bool(s.get("multi")), "upsert": bool(s.get("upsert")), **_style(s.get("u"))})
                       for s in command.get("updates", [])]
     elif command_name == "delete":
-        statements = [("delete", s.get("q") or {}, s.get("collation", collation), {"multi": s.get("limit", 0) != 1, "upsert": False})
+        statements = [("delete", s.get("q") or {}, s.get("collation", collation),
+                       {"multi": s.get("limit", 0) != 1, "upsert": False})
                       for s in command.get("deletes", [])]
     elif command_name == "aggregate":
         pipeline = command.get("pipeline") or [{}]

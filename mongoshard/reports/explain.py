@@ -17,7 +17,8 @@ and aggregation explains with ``shards`` keyed by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..cluster.live import ConfigDatabaseSource
 from ..cluster.source import ClusterSource
@@ -90,7 +91,7 @@ def parse_explain(document: Mapping[str, Any], shard: str | None = None) -> Pars
 
 
 def _parse_aggregate(document: Mapping[str, Any]) -> ParsedExplain:
-    plans = []
+    plans: list[ShardPlan] = []
     for name, entry in document["shards"].items():
         cursor = next((stage["$cursor"] for stage in entry.get("stages", []) if "$cursor" in stage), entry)
         parsed = parse_explain(cursor, name)
@@ -182,7 +183,8 @@ def explain_query(namespace: str, filter_document: Mapping[str, Any], source: Cl
                          routed)
 
 
-def _explain_command(namespace: str, filter_document: Mapping[str, Any], sort: Sequence[tuple[str, int]] | None) -> dict[str, Any]:
+def _explain_command(namespace: str, filter_document: Mapping[str, Any], sort: Sequence[tuple[str, int]] | None) -> dict[str,
+                                                                                                                         Any]:
     from bson import SON
 
     find: dict[str, Any] = {"find": namespace.split(".", 1)[1], "filter": dict(filter_document)}
@@ -201,7 +203,7 @@ def _from_shards(namespace: str, filter_document: Mapping[str, Any], sort: Seque
     from ..cluster.connection import reading_shard, shard_client
 
     hosts = {shard.name: shard.host for shard in source.shards()}
-    plans = []
+    plans: list[ShardPlan] = []
     for shard in reached:
         with shard_client(hosts.get(shard) or "", **shard_options) as client, reading_shard(shard, hosts.get(shard)):
             reply = client[namespace.split(".", 1)[0]].command(_explain_command(namespace, filter_document, sort))

@@ -10,7 +10,8 @@ moves (or ``max_rounds``).  Time: the bytes moved at ``rate`` bytes per second, 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from ..cluster.live import as_source
 from ..cluster.source import ClusterSource, SourceError
@@ -96,7 +97,9 @@ def plan_from_state(state: BalancingState, *, rate: int = DEFAULT_RATE, max_roun
         for migration in result.migrations:
             collection = collections[migration.namespace]
             if migration.namespace not in averages:
-                averages[migration.namespace] = _average_chunk_bytes(collection, played.placement(collection))
+                placement = played.placement(collection)
+                assert isinstance(placement, Placement)  # a plan plays every chunk (Rounds without a digest)
+                averages[migration.namespace] = _average_chunk_bytes(collection, placement)
             moved, left = _moved_bytes(collection, averages[migration.namespace], carried[migration.namespace], migration)
             played.apply(migration, moved, whole=left == 0)
             planned.append(PlannedMigration(migration.namespace, migration.from_shard, migration.to_shard,
@@ -141,5 +144,6 @@ def _balancer_word(state: BalancingState) -> str:
         return "off (mode off, stopped, or a mode other than full)"
     if state.in_window is False and state.settings.window:
         start, stop = state.settings.window
-        return f"outside its window {start // 60}:{start % 60:02d}-{stop // 60}:{stop % 60:02d} (opens at {start // 60}:{start % 60:02d})"
+        opens = f"{start // 60}:{start % 60:02d}"
+        return f"outside its window {opens}-{stop // 60}:{stop % 60:02d} (opens at {opens})"
     return "on"

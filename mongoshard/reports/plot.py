@@ -52,7 +52,8 @@ def write_svg_or_html(svg: str, path: str | Path, *, force: bool = False) -> Pat
     if suffix == ".svg":
         text = svg
     elif suffix == ".html":
-        text = f"<!doctype html><meta charset='utf-8'><meta name='generator' content='mongoshard'><title>mongoshard</title><body>{svg}</body>"
+        text = ("<!doctype html><meta charset='utf-8'><meta name='generator' content='mongoshard'><title>mongoshard</title>"
+                f"<body>{svg}</body>")
     else:
         raise PlotError(f"cannot plot to '{target.name}': use a file name ending in .svg or .html")
     return write_text(target, text, "the plot", ours=is_plot, force=force)
@@ -73,7 +74,8 @@ def bar_chart(rows: list[tuple[str, str, float, float]]) -> str:
     """SVG bars of (group, shard, chunk share, data share) rows, one group after the other."""
     parts, y = [], 30
     scale = _WIDTH - _LABEL - 60
-    parts.append("<text x='10' y='18' font-weight='bold'>chunks (blue) and data (orange) per shard, share of each collection</text>")
+    parts.append("<text x='10' y='18' font-weight='bold'>"
+                 "chunks (blue) and data (orange) per shard, share of each collection</text>")
     current = None
     for namespace, shard, chunk_share, data_share in rows:
         if namespace != current:
@@ -84,7 +86,8 @@ def bar_chart(rows: list[tuple[str, str, float, float]]) -> str:
         parts.append(f"<text x='20' y='{y + 11}'>{escape(shard)}</text>")
         for offset, (kind, share) in enumerate((("chunks", chunk_share), ("data", data_share))):
             top = y + offset * (_BAR // 2 + 1)
-            parts.append(f"<rect x='{_LABEL}' y='{top}' width='{share * scale:.1f}' height='{_BAR // 2}' fill='{_COLOURS[kind]}'/>")
+            parts.append(f"<rect x='{_LABEL}' y='{top}' width='{share * scale:.1f}' height='{_BAR // 2}' "
+                         f"fill='{_COLOURS[kind]}'/>")
         parts.append(f"<text x='{_LABEL + scale + 8}' y='{y + 11}'>{chunk_share:.0%} / {data_share:.0%}</text>")
         y += _BAR + 4
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' height='{y + 20}' font-family='sans-serif' "

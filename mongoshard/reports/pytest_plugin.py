@@ -7,7 +7,8 @@ drops) are the test framework's, not the application's: they are recorded with `
 
 from __future__ import annotations
 
-from typing import Any, Generator
+from typing import Any
+from collections.abc import Generator
 
 import pytest
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from .balancing_state import (NO_ZONE, BalancingState, ChunkIndex, ChunkState, CollectionState, Migration, Obstacle, Placement,
                               RoundResult, ShardState, bound_position, zone_of)

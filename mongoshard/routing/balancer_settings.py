@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 __all__ = ["BalancerSettings", "read_balancer_settings", "in_window", "chunk_size_bytes", "DEFAULT_CHUNK_SIZE_BYTES"]
 

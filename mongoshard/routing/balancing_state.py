@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from .balancer_settings import BalancerSettings
 from .ordering import SortKey, sort_key
@@ -78,7 +79,8 @@ class Placement:
     def __init__(self, collection: CollectionState) -> None:
         key = list(collection.key)
         self.chunks = collection.chunks
-        self.zone_at = [zone_of(c, collection.zones, key) for c in self.chunks] if collection.zones else [NO_ZONE] * len(self.chunks)
+        self.zone_at = [zone_of(c, collection.zones,
+                                key) for c in self.chunks] if collection.zones else [NO_ZONE] * len(self.chunks)
         self.shard_at = [chunk.shard for chunk in self.chunks]
         self.on_shard: dict[str, dict[str, list[int]]] = {}
         for position, (shard, zone) in enumerate(zip(self.shard_at, self.zone_at)):

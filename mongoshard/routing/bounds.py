@@ -32,7 +32,8 @@ filters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from bson import Int64, Regex
 
@@ -132,7 +133,8 @@ class _Planner:
         if not inner or not is_operator_document(condition):
             return []
         queries = [condition["$elemMatch"]] if isinstance(condition.get("$elemMatch"), Mapping) else []
-        queries += [item["$elemMatch"] for item in condition.get("$all", ()) if isinstance(item, Mapping) and "$elemMatch" in item]
+        queries += [item["$elemMatch"] for item in condition.get("$all", ()) if isinstance(item,
+                                                                                           Mapping) and "$elemMatch" in item]
         results = []
         for sub_query in queries:
             if is_elem_match_value(sub_query):
@@ -237,7 +239,7 @@ def _predicates(condition: Any) -> list[tuple[str, Any]]:
     return predicates
 
 
-def _regex_operand(pattern: Any, options: str | None) -> Regex:
+def _regex_operand(pattern: Any, options: str | None) -> Regex[Any]:
     if is_regex(pattern):
         return Regex(as_regex(pattern).pattern, options if options is not None else regex_flags(pattern))
     return Regex(pattern, options or "")
@@ -276,7 +278,9 @@ def _negated(branch: Mapping[str, Any]) -> dict[str, Any]:
     (the optimizer turns such a $or into $in)."""
     (name, condition), = _collapsed(branch).items()
     if name == "$or":
-        field_name, values = _or_equalities(condition)
+        equalities = _or_equalities(condition)
+        assert equalities is not None, "only a $or of equalities on one field is negated"
+        field_name, values = equalities
         return {field_name: {"$nin": values}}
     if is_operator_document(condition) or is_regex(condition):
         return {name: {"$not": condition}}
@@ -310,7 +314,7 @@ def _collapsed(branch: Mapping[str, Any]) -> Mapping[str, Any]:
     return branch
 
 
-def _hashed_points(value: Any) -> list:
+def _hashed_points(value: Any) -> list[Any]:
     if value is None:
         # {k: null} matches null and, before 8.0, undefined: both hashes are points.
         return [sort_key(Int64(_UNDEFINED_HASH)), sort_key(Int64(hashed_value(None)))]

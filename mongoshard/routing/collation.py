@@ -3,7 +3,8 @@ the server would refuse it, so that no answer is given for a query MongoDB would
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from bson import Decimal128
 
@@ -47,7 +48,7 @@ def check_collation(collation: Any) -> None:
             raise CollationError(f"collation strength must be from 1 to 5 (1: base letters only ... 5: identical), "
                                  f"not {strength}")
     # CollationSpec checks the combinations on the collator's values, the locale's own defaults filled in
-    effective = {**LOCALE_DEFAULTS.get(locale, {}), **{k: v for k, v in collation.items() if v is not None}}
+    effective = {**LOCALE_DEFAULTS.get(str(locale), {}), **{k: v for k, v in collation.items() if v is not None}}
     level = int(strength if strength is not None else 3)
     # "'caseFirst' is invalid unless 'caseLevel' is on or 'strength' is greater than 2"
     if locale != "simple" and effective.get("caseFirst") in ("upper", "lower") and not collation.get("caseLevel") and level < 3:

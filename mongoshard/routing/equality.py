@@ -22,7 +22,8 @@ before 7.0), built on ``pathsupport::extractFullEqualityMatches``
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from bson import Int64, Regex
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from bson import Binary, Code, Decimal128, Int64, Regex
 
 from ..errors import MongoshardError
 
-__all__ = ["validate_filter", "is_operator_document", "is_elem_match_value", "type_names", "depth", "FilterError", "MAX_DEPTH", "TYPE_ALIASES", "TYPE_CODES"]
+__all__ = ["validate_filter", "is_operator_document", "is_elem_match_value", "type_names", "depth", "FilterError", "MAX_DEPTH",
+           "TYPE_ALIASES", "TYPE_CODES"]
 
 # A command nests the filter one level down, and BSON allows 200 levels (BSONDepth::kDefaultMaxAllowableDepth).
 MAX_DEPTH = 199

@@ -16,7 +16,8 @@ import datetime
 import struct
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 import bson
 from bson import Decimal128, Int64, ObjectId
@@ -68,14 +69,14 @@ _NULL_BODY = _INT32.pack(5)
 _BOOL_BODIES = {False: _INT32.pack(40) + b"\x00", True: _INT32.pack(40) + b"\x01"}
 _DATE_PREFIX = _INT32.pack(45)
 _EPOCH = datetime.datetime(1970, 1, 1)
-_STANDARD_UUIDS = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+_STANDARD_UUIDS: CodecOptions[Any] = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
 
 
 class UnhashableValueError(MongoshardError, ValueError):
     """The value cannot be the value of a hashed shard key field."""
 
 
-def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions = _STANDARD_UUIDS) -> int:
+def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions[Any] = _STANDARD_UUIDS) -> int:
     """Return the int64 that MongoDB stores for ``value`` in a hashed index.
 
     ``codec_options`` decides how a ``uuid.UUID`` is stored (standard binary
@@ -89,8 +90,8 @@ def hashed_value(value: Any, *, seed: int = 0, codec_options: CodecOptions = _ST
     except UnicodeEncodeError as exc:  # a lone surrogate: BSON strings are UTF-8, so no driver can send it
         raise UnhashableValueError(f"the text {exc.object[exc.start:exc.end]!r} is not UTF-8 (a lone surrogate), which "
                                    "MongoDB cannot store, so it has no hashed value; decode the input properly") from None
-    digest = md5(_INT32.pack(seed) + body).digest()
-    return _INT64.unpack_from(digest)[0]
+    hashed: int = _INT64.unpack_from(md5(_INT32.pack(seed) + body).digest())[0]
+    return hashed
 
 
 def hashed_dates(milliseconds: Iterable[int], *, seed: int = 0) -> list[int]:
@@ -106,7 +107,7 @@ def hashed_numbers(numbers: Iterable[float], *, seed: int = 0) -> list[int]:
             for value in numbers]
 
 
-def _element_body(value: Any, codec_options: CodecOptions) -> bytes:
+def _element_body(value: Any, codec_options: CodecOptions[Any]) -> bytes:
     """Canonical type and value bytes, as ``recursiveHash`` feeds them to MD5."""
     fast = _FAST_BODIES.get(type(value))
     if fast is not None:
@@ -177,7 +178,7 @@ def _objectid_body(value: ObjectId) -> bytes:
 
 def _datetime_body(value: datetime.datetime) -> bytes:
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
     millis = (value - _EPOCH) // datetime.timedelta(milliseconds=1)
     return _DATE_PREFIX + _INT64.pack(millis)
 
@@ -241,15 +242,16 @@ def _value_size(type_byte: int, raw: bytes, offset: int) -> int:
     fixed = _FIXED_SIZES.get(type_byte)
     if fixed is not None:
         return fixed
+    length: int = _INT32.unpack_from(raw, offset)[0]  # (what it means depends on the type)
     if type_byte in (0x02, 0x0D, 0x0E):  # string-like: int32 length + bytes + NUL
-        return 4 + _INT32.unpack_from(raw, offset)[0]
+        return 4 + length
     if type_byte == 0x05:  # binary: int32 length + subtype + data
-        return 5 + _INT32.unpack_from(raw, offset)[0]
+        return 5 + length
     if type_byte == 0x0B:  # regex: two C strings
         pattern_end = raw.index(b"\x00", offset)
         return raw.index(b"\x00", pattern_end + 1) + 1 - offset
     if type_byte == 0x0C:  # DBPointer: string + ObjectId
-        return 4 + _INT32.unpack_from(raw, offset)[0] + 12
+        return 4 + length + 12
     raise UnhashableValueError(f"BSON type 0x{type_byte:02x} cannot be hashed")
 
 

@@ -9,7 +9,8 @@ plans with it).  ``bounds.py`` combines them over a whole filter.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from bson import MaxKey, MinKey, Regex
 
@@ -65,7 +66,7 @@ def _elem_match_value(operand: Any) -> FieldBounds:
     return bounds
 
 
-def _range(*, upward: bool, inclusive: bool):
+def _range(*, upward: bool, inclusive: bool) -> Callable[[Any], FieldBounds]:
     """$gt/$gte (upward) or $lt/$lte: from the value to the end of its type's bracket."""
 
     def build(value: Any) -> FieldBounds:

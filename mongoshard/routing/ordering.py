@@ -13,6 +13,7 @@ import datetime
 import re
 import uuid
 from decimal import Decimal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
@@ -53,7 +54,7 @@ def sort_key(value: Any) -> SortKey:
 
 def canonical_type(key: SortKey) -> int:
     """The canonical BSON type a sort key belongs to."""
-    return key[0]
+    return int(key[0])
 
 
 def _number(value: Any) -> SortKey:
@@ -65,11 +66,11 @@ def _number(value: Any) -> SortKey:
     return (10, 1, number)
 
 
-def _document(value: dict) -> SortKey:
+def _document(value: Mapping[str, Any]) -> SortKey:
     return (20, tuple((sub[0], name, sub) for name, sub in ((n, sort_key(v)) for n, v in value.items())))
 
 
-def _array(value: list | tuple) -> SortKey:
+def _array(value: list[Any] | tuple[Any, ...]) -> SortKey:
     return (25, tuple(sort_key(item) for item in value))
 
 
@@ -84,11 +85,11 @@ def _uuid(value: uuid.UUID) -> SortKey:
 
 def _datetime(value: datetime.datetime) -> SortKey:
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
     return (45, (value - _EPOCH) // datetime.timedelta(milliseconds=1))
 
 
-def _regex(value: Regex | re.Pattern) -> SortKey:
+def _regex(value: Regex[Any] | re.Pattern[Any]) -> SortKey:
     regex = value if isinstance(value, Regex) else Regex.from_native(value)
     flags = regex.flags if isinstance(regex.flags, str) else _regex_flags(regex.flags)
     return (50, regex.pattern, flags)
@@ -106,7 +107,7 @@ def _code(value: Code) -> SortKey:
     return (65, text, _document(value.scope))
 
 
-_CONVERTERS: dict[type, Any] = {
+_CONVERTERS: dict[type, Callable[[Any], SortKey]] = {
     bool: lambda value: (40, value),
     type(None): lambda _: NULL,
     MinKey: lambda _: MIN_KEY,

@@ -35,11 +35,11 @@ _METACHARACTERS = b"^$.[()+{"
 _ZERO_MINIMUM = re.compile(rb"\{0+(,\d*)?\}")  # {0}, {0,}, {0,n}: a quantifier in every PCRE the server used
 
 
-def as_regex(value: Regex | re.Pattern) -> Regex:
+def as_regex(value: Regex[Any] | re.Pattern[Any]) -> Regex[Any]:
     return value if isinstance(value, Regex) else Regex.from_native(value)
 
 
-def regex_flags(value: Regex | re.Pattern) -> str:
+def regex_flags(value: Regex[Any] | re.Pattern[Any]) -> str:
     """The option letters the driver sends: bson.Regex keeps them as re flags (an int), not as the string."""
     flags = as_regex(value).flags
     if isinstance(flags, str):

@@ -10,7 +10,8 @@ chunks per shard.  The tests compare it with the chunks a real server writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from bson import Int64, MaxKey, MinKey
 
@@ -101,7 +102,7 @@ def _hashed_point(fields: Sequence[str], hashed: str, prefix: Mapping[str, Any],
 
 
 def _edge(fields: Sequence[str], value: MinKey | MaxKey) -> dict[str, Any]:
-    return {name: value for name in fields}
+    return dict.fromkeys(fields, value)
 
 
 def _full_key(fields: Sequence[str], partial: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def _full_key(fields: Sequence[str], partial: Mapping[str, Any]) -> dict[str, An
     return {name: partial.get(name, MinKey()) for name in fields}
 
 
-def _key_order(fields: Sequence[str]):
+def _key_order(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     return lambda key: tuple(sort_key(key[name]) for name in fields)
 
 
@@ -133,7 +134,8 @@ def _zone_shards(zone: ZoneRange, shards: Sequence[str]) -> list[str]:
     return [s for s in shards if s in zone.shards] + [s for s in zone.shards if s not in shards]
 
 
-def _zone_layout(fields: Sequence[str], zones: Sequence[ZoneRange], shards: Sequence[str], inside) -> list[Chunk]:
+def _zone_layout(fields: Sequence[str], zones: Sequence[ZoneRange], shards: Sequence[str],
+                 inside: Callable[[dict[str, Any], dict[str, Any], ZoneRange], list[Chunk]]) -> list[Chunk]:
     """Chunks for zones (AbstractTagsBasedSplitPolicy::createFirstChunks): each zone's range cut by ``inside``, and
     one chunk for every gap before, between and after the zones, round-robin over all shards."""
     order = _key_order(fields)

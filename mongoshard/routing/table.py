@@ -27,7 +27,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..errors import MongoshardError
 from .bounds import HASHED, QueryBounds, bounds_for_filter, is_simple_collation
@@ -90,7 +91,7 @@ def key_pattern_problem(fields: Sequence[tuple[Any, Any]]) -> str | None:
         return "names no field; give at least one, e.g. {'user_id': 1}"
     seen = set()
     for name, kind in fields:
-        if not isinstance(name, str) or not name or name.startswith("$") or ".." in name or name.startswith(".") \
+        if not isinstance(name, str) or not name or name.startswith(("$", ".")) or ".." in name \
                 or name.endswith(".") or "\x00" in name:
             return f"{name!r:.60} cannot be a shard key field; name a document field, e.g. 'user_id' or 'owner.pid'"
         if kind != HASHED and not (isinstance(kind, (int, float)) and not isinstance(kind, bool) and kind == 1):
@@ -222,6 +223,7 @@ class RoutingTable:
             positions = {0}
         else:
             positions = set()
+            assert plan.bounds is not None, "a plan without a single key has bounds"
             for low, high in flatten(plan.bounds.fields):
                 positions.update(self._overlapping(low, high))
         return self._targeting(positions, plan)
@@ -231,7 +233,7 @@ class RoutingTable:
         last = bisect.bisect_right(self._mins, high) - 1  # max is inclusive
         return range(max(first, 0), last + 1)
 
-    def _targeting(self, positions: set[int], plan: "KeyPlan") -> Targeting:
+    def _targeting(self, positions: set[int], plan: KeyPlan) -> Targeting:
         shards = tuple(sorted({self.chunks[p].shard for p in positions}))
         kind: TargetKind
         if len(shards) == 1:
@@ -259,7 +261,7 @@ class RoutingTable:
         return document
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> "RoutingTable":
+    def from_document(cls, document: Mapping[str, Any]) -> RoutingTable:
         if not isinstance(document, Mapping):
             raise RoutingError(f"a routing table must be a document, not {type(document).__name__}")
         missing = [name for name in ("namespace", "key", "chunks") if name not in document]

@@ -10,7 +10,8 @@ pipeline (``validateUpdateDoc``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 from .bounds import HASHED, is_simple_collation
 from .collation import check_collation
@@ -163,7 +164,8 @@ def facts_of(write: Write, key_pattern: Sequence[tuple[str, Any]], *, default_co
         key_has_hashed=any(kind == HASHED for _, kind in key_pattern), exact_id=exact_id, top_level_id="_id" in query,
         collation_simple=(command is None and is_simple_collation(default_collation)) or
                          (command is not None and is_simple_collation(command)),
-        command_matches_default=collations_match(command, default_collation), default_simple=is_simple_collation(default_collation),
+        command_matches_default=collations_match(command, default_collation),
+        default_simple=is_simple_collation(default_collation),
         id_in_key="_id" in fields, document_problem=problem,
         document_has_id=write.document is None or "_id" in write.document, replacement_collatable=collatable_document,
     )

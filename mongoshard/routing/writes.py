@@ -39,14 +39,16 @@ parameter ``onlyTargetDataOwningShardsForMultiWrites`` is set.  8.1 and 8.2
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 from .equality import shard_key_from_query
 from .table import RoutingTable, plan_query
 from .write_facts import WRITE_OPERATIONS, Write, WriteError, WriteFacts, collations_match, facts_of, update_style
 
 __all__ = ["Write", "WriteFacts", "WriteDecision", "WriteTargeting", "WRITE_OPERATIONS", "SERVER_ERAS", "era_of", "decide_write",
-           "facts_of", "uses_two_phase_protocol", "target_write", "plan_write_shape", "update_style", "collations_match", "WriteError"]
+           "facts_of", "uses_two_phase_protocol", "target_write", "plan_write_shape", "update_style", "collations_match",
+           "WriteError"]
 
 # Where the shards come from: the filter's (C5), the chunk of the whole key the filter pins (findAndModify's
 # findIntersectingChunk, which skips the hashed-field check), the replacement document's or the inserted document's
@@ -239,7 +241,7 @@ def _single_newest(facts: WriteFacts) -> WriteDecision:
 
 def _find_and_modify(facts: WriteFacts, era: tuple[int, int], protocol: bool) -> WriteDecision:
     """cluster_find_and_modify_cmd.cpp; from 9.0 through the targeter with isFindAndModify."""
-    hashed_note = ()
+    hashed_note: tuple[str, ...] = ()
     if facts.key_has_hashed and not facts.collation_simple:
         hashed_note = ("a hashed key under a non-simple collation is targeted by the hash of the literal value "
                        "(bypassIsFieldHashedCheck): a document matching only by the collation is missed",)
@@ -285,7 +287,7 @@ def _by_replacement(facts: WriteFacts) -> WriteDecision:
 
 
 def _exact_id_broadcast(facts: WriteFacts, era: tuple[int, int]) -> WriteDecision:
-    notes = ()
+    notes: tuple[str, ...] = ()
     if era >= (8, 0):
         notes = ("a retryable write keeps shard versions and stops at the first shard that matches "
                  "(featureFlagUpdateOneWithIdWithoutShardKey)",)
@@ -348,7 +350,7 @@ def target_write(table: RoutingTable, write: Write, server_version: tuple[int, i
     else:
         shards = ()
     endpoints = reached.shards if decision.route in ("all", "query") and reached is not None else shards
-    return WriteTargeting(decision.outcome, shards, decision.reason, decision.error, tuple(server_version)[:2],
+    return WriteTargeting(decision.outcome, shards, decision.reason, decision.error, (server_version[0], server_version[1]),
                           decision.notes, endpoints)
 
 
@@ -368,6 +370,7 @@ def plan_write_shape(write: Write, key_pattern: Sequence[tuple[str, Any]], serve
     ranges one or several (``audit``)."""
     reach: Literal["one", "several", "unknown"] = "one"
     if write.operation != "insert":
-        shape = plan_query(write.filter or {}, key_pattern, write.collation if write.collation is not None else default_collation).shape
+        shape = plan_query(write.filter or {}, key_pattern,
+                           write.collation if write.collation is not None else default_collation).shape
         reach = {"single-key": "one", "no-match": "one", "all-keys": "several"}.get(shape, "unknown")  # type: ignore[assignment]
     return decide_write(facts_of(write, key_pattern, default_collation=default_collation, reach=reach), server_version)
