@@ -18,7 +18,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ..errors import MongoshardError
 
@@ -58,12 +59,25 @@ class Deadline:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold the stop signals until the block is done: a spawned process must be recorded before anyone acts on one."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    """Hold the stop signals until the block is done: a spawned process must be recorded before anyone acts on one.
+
+    Held where Python runs its handlers (the main thread), not with a signal mask: the kernel hands a signal to
+    any thread that does not block it (a worker, a progress display), and the handler would still run here.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers only ever run in the main thread, so nothing can interrupt this one
+        return
+    received: list[int] = []
+    previous = {signum: handler for signum in STOP_SIGNALS if (handler := signal.getsignal(signum)) is not None}
+    for signum in previous:
+        signal.signal(signum, lambda arrived, _frame: received.append(arrived))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for arrived in received:  # each to the handler it was meant for, now that the block is done
+            signal.raise_signal(arrived)
 
 
 def spawn(arguments: Sequence[str], output: Path) -> int:
@@ -199,14 +213,23 @@ def in_parallel(function: Callable[[Any], Any], items: Iterable[Any], parallel: 
     items = list(items)
     if not parallel or len(items) < 2:
         return [function(item) for item in items]
-    pool = ThreadPoolExecutor(len(items))
+    with signals_deferred():  # interrupted while a worker starts, ThreadPoolExecutor leaves a thread half made
+        pool = ThreadPoolExecutor(len(items))
+        futures = [pool.submit(function, item) for item in items]
     try:
-        results = list(pool.map(function, items))
+        # Polled, never waited on: a stop signal's exception raised inside Condition.wait (Future.result, the
+        # pool's map) can leave the condition's lock released twice ("cannot release un-acquired lock" instead of
+        # the interruption); raised inside sleep, it leaves nothing behind.
+        while not all(future.done() for future in futures):
+            for future in futures:  # a failure is raised at once, without waiting for the others
+                if future.done() and (error := future.exception()) is not None:
+                    raise error
+            time.sleep(0.02)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    return results
+    return [future.result() for future in futures]
 
 
 def _signal(pid: int, signum: int) -> None:
