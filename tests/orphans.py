@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mongoshard.deploy.processes import is_alive
@@ -15,6 +16,7 @@ def processes_mentioning(text: str) -> list[int]:
                 command_line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if text in command_line and "mongod" in command_line and is_alive(int(entry.name)):
+            # any process at all: a wrapper of mongod, or whatever a --bin-dir script became, is an orphan too
+            if text in command_line and int(entry.name) != os.getpid() and is_alive(int(entry.name)):
                 found.append(int(entry.name))
     return found

@@ -130,9 +130,13 @@ def _has_marker(arguments: list[str], marker: str) -> bool:
 
 
 def is_ours(pid: int, marker: str) -> bool:
-    """True when ``pid`` runs and its command line contains ``marker`` (guards against reused pids)."""
+    """True when ``pid`` runs and is the server recorded under ``marker`` (guards against reused pids): a child this
+    process started and has not reaped, whatever it became (a ``--bin-dir`` wrapper script that runs something else),
+    or a mongod or mongos whose log path is ``marker``."""
     if pid <= 0 or not is_alive(pid):
         return False
+    if pid in _children:  # an unreaped child's pid cannot have been reused
+        return True
     command_line = _command_line(pid)
     return command_line is None or _has_marker(command_line, marker)
 
