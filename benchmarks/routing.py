@@ -27,7 +27,7 @@ from mongoshard.routing.hashing import md5
 
 QUICK = "--quick" in sys.argv  # the small size .ci/run runs: the work checked, the timings only printed
 DOCUMENTS = 20_000 if QUICK else 1_000_000
-STARTS = 5 if QUICK else 15
+STARTS = 5 if QUICK else 31
 
 
 def floor_rate(values: list[int]) -> float:
