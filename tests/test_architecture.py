@@ -1,6 +1,6 @@
 """The layering is true: read from the imports of every module, not from the folder names.
 
-Layers, lowest first: ``errors``, ``units`` and ``files`` (modules), ``routing`` (pure), ``model``, ``cluster``,
+Layers, lowest first: ``errors``, ``units``, ``files`` and ``parallel`` (modules), ``routing`` (pure), ``model``, ``cluster``,
 ``deploy``, ``reports``, ``advice``, ``cli``.  A module imports only from its
 own layer or lower ones, at module level and inside functions alike; no
 import cycle exists between modules; the routing core reaches no I/O.
@@ -17,8 +17,8 @@ import pytest
 from commandline import ROOT
 
 PACKAGE = ROOT / "mongoshard"
-LAYERS = ["errors", "units", "files", "routing", "model", "cluster", "deploy", "reports", "advice", "cli"]
-BOTTOM_MODULES = {"errors", "units", "files"}
+LAYERS = ["errors", "units", "files", "parallel", "routing", "model", "cluster", "deploy", "reports", "advice", "cli"]
+BOTTOM_MODULES = {"errors", "units", "files", "parallel"}
 # Modules outside the layers: the lazy public API and the ``python -m`` entry point.
 ENTRY_POINTS = {"mongoshard", "mongoshard.__main__"}
 # What the pure routing core must not reach: clients, processes, files, networks, user interfaces.

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mongoshard.deploy.processes import in_parallel, signals_deferred
+from mongoshard.parallel import in_parallel, signals_deferred
 
 
 class Stop(Exception):

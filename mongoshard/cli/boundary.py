@@ -44,6 +44,7 @@ from typing import Any, TextIO
 from collections.abc import Iterator
 
 from ..errors import Interrupted, MongoshardError, brief, redact, redact_message, remember_uri_secrets
+from ..parallel import STOP_SIGNALS
 
 __all__ = ["run", "ignore_stop_signals", "sanitize", "EXIT_OK", "EXIT_INCOMPLETE", "EXIT_ERROR", "EXIT_IMBALANCED",
            "EXIT_INTERNAL", "EXIT_BROKEN_PIPE"]
@@ -52,7 +53,6 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR, EXIT_IMBALANCED = 0, 1, 2, 3
 EXIT_INTERNAL = 70
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 DEBUG_VARIABLE = "MONGOSHARD_DEBUG"
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Terminal control characters (but tab and newline) in data are shown escaped, never sent to the terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # "user:password@host" without a scheme: a credential, wherever it was typed.
@@ -121,7 +121,7 @@ def run(arguments: list[str]) -> int:
 
 def ignore_stop_signals() -> None:
     """After the command: a late Ctrl-C while the interpreter exits must not print a traceback."""
-    for signum in _STOP_SIGNALS:
+    for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
 
 
@@ -334,19 +334,19 @@ def _stop_signals_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
     def interrupt(signum: int, frame: Any) -> None:
-        for other in _STOP_SIGNALS:
+        for other in STOP_SIGNALS:
             signal.signal(other, signal.SIG_IGN)
         raise Interrupted(signum, signal.Signals(signum).name)
 
-    for signum in _STOP_SIGNALS:
+    for signum in STOP_SIGNALS:
         signal.signal(signum, interrupt)
     try:
         yield
     finally:
-        for signum in _STOP_SIGNALS:  # first quiet, so no signal can raise while the others are restored
+        for signum in STOP_SIGNALS:  # first quiet, so no signal can raise while the others are restored
             signal.signal(signum, signal.SIG_IGN)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

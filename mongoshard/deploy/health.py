@@ -10,7 +10,7 @@ from ..cluster.connection import direct_client
 from ..cluster.source import ShardInfo
 from .bootstrap import CONFIG_SHARD_NAME, NOT_YET_INITIALIZED
 from .credentials import admin_client_options
-from .processes import in_parallel
+from ..parallel import in_parallel
 from .state import StateFile, adopt_running, is_running
 from .topology import Process, Topology
 

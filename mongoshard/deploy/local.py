@@ -17,7 +17,8 @@ from ..errors import Interrupted
 from .binaries import BinaryNotFound, binary_version, find_binary
 from .bootstrap import DEFAULT_TIMEOUT_S, add_shards, initiate
 from .credentials import Credentials, ensure_credentials
-from .processes import Deadline, in_parallel, port_in_use, signals_deferred, spawn, stop, wait_answering
+from ..parallel import in_parallel, signals_deferred
+from .processes import Deadline, port_in_use, spawn, stop, wait_answering
 from .state import (
     LocalClusterError,
     PurgeResult,

@@ -9,25 +9,20 @@ the record of its pid is lost.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..errors import MongoshardError
 
 __all__ = ["spawn", "is_alive", "is_ours", "pids_by_marker", "stop", "port_in_use", "free_port", "wait_answering",
-           "in_parallel", "signals_deferred", "Deadline", "ProcessFailed", "STOP_SIGNALS"]
-
-# The signals that ask mongoshard to stop: each rolls back what an interrupted command started.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+           "Deadline", "ProcessFailed"]
 
 POLL_S = 0.1
 # Children started by this Python process, kept so they can be reaped (no zombies, no ResourceWarning).
@@ -55,29 +50,6 @@ class Deadline:
     @property
     def passed(self) -> bool:
         return self.cancelled or time.monotonic() > self._end
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold the stop signals until the block is done: a spawned process must be recorded before anyone acts on one.
-
-    Held where Python runs its handlers (the main thread), not with a signal mask: the kernel hands a signal to
-    any thread that does not block it (a worker, a progress display), and the handler would still run here.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # handlers only ever run in the main thread, so nothing can interrupt this one
-        return
-    received: list[int] = []
-    previous = {signum: handler for signum in STOP_SIGNALS if (handler := signal.getsignal(signum)) is not None}
-    for signum in previous:
-        signal.signal(signum, lambda arrived, _frame: received.append(arrived))
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for arrived in received:  # each to the handler it was meant for, now that the block is done
-            signal.raise_signal(arrived)
 
 
 def spawn(arguments: Sequence[str], output: Path) -> int:
@@ -206,34 +178,6 @@ def wait_answering(port: int, pid: int, deadline: Deadline, describe: Callable[[
                 if deadline.passed:
                     raise ProcessFailed(f"{describe()} did not answer on port {port} in time") from None
             time.sleep(POLL_S)
-
-
-def in_parallel(function: Callable[[Any], Any], items: Iterable[Any], parallel: bool = True) -> list[Any]:
-    """``function`` over ``items`` in threads (servers start and answer independently), results in order.
-
-    When the calling thread is interrupted, it does not wait for the workers: they watch a ``Deadline``
-    that the interrupted caller cancels.
-    """
-    items = list(items)
-    if not parallel or len(items) < 2:
-        return [function(item) for item in items]
-    with signals_deferred():  # interrupted while a worker starts, ThreadPoolExecutor leaves a thread half made
-        pool = ThreadPoolExecutor(len(items))
-        futures = [pool.submit(function, item) for item in items]
-    try:
-        # Polled, never waited on: a stop signal's exception raised inside Condition.wait (Future.result, the
-        # pool's map) can leave the condition's lock released twice ("cannot release un-acquired lock" instead of
-        # the interruption); raised inside sleep, it leaves nothing behind.
-        while not all(future.done() for future in futures):
-            for future in futures:  # a failure is raised at once, without waiting for the others
-                if future.done() and (error := future.exception()) is not None:
-                    raise error
-            time.sleep(0.02)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return [future.result() for future in futures]
 
 
 def _signal(pid: int, signum: int) -> None:
